@@ -1,0 +1,49 @@
+"""Global options shared by every chromtools function (``ct.settings``)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+_DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass
+class Settings:
+    """Process-wide defaults; each function's own argument wins over these.
+
+    Attributes
+    ----------
+    device
+        ``"auto"`` picks CUDA when a GPU is present, else the CPU; or name one
+        of ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``.
+    n_jobs
+        Worker threads for readers and data loaders.
+    seed
+        Default random seed for splits, synthetic data and training.
+    verbosity
+        0 errors only, 1 warnings, 2 progress messages, 3 debugging.
+    progress
+        Show tqdm progress bars on long work.
+    """
+
+    device: str = "auto"
+    n_jobs: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
+    seed: int = 0
+    verbosity: int = 1
+    progress: bool = True
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name not in self.__dataclass_fields__:
+            raise AttributeError(
+                f"ct.settings has no option {name!r}; options are "
+                f"{sorted(self.__dataclass_fields__)}"
+            )
+        if name == "device" and str(value).split(":")[0] not in _DEVICES:
+            raise ValueError(f"ct.settings.device must be one of {_DEVICES}, got {value!r}")
+        if name == "n_jobs" and (not isinstance(value, int) or value < 1):
+            raise ValueError(f"ct.settings.n_jobs must be a positive integer, got {value!r}")
+        super().__setattr__(name, value)
+
+
+settings = Settings()

@@ -1,0 +1,116 @@
+"""Small helpers shared across chromtools layers (progress bars, input checks)."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterable, Iterator, Sequence
+
+import numpy as np
+from dask.callbacks import Callback
+from tqdm.auto import tqdm
+
+from ._settings import settings
+
+# The five core marks of DeepChrome/AttentiveChrome, in the papers' order.
+# Every importer puts these first, in this order, so that data read from
+# different formats line up mark by mark.
+CORE_MARKS: tuple[str, ...] = ("H3K4me3", "H3K4me1", "H3K36me3", "H3K27me3", "H3K9me3")
+
+_HISTONE_MARK = re.compile(
+    r"^H(2A|2A\.Z|2A\.X|2B|3|3\.3|4)"
+    r"((K|R|S|T|Y)\d+(me1|me2|me3|ac|ub1|ub2|ub|ph|cr|bu|pr|su|ci|hib|bhb|la)?)?$"
+)
+# Chromatin tracks that are not histone modifications but are binned the same way.
+_OTHER_TRACKS = {"DNase", "ATAC", "CTCF", "POLR2A", "Input"}
+
+
+def progress(iterable: Iterable | None = None, **kwargs) -> tqdm:
+    """A tqdm bar that respects ``ct.settings.progress``."""
+    return tqdm(iterable, disable=not settings.progress, **kwargs)
+
+
+def check_marks(marks: Sequence[str], what: str = "marks") -> list[str]:
+    """Validate histone-mark names and return them as a list.
+
+    Raises
+    ------
+    ValueError
+        If a name is neither a histone modification (``H3K4me3``, ``H2A.Z``,
+        ``H3K27ac`` …) nor a known chromatin track (DNase, ATAC, CTCF …), or
+        if a mark appears twice.
+    """
+    marks = [str(m) for m in marks]
+    unknown = [m for m in marks if not (_HISTONE_MARK.match(m) or m in _OTHER_TRACKS)]
+    if unknown:
+        raise ValueError(
+            f"{what}: unknown mark names {unknown}; expected histone modifications "
+            f"such as {list(CORE_MARKS)} or one of {sorted(_OTHER_TRACKS)}"
+        )
+    duplicated = sorted({m for m in marks if marks.count(m) > 1})
+    if duplicated:
+        raise ValueError(f"{what}: marks {duplicated} appear more than once")
+    return marks
+
+
+def canonical_mark_order(marks: Sequence[str]) -> list[str]:
+    """Core marks first in the papers' order, any other marks after them, sorted."""
+    core = [m for m in CORE_MARKS if m in marks]
+    return core + sorted(m for m in marks if m not in CORE_MARKS)
+
+
+def check_window(window: Sequence[int], bin_size: int) -> tuple[int, int]:
+    """Validate a ``(start, end)`` window around the TSS against ``bin_size``."""
+    if len(window) != 2:
+        raise ValueError(f"window must be (start, end) around the TSS, got {window!r}")
+    start, end = int(window[0]), int(window[1])
+    if bin_size <= 0:
+        raise ValueError(f"bin_size must be a positive number of base pairs, got {bin_size}")
+    if end <= start:
+        raise ValueError(f"window end must be greater than its start, got {window!r}")
+    if (end - start) % bin_size:
+        raise ValueError(
+            f"window {window!r} spans {end - start} bp, which is not a multiple of "
+            f"bin_size={bin_size}"
+        )
+    return start, end
+
+
+def check_signal(values: np.ndarray, what: str) -> None:
+    """Refuse NaN, infinite or negative histone signal, naming where it is."""
+    bad = ~np.isfinite(values)
+    if bad.any():
+        raise ValueError(f"{what}: {int(bad.sum())} values are NaN or infinite")
+    negative = values < 0
+    if negative.any():
+        raise ValueError(
+            f"{what}: {int(negative.sum())} values are negative (min {values.min():g}); "
+            "histone signal must be non-negative read counts or coverage"
+        )
+
+
+@contextlib.contextmanager
+def dask_progress(description: str) -> Iterator[None]:
+    """Show a tqdm bar over the tasks of any dask computation run inside."""
+    if not settings.progress:
+        yield
+        return
+    with _DaskTqdm(description):
+        yield
+
+
+class _DaskTqdm(Callback):
+    def __init__(self, description: str) -> None:
+        super().__init__()
+        self._description = description
+        self._bar: tqdm | None = None
+
+    def _start_state(self, dsk, state) -> None:
+        total = sum(len(state[k]) for k in ("ready", "waiting", "running", "finished"))
+        self._bar = tqdm(total=total, desc=self._description, leave=False)
+
+    def _posttask(self, key, result, dsk, state, worker_id) -> None:
+        self._bar.update(1)
+
+    def _finish(self, dsk, state, errored) -> None:
+        self._bar.close()

@@ -1,0 +1,142 @@
+"""Aligned access to per-(cell type, gene) tensors stored in ``obsm``.
+
+anndata subsets ``obsm`` along cell types only; axis 1 (genes) of a 4-D
+``obsm`` array keeps the order it was written in. That order is recorded once,
+in ``uns["chromtools"]["var_names"]``, and every reader goes through
+:func:`histone` (or its siblings) to get the array lined up with the current
+``var``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+
+META = "chromtools"
+
+
+def metadata(adata: AnnData) -> dict:
+    """``uns["chromtools"]``: marks, bin size, window and the stored gene order."""
+    meta = adata.uns.get(META)
+    if meta is None:
+        raise KeyError(
+            "adata.uns['chromtools'] is missing: this object was not made by a chromtools "
+            "reader, or the metadata was dropped by ad.concat; pass uns_merge='same' to "
+            "ad.concat to keep it"
+        )
+    return meta
+
+
+def marks(adata: AnnData) -> list[str]:
+    """The mark names along axis 2 of ``obsm['histone']``."""
+    return [str(m) for m in metadata(adata)["marks"]]
+
+
+def stored_var_names(adata: AnnData, n_stored: int | None = None) -> pd.Index:
+    """Gene/region names along axis 1 of the 4-D ``obsm`` arrays.
+
+    Falls back to the current ``var_names`` when the metadata was dropped but
+    the array has exactly one entry per gene (as right after ``ad.concat``),
+    since then the two orders are the same by construction.
+    """
+    meta = adata.uns.get(META, {})
+    names = meta.get("var_names")
+    if names is not None:
+        return pd.Index(np.asarray(names).astype(str))
+    if n_stored is None or n_stored == adata.n_vars:
+        return adata.var_names
+    raise KeyError(
+        f"axis 1 of the obsm array has {n_stored} genes but adata has {adata.n_vars} and "
+        "uns['chromtools']['var_names'] is missing, so the genes cannot be matched; "
+        "pass uns_merge='same' to ad.concat"
+    )
+
+
+def positions(adata: AnnData, n_stored: int) -> np.ndarray:
+    """Index into axis 1 of a stored array for each gene of the current ``var``."""
+    stored = stored_var_names(adata, n_stored)
+    if len(stored) != n_stored:
+        raise ValueError(
+            f"uns['chromtools']['var_names'] lists {len(stored)} genes but the obsm array "
+            f"has {n_stored} on axis 1"
+        )
+    if stored.equals(adata.var_names):
+        return np.arange(n_stored)
+    index = stored.get_indexer(adata.var_names)
+    if (index < 0).any():
+        missing = adata.var_names[index < 0]
+        raise KeyError(
+            f"{len(missing)} genes of adata.var are not in the stored histone array, "
+            f"e.g. {list(missing[:5])}"
+        )
+    return index
+
+
+def aligned(adata: AnnData, key: str, *, marks: Sequence[str] | None = None):
+    """``obsm[key]`` with axis 1 in the order of ``adata.var_names``.
+
+    Lazy (dask) arrays stay lazy. ``marks`` selects and orders marks by name.
+    """
+    if key not in adata.obsm:
+        raise KeyError(f"adata.obsm[{key!r}] does not exist; present: {list(adata.obsm)}")
+    array = adata.obsm[key]
+    index = positions(adata, array.shape[1])
+    if not np.array_equal(index, np.arange(array.shape[1])):
+        array = array[:, index]
+    if marks is not None:
+        array = array[:, :, mark_positions(adata, marks)]
+    return array
+
+
+def mark_positions(adata: AnnData, wanted: Sequence[str]) -> np.ndarray:
+    """Positions of ``wanted`` marks along axis 2, refusing unknown names."""
+    have = marks(adata)
+    missing = [m for m in wanted if m not in have]
+    if missing:
+        raise KeyError(f"marks {missing} are not in this object's marks {have}")
+    return np.array([have.index(m) for m in wanted])
+
+
+def histone(adata: AnnData, *, marks: Sequence[str] | None = None):
+    """Binned histone signal aligned to the current ``var``.
+
+    Parameters
+    ----------
+    adata
+        Object with ``obsm['histone']`` of shape (cell types, stored genes, marks, bins).
+    marks
+        Mark names to return, in this order; all marks by default.
+
+    Returns
+    -------
+    Array of shape ``(adata.n_obs, adata.n_vars, n_marks, n_bins)``: numpy when
+    the object is in memory, dask when it was read lazily.
+    """
+    return aligned(adata, "histone", marks=marks)
+
+
+def attention(adata: AnnData, key: str) -> tuple:
+    """Attention maps of model ``key`` aligned to ``var``: ``(alpha, beta)``.
+
+    ``alpha`` has shape (cell types, genes, marks, bins), ``beta`` (cell types,
+    genes, marks); both as written by ``ct.tl.attention``.
+    """
+    return aligned(adata, f"{key}_alpha"), aligned(adata, f"{key}_beta")
+
+
+def attributions(adata: AnnData, key: str):
+    """Attributions of model ``key`` aligned to ``var``, same layout as the input."""
+    return aligned(adata, f"{key}_attr")
+
+
+def onehot(adata: AnnData):
+    """One-hot DNA per gene/region, ``varm['onehot']`` (genes, length, 4; A, C, G, T)."""
+    if "onehot" not in adata.varm:
+        raise KeyError(
+            "adata.varm['onehot'] does not exist; fill it with ct.pp.one_hot(adata, fasta) "
+            "or read regions with ct.io.read_regions"
+        )
+    return adata.varm["onehot"]
