@@ -35,29 +35,28 @@ def marks(adata: AnnData) -> list[str]:
     return [str(m) for m in metadata(adata)["marks"]]
 
 
-def stored_var_names(adata: AnnData, n_stored: int | None = None) -> pd.Index:
+def stored_var_names(adata: AnnData) -> pd.Index:
     """Gene/region names along axis 1 of the 4-D ``obsm`` arrays.
 
-    Falls back to the current ``var_names`` when the metadata was dropped but
-    the array has exactly one entry per gene (as right after ``ad.concat``),
-    since then the two orders are the same by construction.
+    Raises when the order is unknown rather than guess: after ``ad.concat``
+    without ``uns_merge="same"`` the metadata is gone, and with it, if the
+    objects stored their genes in different orders, ``var_names`` is dropped.
     """
-    meta = adata.uns.get(META, {})
-    names = meta.get("var_names")
-    if names is not None:
-        return pd.Index(np.asarray(names).astype(str))
-    if n_stored is None or n_stored == adata.n_vars:
-        return adata.var_names
-    raise KeyError(
-        f"axis 1 of the obsm array has {n_stored} genes but adata has {adata.n_vars} and "
-        "uns['chromtools']['var_names'] is missing, so the genes cannot be matched; "
-        "pass uns_merge='same' to ad.concat"
-    )
+    names = metadata(adata).get("var_names")
+    if names is None:
+        raise KeyError(
+            "uns['chromtools']['var_names'] is missing, so the gene order of the 4-D obsm "
+            "arrays is unknown. This happens when ad.concat joins objects whose histone "
+            "arrays list genes in different orders: call ct.get.realign(part) on each part "
+            "after part = part[:, reference.var_names], then concatenate with "
+            "uns_merge='same'"
+        )
+    return pd.Index(np.asarray(names, dtype=object).astype(str))
 
 
 def positions(adata: AnnData, n_stored: int) -> np.ndarray:
     """Index into axis 1 of a stored array for each gene of the current ``var``."""
-    stored = stored_var_names(adata, n_stored)
+    stored = stored_var_names(adata)
     if len(stored) != n_stored:
         raise ValueError(
             f"uns['chromtools']['var_names'] lists {len(stored)} genes but the obsm array "
@@ -130,6 +129,39 @@ def attention(adata: AnnData, key: str) -> tuple:
 def attributions(adata: AnnData, key: str):
     """Attributions of model ``key`` aligned to ``var``, same layout as the input."""
     return aligned(adata, f"{key}_attr")
+
+
+def realign(adata: AnnData, *, copy: bool = False) -> AnnData | None:
+    """Rewrite every 4-D ``obsm`` array so that axis 1 follows the current ``var``.
+
+    After ``adata[:, mask]`` the stored arrays still hold every gene; realigning
+    drops the others (a smaller store) and gives separately built objects the
+    same gene order, so that ``ad.concat(..., uns_merge="same")`` keeps the
+    order metadata. Lazy arrays stay lazy.
+
+    Parameters
+    ----------
+    adata
+        Object with 4-D ``obsm`` arrays and ``uns['chromtools']['var_names']``.
+    copy
+        Return a realigned copy instead of changing ``adata``.
+
+    Returns
+    -------
+    ``None``, or the copy when ``copy=True``. Sets the 4-D ``adata.obsm``
+    arrays and ``adata.uns['chromtools']['var_names']``.
+    """
+    if copy:
+        adata = adata.copy()
+    elif adata.is_view:
+        adata._init_as_actual(adata.copy())
+    four_d = [key for key, value in adata.obsm.items() if getattr(value, "ndim", 0) == 4]
+    for key in four_d:
+        adata.obsm[key] = aligned(adata, key)
+    meta = dict(metadata(adata))
+    meta["var_names"] = np.asarray(adata.var_names, dtype=str)
+    adata.uns[META] = meta
+    return adata if copy else None
 
 
 def onehot(adata: AnnData):

@@ -44,7 +44,8 @@ def _binned_table(
     path: Path, marks: Sequence[str], n_leading: int, n_trailing: int
 ) -> pd.DataFrame:
     """Read a header-less per-bin table and check its column count."""
-    table = pd.read_csv(path, header=None)
+    # ids stay text: the published gene ids have leading zeros ("000003")
+    table = pd.read_csv(path, header=None, dtype={0: str})
     expected = n_leading + len(marks) + n_trailing
     if table.shape[1] != expected:
         raise ValueError(

@@ -1,0 +1,11 @@
+"""Datasets: the embedded real Roadmap sample and synthetic data with planted truth."""
+
+from ._remc import chromtransfer_reference, deepchrome_reference, remc_sample
+from ._synthetic_histone import synthetic_histone
+
+__all__ = [
+    "chromtransfer_reference",
+    "deepchrome_reference",
+    "remc_sample",
+    "synthetic_histone",
+]
