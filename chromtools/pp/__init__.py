@@ -1,0 +1,1 @@
+"""Preprocessing: windows and bins, signal normalisation, labels, splits, one-hot DNA."""
