@@ -19,7 +19,18 @@ META = "chromtools"
 
 
 def metadata(adata: AnnData) -> dict:
-    """``uns["chromtools"]``: marks, bin size, window and the stored gene order."""
+    """``uns["chromtools"]``: marks, bin size, window and the stored gene order.
+
+    Parameters
+    ----------
+    adata
+        Object made by a chromtools reader.
+
+    Returns
+    -------
+    The metadata dict (``marks``, ``bin_size``, ``window``, ``genome``,
+    ``var_names``); raises ``KeyError`` when it is missing.
+    """
     meta = adata.uns.get(META)
     if meta is None:
         raise KeyError(
@@ -31,7 +42,17 @@ def metadata(adata: AnnData) -> dict:
 
 
 def marks(adata: AnnData) -> list[str]:
-    """The mark names along axis 2 of ``obsm['histone']``."""
+    """The mark names along axis 2 of ``obsm['histone']``.
+
+    Parameters
+    ----------
+    adata
+        Object with histone signal.
+
+    Returns
+    -------
+    List of mark names, in the order of the stored array.
+    """
     return [str(m) for m in metadata(adata)["marks"]]
 
 
@@ -118,16 +139,38 @@ def histone(adata: AnnData, *, marks: Sequence[str] | None = None):
 
 
 def attention(adata: AnnData, key: str) -> tuple:
-    """Attention maps of model ``key`` aligned to ``var``: ``(alpha, beta)``.
+    """Attention maps of model ``key`` aligned to ``var``.
 
-    ``alpha`` has shape (cell types, genes, marks, bins), ``beta`` (cell types,
-    genes, marks); both as written by ``ct.tl.attention``.
+    Parameters
+    ----------
+    adata
+        Object on which ``ct.tl.attention`` stored ``obsm[f"{key}_alpha"]``
+        and ``obsm[f"{key}_beta"]``.
+    key
+        The model's key.
+
+    Returns
+    -------
+    ``(alpha, beta)``: ``alpha`` of shape (cell types, genes, marks, bins),
+    ``beta`` of shape (cell types, genes, marks).
     """
     return aligned(adata, f"{key}_alpha"), aligned(adata, f"{key}_beta")
 
 
 def attributions(adata: AnnData, key: str):
-    """Attributions of model ``key`` aligned to ``var``, same layout as the input."""
+    """Attributions of model ``key`` aligned to ``var``.
+
+    Parameters
+    ----------
+    adata
+        Object on which ``ct.tl.attribute`` stored ``obsm[f"{key}_attr"]``.
+    key
+        The model's key.
+
+    Returns
+    -------
+    Array of the same layout as the histone signal.
+    """
     return aligned(adata, f"{key}_attr")
 
 
@@ -165,7 +208,19 @@ def realign(adata: AnnData, *, copy: bool = False) -> AnnData | None:
 
 
 def onehot(adata: AnnData):
-    """One-hot DNA per gene/region, ``varm['onehot']`` (genes, length, 4; A, C, G, T)."""
+    """One-hot DNA per gene/region.
+
+    Parameters
+    ----------
+    adata
+        Object with ``varm['onehot']`` (filled by ``ct.pp.one_hot`` or
+        ``ct.io.read_regions``).
+
+    Returns
+    -------
+    ``varm['onehot']``: uint8 array (genes or regions, length, 4) in A, C, G, T
+    order; ``varm`` is subset with ``var``, so it is always aligned.
+    """
     if "onehot" not in adata.varm:
         raise KeyError(
             "adata.varm['onehot'] does not exist; fill it with ct.pp.one_hot(adata, fasta) "

@@ -156,7 +156,17 @@ def read_deepchrome(
 
 
 def read_expression(path: PathLike) -> pd.Series:
-    """Read a header-less ``gene_id,count`` table (the Roadmap RNA-seq format)."""
+    """Read a header-less ``gene_id,count`` table (the Roadmap RNA-seq format).
+
+    Parameters
+    ----------
+    path
+        CSV (optionally gzipped) with a gene id and a raw read count per row.
+
+    Returns
+    -------
+    Read counts as a float Series indexed by gene id.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"expression table: no such file {path}")

@@ -96,6 +96,11 @@ def write_zarr(
         Genes (or regions) per chunk.
     overwrite
         Replace an existing store at ``path``; otherwise raise ``FileExistsError``.
+
+    Returns
+    -------
+    ``None``; the store at ``path`` holds ``obs``, ``var``, ``uns``, ``X``,
+    ``layers``, ``obsm`` and ``varm`` in anndata's Zarr encoding.
     """
     if chunk_genes < 1:
         raise ValueError(f"chunk_genes must be a positive integer, got {chunk_genes}")
