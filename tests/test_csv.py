@@ -75,7 +75,10 @@ def test_read_deepdiff_labels_use_the_genome_wide_median(shared_data):
                 "valid": remc / "histone" / "E003.valid.csv.gz",
             }
         },
-        {"E003": remc / "expression" / "E003.expr.csv.gz", "E116": remc / "expression" / "E116.expr.csv.gz"},
+        {
+            "E003": remc / "expression" / "E003.expr.csv.gz",
+            "E116": remc / "expression" / "E116.expr.csv.gz",
+        },
     )
     assert list(adata.obs_names) == ["E003", "E116"]
     assert adata.obs["has_histone"].tolist() == [True, False]

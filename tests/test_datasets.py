@@ -16,9 +16,7 @@ def test_remc_sample_is_the_shared_real_data(remc, shared_data):
     assert ct.get.marks(remc) == ["H3K4me3", "H3K4me1", "H3K36me3", "H3K27me3", "H3K9me3"]
     assert remc.uns["chromtools"]["window"] == [-10000, 10000]
     assert remc.uns["chromtools"]["genome"] == "hg19"
-    shipped = ct.io.read_deepdiff(
-        {"E123": shared_data / "remc" / "histone" / "E123.valid.csv.gz"}
-    )
+    shipped = ct.io.read_deepdiff({"E123": shared_data / "remc" / "histone" / "E123.valid.csv.gz"})
     np.testing.assert_array_equal(
         ct.get.histone(remc[["E123"], shipped.var_names]), ct.get.histone(shipped)
     )
@@ -52,7 +50,12 @@ def test_synthetic_histone_is_deterministic(synthetic):
 
 def test_synthetic_histone_plants_the_documented_rules():
     adata = ct.datasets.synthetic_histone(
-        3, 3000, n_bins=100, seed=1, depth=[1.0, 2.0, 4.0], rule_shift=1.0,
+        3,
+        3000,
+        n_bins=100,
+        seed=1,
+        depth=[1.0, 2.0, 4.0],
+        rule_shift=1.0,
         expression_missing=["cell1"],
     )
     histone = ct.get.histone(adata)

@@ -101,7 +101,9 @@ def test_zarr_round_trip_stays_aligned_and_lazy(synthetic, tmp_path):
     for i, gene in enumerate(lazy.var_names):
         np.testing.assert_array_equal(computed[:, i], truth[gene])
     again = ct.get.histone(lazy[["cell1"], lazy.var_names[:5]])
-    np.testing.assert_array_equal(again.compute()[0], np.stack([truth[g][1] for g in lazy.var_names[:5]]))
+    np.testing.assert_array_equal(
+        again.compute()[0], np.stack([truth[g][1] for g in lazy.var_names[:5]])
+    )
 
 
 def test_missing_histone_and_onehot_are_named(synthetic):

@@ -38,7 +38,9 @@ def chromtransfer_reference() -> pd.DataFrame:
     DataFrame indexed by cell line with the multi-class baseline's auROC and
     auPR and the fine-tuned model's auROC.
     """
-    return pd.read_csv(_data_dir() / "reference" / "chromtransfer_auroc_6_celllines.csv", index_col=0)
+    return pd.read_csv(
+        _data_dir() / "reference" / "chromtransfer_auroc_6_celllines.csv", index_col=0
+    )
 
 
 def remc_sample() -> ad.AnnData:
@@ -90,7 +92,7 @@ def remc_sample() -> ad.AnnData:
 
     reference = deepchrome_reference()
     adata.obs.insert(0, "name", reference["cell_type"].reindex(adata.obs_names).to_numpy())
-    adata.obs["deepchrome_auc"] = reference["deepchrome_auc"].reindex(adata.obs_names).to_numpy(
-        dtype=np.float64
+    adata.obs["deepchrome_auc"] = (
+        reference["deepchrome_auc"].reindex(adata.obs_names).to_numpy(dtype=np.float64)
     )
     return adata

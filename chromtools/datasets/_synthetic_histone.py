@@ -115,9 +115,9 @@ def synthetic_histone(
             f"need n_cell_types >= 1, n_genes >= 2 and n_bins >= 10; got "
             f"{n_cell_types}, {n_genes}, {n_bins}"
         )
-    cell_types = list(cell_types) if cell_types is not None else [
-        f"cell{i}" for i in range(n_cell_types)
-    ]
+    cell_types = (
+        list(cell_types) if cell_types is not None else [f"cell{i}" for i in range(n_cell_types)]
+    )
     if len(cell_types) != n_cell_types:
         raise ValueError(f"{len(cell_types)} cell_types names for n_cell_types={n_cell_types}")
     unknown = sorted(set(expression_missing) - set(cell_types))

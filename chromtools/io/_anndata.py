@@ -51,7 +51,9 @@ def new_anndata(
     """
     obs_names = pd.Index([str(o) for o in obs_names])
     if obs_names.duplicated().any():
-        raise ValueError(f"cell types appear more than once: {list(obs_names[obs_names.duplicated()])}")
+        raise ValueError(
+            f"cell types appear more than once: {list(obs_names[obs_names.duplicated()])}"
+        )
     var = check_var(var)
     shape = (len(obs_names), len(var))
     if X is None:

@@ -172,10 +172,14 @@ def read_expression(path: PathLike) -> pd.Series:
         raise FileNotFoundError(f"expression table: no such file {path}")
     table = pd.read_csv(path, header=None)
     if table.shape[1] != 2:
-        raise ValueError(f"{path}: expected 2 columns (gene id, read count), found {table.shape[1]}")
+        raise ValueError(
+            f"{path}: expected 2 columns (gene id, read count), found {table.shape[1]}"
+        )
     counts = pd.Series(table[1].to_numpy(dtype=np.float64), index=table[0].astype(str))
     if counts.index.duplicated().any():
-        raise ValueError(f"{path}: gene ids {list(counts.index[counts.index.duplicated()][:5])} repeat")
+        raise ValueError(
+            f"{path}: gene ids {list(counts.index[counts.index.duplicated()][:5])} repeat"
+        )
     if (counts < 0).any() or counts.isna().any():
         raise ValueError(f"{path}: read counts must be non-negative numbers")
     return counts
@@ -247,7 +251,9 @@ def read_deepdiff(
             table = _binned_table(path, marks, n_leading=1, n_trailing=0)
             names = table[0].astype(str).str.rsplit("_", n=1, expand=True)
             if names.shape[1] != 2 or not names[1].str.isdigit().all():
-                raise ValueError(f"{path}: first column must be ENSG_SYMBOL_bin, e.g. ENSG0001_ABC_1")
+                raise ValueError(
+                    f"{path}: first column must be ENSG_SYMBOL_bin, e.g. ENSG0001_ABC_1"
+                )
             signal = table.iloc[:, 1:].to_numpy(dtype=np.float64)
             check_signal(signal, str(path))
             gene_index, tensor = _to_tensor(names[0], names[1].astype(int), signal, path)
@@ -270,9 +276,11 @@ def read_deepdiff(
     if (split != "").any():
         var["split"] = pd.Categorical(split.reindex(genes).to_numpy(), categories=SPLITS)
 
-    tables = {c: read_expression(p) for c, p in _expression_files(expression).items()} if (
-        expression is not None
-    ) else {}
+    tables = (
+        {c: read_expression(p) for c, p in _expression_files(expression).items()}
+        if (expression is not None)
+        else {}
+    )
     cell_types = list(per_cell) + [c for c in tables if c not in per_cell]
     n_marks, n_bins = len(marks), next(iter(per_cell.values())).shape[2]
     tensor = np.full((len(cell_types), len(var), n_marks, n_bins), np.nan, dtype=np.float32)
