@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 
 _DEVICES = ("auto", "cpu", "cuda", "mps")
+_LOG_LEVELS = {0: logging.ERROR, 1: logging.WARNING, 2: logging.INFO, 3: logging.DEBUG}
+
+# chromtools' own logger; only its level follows ct.settings.verbosity, the
+# root logger and other libraries' loggers are left alone.
+logger = logging.getLogger("chromtools")
 
 
 @dataclass
@@ -43,6 +49,12 @@ class Settings:
             raise ValueError(f"ct.settings.device must be one of {_DEVICES}, got {value!r}")
         if name == "n_jobs" and (not isinstance(value, int) or value < 1):
             raise ValueError(f"ct.settings.n_jobs must be a positive integer, got {value!r}")
+        if name == "seed" and not isinstance(value, int):
+            raise ValueError(f"ct.settings.seed must be an integer, got {value!r}")
+        if name == "verbosity":
+            if value not in _LOG_LEVELS:
+                raise ValueError(f"ct.settings.verbosity must be 0, 1, 2 or 3, got {value!r}")
+            logger.setLevel(_LOG_LEVELS[value])
         super().__setattr__(name, value)
 
 
