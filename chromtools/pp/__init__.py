@@ -1,1 +1,14 @@
 """Preprocessing: windows and bins, signal normalisation, labels, splits, one-hot DNA."""
+
+from ._labels import binarize, log_fold_change
+from ._signal import crop, normalize, rebin
+from ._split import split
+
+__all__ = [
+    "binarize",
+    "crop",
+    "log_fold_change",
+    "normalize",
+    "rebin",
+    "split",
+]

@@ -1,0 +1,185 @@
+"""Train/valid/test split per gene, shared by every cell type."""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+
+from .._settings import settings
+from ._signal import record, start
+
+SPLITS = ("train", "valid", "test")
+
+
+def _chromosome_list(chromosomes: str | Sequence[str] | None) -> list[str]:
+    if chromosomes is None:
+        return []
+    if isinstance(chromosomes, str):
+        return [chromosomes]
+    return [str(c) for c in chromosomes]
+
+
+def _check_fractions(fractions: Sequence[float]) -> np.ndarray:
+    values = np.asarray(fractions, dtype=np.float64) if len(fractions) == 3 else None
+    if values is None or not np.isfinite(values).all() or (values < 0).any():
+        raise ValueError(
+            f"split: fractions must be three non-negative numbers (train, valid, test), "
+            f"got {fractions!r}"
+        )
+    if not np.isclose(values.sum(), 1.0):
+        raise ValueError(f"split: fractions {tuple(fractions)} must sum to 1, not {values.sum():g}")
+    return values
+
+
+def gene_uniform(names: Sequence[str], seed: int) -> np.ndarray:
+    """A number in [0, 1) per gene from a keyed hash of its id: stable across objects.
+
+    The same gene gets the same number in any object, whatever the order or
+    the other genes, so splits of differently-subset objects agree.
+    """
+    key = str(seed).encode()
+    return np.array(
+        [
+            int.from_bytes(hashlib.blake2b(str(name).encode(), digest_size=8, key=key).digest())
+            / 2**64
+            for name in names
+        ]
+    )
+
+
+def split(
+    adata: AnnData,
+    *,
+    test_chromosomes: str | Sequence[str] | None = None,
+    valid_chromosomes: str | Sequence[str] | None = None,
+    fractions: Sequence[float] = (0.6, 0.2, 0.2),
+    seed: int | None = None,
+    key_added: str = "split",
+    copy: bool = False,
+) -> AnnData | None:
+    """Assign every gene to train, valid or test, once for all cell types.
+
+    The split lives in ``var``, so a gene is in the same split in every cell
+    type and no gene leaks from training to testing across cell types.
+
+    *By chromosome* (``test_chromosomes`` and/or ``valid_chromosomes``, e.g.
+    ChromTransfer's ``test_chromosomes=["chr2", "chr3"]``; needs
+    ``var['chrom']``): genes on those chromosomes form the test (valid) set;
+    the other genes are divided at random among the remaining splits in the
+    proportions of ``fractions`` (with both given, they are all train). Genes
+    with no known chromosome cannot be shown to be off the held-out
+    chromosomes: they get no split (NaN), with a warning.
+
+    *Random* (no chromosomes): each gene goes to train, valid or test with
+    probabilities ``fractions``. The draw is a keyed hash of the gene id with
+    ``seed``, not a shuffle: the same seed gives the same split of a gene in
+    any object, whatever the order of ``var`` or the other genes present.
+
+    Parameters
+    ----------
+    adata
+        Object whose genes (``var``) are split.
+    test_chromosomes
+        Chromosomes (names as in ``var['chrom']``) held out for testing.
+    valid_chromosomes
+        Chromosomes held out for validation.
+    fractions
+        Shares of train, valid and test; they must sum to 1.
+    seed
+        Key of the random assignment; ``ct.settings.seed`` by default.
+    key_added
+        ``var`` column to write.
+    copy
+        Return a split copy instead of changing ``adata``.
+
+    Returns
+    -------
+    ``None``, or the copy when ``copy=True``. Sets
+
+    ``adata.var[key_added]``
+        Categorical ``train``/``valid``/``test`` per gene (NaN for genes of
+        unknown chromosome in a split by chromosome).
+    ``adata.uns['chromtools']['pp']['split']``
+        ``test_chromosomes``, ``valid_chromosomes``, ``fractions``, ``seed``,
+        ``key_added`` and ``n_genes`` per split.
+    """
+    test = _chromosome_list(test_chromosomes)
+    valid = _chromosome_list(valid_chromosomes)
+    shares = _check_fractions(fractions)
+    seed = settings.seed if seed is None else seed
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"split: seed must be an integer, got {seed!r}")
+    both = sorted(set(test) & set(valid))
+    if both:
+        raise ValueError(
+            f"split: chromosomes {both} are in both test_chromosomes and valid_chromosomes"
+        )
+
+    by_chromosome = bool(test or valid)
+    if by_chromosome:
+        if "chrom" not in adata.var:
+            raise KeyError(
+                "split: test_chromosomes/valid_chromosomes need the chromosome of each gene in "
+                f"var['chrom']; var has {list(adata.var.columns)}. Add it, or split at random "
+                "without chromosomes"
+            )
+        chrom = adata.var["chrom"].astype(object)
+        known = chrom.notna().to_numpy()
+        chrom = chrom.astype(str).to_numpy()
+        present = set(chrom[known])
+        for what, names in (("test_chromosomes", test), ("valid_chromosomes", valid)):
+            absent = [c for c in names if c not in present]
+            if names and len(absent) == len(names):
+                raise ValueError(
+                    f"split: no gene is on {what} {names}, so that split would be empty; "
+                    f"var['chrom'] holds {sorted(present)[:25]}"
+                )
+            if absent:
+                warnings.warn(f"split: no gene is on {what} {absent}", stacklevel=2)
+
+    uniform = gene_uniform(adata.var_names, int(seed))
+    # splits not fixed by chromosome share the remaining genes in proportion to fractions
+    open_splits = [
+        s for s, names in zip(SPLITS, ([], valid, test), strict=True) if s == "train" or not names
+    ]
+    weights = shares[[SPLITS.index(s) for s in open_splits]]
+    if weights.sum() == 0:
+        raise ValueError(
+            f"split: fractions {tuple(fractions)} give no share to the splits {open_splits} "
+            "that the chromosomes leave open"
+        )
+    edges = np.cumsum(weights / weights.sum())
+    pick = np.minimum(np.searchsorted(edges, uniform, side="right"), len(open_splits) - 1)
+    labels = np.array(open_splits, dtype=object)[pick]
+    if by_chromosome:
+        labels[known & np.isin(chrom, test)] = "test"
+        labels[known & np.isin(chrom, valid)] = "valid"
+        labels[~known] = None
+        if (~known).any():
+            warnings.warn(
+                f"split: {int((~known).sum())} genes have no chromosome in var['chrom'] "
+                f"(e.g. {list(adata.var_names[~known][:3])}); they get no split",
+                stacklevel=2,
+            )
+
+    adata = start(adata, copy)
+    adata.var[key_added] = pd.Categorical(labels, categories=SPLITS)
+    counts = adata.var[key_added].value_counts()
+    record(
+        adata,
+        "split",
+        {
+            "test_chromosomes": test,
+            "valid_chromosomes": valid,
+            "fractions": shares.tolist(),
+            "seed": int(seed),
+            "key_added": key_added,
+            "n_genes": {s: int(counts[s]) for s in SPLITS},
+        },
+    )
+    return adata if copy else None
