@@ -1,12 +1,18 @@
 """Readers and writers: bigWig, DeepChrome/DeepDiff CSV, regions + FASTA, Zarr."""
 
+from ._bigwig import read_bigwigs
 from ._csv import read_deepchrome, read_deepdiff, read_expression
+from ._fasta import read_regions
+from ._genes import read_genes
 from ._zarr import read_zarr, write_zarr
 
 __all__ = [
+    "read_bigwigs",
     "read_deepchrome",
     "read_deepdiff",
     "read_expression",
+    "read_genes",
+    "read_regions",
     "read_zarr",
     "write_zarr",
 ]

@@ -1,6 +1,7 @@
 """Preprocessing: windows and bins, signal normalisation, labels, splits, one-hot DNA."""
 
 from ._labels import binarize, log_fold_change
+from ._one_hot import one_hot
 from ._signal import crop, normalize, rebin
 from ._split import split
 
@@ -9,6 +10,7 @@ __all__ = [
     "crop",
     "log_fold_change",
     "normalize",
+    "one_hot",
     "rebin",
     "split",
 ]

@@ -1,0 +1,542 @@
+"""Binned histone signal around TSSs from bigWig files (``ct.io.read_bigwigs``).
+
+Each (cell type, mark) bigWig is read window by window: one window of
+``window[1] - window[0]`` bp per gene, split into bins of ``bin_size`` bp whose
+value is the mean signal over the bin (bases the bigWig does not cover count as
+0). Windows follow the gene's strand, so bin 1 is always the most upstream bin.
+The tensor is built one chunk (one cell type × a block of genes × all marks)
+at a time (one per worker process with ``n_jobs`` > 1) and streamed into the
+Zarr store, so memory does not grow with the number of tracks or genes.
+
+pybigtools computes exact bin means in Rust from one call per window; both
+readers hold the GIL, so parallel reading uses forked worker processes (Linux),
+each reading whole (track, block of genes) units and sending back float32 bins.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import sys
+import threading
+import uuid
+import warnings
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import anndata as ad
+import dask
+import dask.array as da
+import numpy as np
+import pandas as pd
+import pybigtools
+import pyBigWig
+
+from .._settings import settings
+from .._utils import canonical_mark_order, check_marks, check_signal, check_window, progress
+from ._anndata import new_anndata
+from ._genes import read_genes
+from ._zarr import CHUNK_GENES, read_zarr, write_zarr
+
+PathLike = str | os.PathLike
+TRACK_COLUMNS = ("cell_type", "mark", "path")
+
+
+class _PyBigtoolsTrack:
+    """pybigtools (Rust): exact bin means without a per-base array (the fast reader)."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = pybigtools.open(str(path))
+
+    def binned(self, chrom: str, start: int, end: int, out: np.ndarray) -> None:
+        # exact=True: means from the raw data, not interpolated from zoom levels.
+        self._file.values(
+            chrom, start, end, bins=len(out), exact=True, uncovered=0.0, oob=0.0,
+            fillna=None, arr=out,
+        )  # fmt: skip
+
+    def bases(self, chrom: str, start: int, end: int) -> np.ndarray:
+        return self._file.values(chrom, start, end, uncovered=0.0, oob=0.0, fillna=None)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class _PyBigWigTrack:
+    """pyBigWig (libBigWig): per-base values averaged with numpy."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = pyBigWig.open(str(path))
+        if self._file is None:
+            raise OSError(f"pyBigWig cannot open {path}")
+
+    def binned(self, chrom: str, start: int, end: int, out: np.ndarray) -> None:
+        values = self.bases(chrom, start, end)
+        out[:] = values.reshape(len(out), -1).mean(axis=1, dtype=np.float64)
+
+    def bases(self, chrom: str, start: int, end: int) -> np.ndarray:
+        # Uncovered bases come back as NaN; NaN stored in the file is refused
+        # earlier, from the file's summary, so every NaN here means "no data".
+        return np.nan_to_num(self._file.values(chrom, start, end, numpy=True), nan=0.0)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+_READERS = {"pybigtools": _PyBigtoolsTrack, "pyBigWig": _PyBigWigTrack}
+
+
+@dataclass
+class _Track:
+    cell_type: str
+    mark: str
+    path: Path
+    chroms: dict[str, int] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"bigWig track ({self.cell_type}, {self.mark}) {self.path}"
+
+
+def read_bigwigs(
+    tracks: pd.DataFrame | PathLike | Sequence[tuple[str, str, PathLike]],
+    genes: pd.DataFrame | PathLike,
+    store: PathLike | None = None,
+    *,
+    window: tuple[int, int] = (-5000, 5000),
+    bin_size: int = 100,
+    reader: Literal["pybigtools", "pyBigWig"] = "pybigtools",
+    genome: str | None = None,
+    missing_chromosomes: Literal["error", "drop"] = "error",
+    chunk_genes: int = CHUNK_GENES,
+    n_jobs: int | None = None,
+    overwrite: bool = True,
+) -> ad.AnnData:
+    """Read binned histone signal around each gene's TSS from bigWig files.
+
+    Every window is taken on the gene's strand: on ``-`` it is mirrored around
+    the TSS and reversed, so bin 1 is always the most upstream bin and the bin
+    starting at offset 0 starts at the TSS base. A bin's value is the mean
+    signal over its bases, bases without bigWig data counting as 0; windows
+    running off a chromosome end are padded with 0. All inputs are checked
+    before anything is read or written.
+
+    Parameters
+    ----------
+    tracks
+        Table with columns ``cell_type``, ``mark``, ``path``: a DataFrame, a
+        CSV/TSV file (``.csv`` comma-, otherwise tab-separated; relative paths
+        are relative to the table's folder) or a list of ``(cell_type, mark,
+        path)`` tuples. Cell types become ``obs`` in order of first
+        appearance; marks are stored in chromtools' canonical order. A (cell
+        type, mark) pair absent from the table is filled with NaN, with a
+        warning.
+    genes
+        Gene annotation with chromosome, TSS and strand: anything
+        :func:`chromtools.io.read_genes` reads (GTF, BED6, TSV/CSV, DataFrame).
+    store
+        Zarr store to stream the result into; ``None`` keeps it in memory.
+    window
+        ``(start, end)`` in bp relative to the TSS, upstream negative.
+    bin_size
+        Base pairs per bin; must divide the window.
+    reader
+        ``"pybigtools"`` (fast, the default) or ``"pyBigWig"``; both give the
+        same numbers. Each file's header summary (NaN or negative values) is
+        checked with pybigtools either way.
+    genome
+        Genome assembly, recorded in ``uns['chromtools']['genome']``.
+    missing_chromosomes
+        Genes on a chromosome that a bigWig does not have: ``"error"`` (the
+        default) names them; ``"drop"`` leaves them out, with a warning.
+    chunk_genes
+        Genes per chunk: the signal is read and stored one cell type × this
+        many genes at a time.
+    n_jobs
+        Worker processes reading tracks in parallel (default
+        ``ct.settings.n_jobs``). On Linux they are forked, so they start in
+        milliseconds without re-importing anything; elsewhere, and with
+        ``n_jobs=1``, tracks are read in this process.
+    overwrite
+        Replace an existing ``store``; otherwise raise ``FileExistsError``.
+
+    Returns
+    -------
+    AnnData with ``obs`` = cell types, ``var`` = genes (``chrom``, ``tss``,
+    ``strand``, ``gene_name`` and other annotation columns),
+    ``obsm['histone']`` float32 of shape (cell types, genes, marks, bins),
+    ``X`` all NaN (no expression) and ``uns['chromtools']`` (``marks``,
+    ``bin_size``, ``window``, ``genome``, ``var_names``). With ``store``, the
+    object read back lazily from the store (dask arrays); the store is written
+    to a temporary path and renamed, so a failed import leaves an existing
+    store intact. Raises ``FileNotFoundError`` for missing files and
+    ``ValueError`` naming the track or genes for unknown marks, a window that
+    is not a multiple of ``bin_size``, chromosome names that do not match
+    (``chr1`` vs ``1``), missing chromosomes, TSSs beyond a chromosome end,
+    and NaN or negative signal.
+    """
+    if reader not in _READERS:
+        raise ValueError(f"reader must be one of {list(_READERS)}, got {reader!r}")
+    if missing_chromosomes not in ("error", "drop"):
+        raise ValueError(
+            f"missing_chromosomes must be 'error' or 'drop', got {missing_chromosomes!r}"
+        )
+    chunk_genes = int(chunk_genes)
+    if chunk_genes < 1:
+        raise ValueError(f"chunk_genes must be a positive integer, got {chunk_genes}")
+    n_jobs = settings.n_jobs if n_jobs is None else int(n_jobs)
+    if n_jobs < 1:
+        raise ValueError(f"n_jobs must be a positive integer, got {n_jobs}")
+    window = check_window(window, bin_size)
+    table, what = _read_tracks(tracks)
+    marks = canonical_mark_order(check_marks(pd.unique(table["mark"]), f"{what} marks"))
+    var = read_genes(genes)
+    tracks_list = [
+        _Track(row.cell_type, row.mark, row.path) for row in table.itertuples(index=False)
+    ]
+    for track in tracks_list:
+        _check_track(track)
+    var = _genes_on_tracks(var, tracks_list, missing_chromosomes)
+    cell_types = list(pd.unique(table["cell_type"]))
+    _warn_missing_pairs(table, cell_types, marks, what)
+
+    plan = _Plan(
+        var=var,
+        tracks=tracks_list,
+        cell_types=cell_types,
+        marks=marks,
+        window=window,
+        bin_size=int(bin_size),
+        chunk_genes=chunk_genes,
+        reader=_READERS[reader],
+    )
+    try:
+        histone = plan.lazy()
+        plan.start_workers(n_jobs)
+        # Chunks in flight at once: one per worker process, or one when reading
+        # in this process (both readers hold the GIL, so threads only contend).
+        with dask.config.set(num_workers=max(1, plan.n_workers)):
+            if store is None:
+                return new_anndata(
+                    obs_names=cell_types,
+                    var=var,
+                    histone=histone.compute(scheduler="threads"),
+                    marks=marks,
+                    bin_size=bin_size,
+                    window=window,
+                    genome=genome,
+                )
+            adata = new_anndata(
+                obs_names=cell_types,
+                var=var,
+                histone=histone,
+                marks=marks,
+                bin_size=bin_size,
+                window=window,
+                genome=genome,
+                X=da.full(
+                    (len(cell_types), len(var)), np.nan, dtype=np.float32,
+                    chunks=(1, chunk_genes),
+                ),
+            )  # fmt: skip
+            write_zarr(adata, store, chunk_genes=chunk_genes, overwrite=overwrite)
+    finally:
+        plan.close()
+    return read_zarr(store)
+
+
+def _read_tracks(
+    tracks: pd.DataFrame | PathLike | Sequence[tuple[str, str, PathLike]],
+) -> tuple[pd.DataFrame, str]:
+    """The tracks table with resolved paths, checked for columns, repeats and files."""
+    base = None
+    if isinstance(tracks, pd.DataFrame):
+        what, table = "tracks DataFrame", tracks.copy()
+    elif isinstance(tracks, (str, os.PathLike)):
+        path = Path(tracks)
+        what = str(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"tracks: no such file {path}")
+        sep = "," if path.name.lower().removesuffix(".gz").endswith(".csv") else "\t"
+        table, base = pd.read_csv(path, sep=sep, dtype=str), path.parent
+    else:
+        what = "tracks list"
+        rows = [tuple(row) for row in tracks]
+        if any(len(row) != 3 for row in rows):
+            raise ValueError(f"{what}: every track must be a (cell_type, mark, path) tuple")
+        table = pd.DataFrame(rows, columns=list(TRACK_COLUMNS))
+    missing = [c for c in TRACK_COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(
+            f"{what}: missing columns {missing}; expected {list(TRACK_COLUMNS)} "
+            f"(found {list(table.columns)})"
+        )
+    if not len(table):
+        raise ValueError(f"{what}: no tracks")
+    table = table[list(TRACK_COLUMNS)].astype({"cell_type": str, "mark": str})
+    paths = [Path(p) for p in table["path"]]
+    table["path"] = [p if base is None or p.is_absolute() else base / p for p in paths]
+    repeated = table[table.duplicated(["cell_type", "mark"], keep=False)]
+    if len(repeated):
+        pairs = sorted(set(zip(repeated["cell_type"], repeated["mark"], strict=True)))
+        raise ValueError(f"{what}: (cell type, mark) pairs listed more than once: {pairs}")
+    absent = [
+        f"{path} ({cell_type}, {mark})"
+        for cell_type, mark, path in table.itertuples(index=False)
+        if not path.is_file()
+    ]
+    if absent:
+        raise FileNotFoundError(f"{what}: bigWig files not found: {absent}")
+    return table.reset_index(drop=True), what
+
+
+def _check_track(track: _Track) -> None:
+    """Open a bigWig, record its chromosomes, refuse NaN or negative signal."""
+    try:
+        with pybigtools.open(str(track.path)) as bigwig:
+            if not bigwig.is_bigwig:
+                raise ValueError(f"{track}: the file is a bigBed, not a bigWig")
+            summary = bigwig.info()["summary"]
+            track.chroms = {str(name): int(size) for name, size in bigwig.chroms().items()}
+    except (pybigtools.BBIReadError, OSError) as error:
+        raise ValueError(f"{track}: not a readable bigWig file ({error})") from error
+    # The header summary covers every value in the file, so a track of
+    # log-ratios or z-scores is refused before any window is read.
+    if summary["basesCovered"] and not np.isfinite(summary["sum"]):
+        raise ValueError(f"{track}: the signal contains NaN or infinite values")
+    if summary["basesCovered"] and summary["min"] < 0:
+        raise ValueError(
+            f"{track}: the signal has negative values (min {summary['min']:g}); histone "
+            "signal must be non-negative coverage or read counts, not log-ratios or z-scores"
+        )
+
+
+def _toggle_chr(name: str) -> str:
+    return name[3:] if name.startswith("chr") else f"chr{name}"
+
+
+def _genes_on_tracks(var: pd.DataFrame, tracks: list[_Track], policy: str) -> pd.DataFrame:
+    """Check every gene's chromosome is in every bigWig; drop or refuse the others."""
+    gene_chroms = pd.unique(var["chrom"])
+    keep = np.ones(len(var), dtype=bool)
+    for track in tracks:
+        absent = [c for c in gene_chroms if c not in track.chroms]
+        if not absent:
+            continue
+        renamed = [c for c in absent if _toggle_chr(c) in track.chroms]
+        if renamed:
+            fix = (
+                "genes['chrom'] = genes['chrom'].str.removeprefix('chr')"
+                if renamed[0].startswith("chr")
+                else "genes['chrom'] = 'chr' + genes['chrom']"
+            )
+            raise ValueError(
+                f"{track}: chromosome names do not match the genes': the bigWig names them "
+                f"{list(track.chroms)[:3]}, the genes {renamed[:3]}. Rename the genes' "
+                f"chromosomes to the bigWig's style, e.g. genes = ct.io.read_genes(...); {fix}"
+            )
+        on_absent = var["chrom"].isin(absent).to_numpy()
+        if policy == "error":
+            raise ValueError(
+                f"{track}: has no chromosome {absent[:10]}, on which {int(on_absent.sum())} "
+                f"genes lie (e.g. {list(var.index[on_absent][:5])}); remove these genes or "
+                "pass missing_chromosomes='drop'"
+            )
+        keep &= ~on_absent
+    if not keep.all():
+        dropped = var[~keep]
+        warnings.warn(
+            f"read_bigwigs: left out {len(dropped)} genes on chromosomes missing from some "
+            f"bigWigs: {sorted(pd.unique(dropped['chrom']))[:10]}",
+            UserWarning,
+            stacklevel=3,
+        )
+        var = var[keep]
+    if not len(var):
+        raise ValueError("read_bigwigs: no gene lies on a chromosome that every bigWig has")
+    for track in tracks:
+        lengths = var["chrom"].map(track.chroms).to_numpy()
+        beyond = var["tss"].to_numpy() > lengths
+        if beyond.any():
+            raise ValueError(
+                f"{track}: {int(beyond.sum())} genes have their TSS beyond the chromosome's "
+                f"end (e.g. {list(var.index[beyond][:5])}); are the genes annotated on the "
+                "same genome assembly as the bigWig?"
+            )
+    return var
+
+
+def _warn_missing_pairs(
+    table: pd.DataFrame, cell_types: list[str], marks: list[str], what: str
+) -> None:
+    present = set(zip(table["cell_type"], table["mark"], strict=True))
+    missing = [(c, m) for c in cell_types for m in marks if (c, m) not in present]
+    if missing:
+        warnings.warn(
+            f"{what}: no bigWig for {len(missing)} (cell type, mark) pairs {missing[:10]}; "
+            "their signal is NaN in obsm['histone']",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+class _Plan:
+    """What to read for each chunk (one cell type × a block of genes × all marks)."""
+
+    def __init__(
+        self,
+        *,
+        var: pd.DataFrame,
+        tracks: list[_Track],
+        cell_types: list[str],
+        marks: list[str],
+        window: tuple[int, int],
+        bin_size: int,
+        chunk_genes: int,
+        reader: type,
+    ) -> None:
+        self.n_genes = len(var)
+        self.n_bins = (window[1] - window[0]) // bin_size
+        self.n_marks = len(marks)
+        self.chunk_genes = chunk_genes
+        self.reader = reader
+        self.tracks = tracks
+        self.chrom = var["chrom"].to_numpy(dtype=object)
+        self.minus = (var["strand"] == "-").to_numpy()
+        # 0-based first base of each window in genome order; on "-" offset r
+        # from the TSS is base (tss - 1) - r, so the window is mirrored.
+        tss0 = var["tss"].to_numpy(dtype=np.int64) - 1
+        self.start = np.where(self.minus, tss0 - window[1] + 1, tss0 + window[0])
+        self.span = window[1] - window[0]
+        self.tracks_of = {
+            i: [(marks.index(t.mark), k) for k, t in enumerate(tracks) if t.cell_type == cell]
+            for i, cell in enumerate(cell_types)
+        }
+        self.n_cell_types = len(cell_types)
+        self.n_reads = len(tracks) * -(-self.n_genes // chunk_genes)  # (track, gene block)
+        self.n_workers = 0
+        self._pool: ProcessPoolExecutor | None = None
+        self._bar = progress(
+            total=self.n_reads,
+            desc="reading bigWigs",
+            unit="block",
+        )
+
+    def start_workers(self, n_jobs: int) -> None:
+        """Fork ``n_jobs`` reader processes (Linux), unless there is too little to read.
+
+        Not from a daemonic process (a worker of another pool), which may not
+        have children.
+        """
+        n_workers = min(n_jobs, self.n_reads)
+        if n_workers < 2 or not sys.platform.startswith("linux") or mp.current_process().daemon:
+            return
+        global _WORKER_PLAN
+        with _FORK_LOCK, warnings.catch_warnings():
+            _WORKER_PLAN = self  # inherited by the forked workers, never pickled
+            self._pool = ProcessPoolExecutor(n_workers, mp_context=mp.get_context("fork"))
+            # Python ≥ 3.12 warns about fork in a process with threads; the
+            # workers only read bigWigs and touch no lock another thread holds.
+            warnings.filterwarnings("ignore", ".*fork.*", DeprecationWarning)
+            # Fork every worker now, from this thread, before dask starts threads.
+            self._pool.submit(int).result()
+            _WORKER_PLAN = None
+        self.n_workers = n_workers
+
+    def lazy(self) -> da.Array:
+        """The (cell types, genes, marks, bins) tensor as a dask array of chunks."""
+        gene_blocks = tuple(
+            min(self.chunk_genes, self.n_genes - g)
+            for g in range(0, self.n_genes, self.chunk_genes)
+        )
+        return da.map_blocks(
+            self._chunk,
+            chunks=((1,) * self.n_cell_types, gene_blocks, (self.n_marks,), (self.n_bins,)),
+            dtype=np.float32,
+            meta=np.empty((0, 0, 0, 0), dtype=np.float32),
+            name=f"read_bigwigs-{uuid.uuid4().hex}",
+        )
+
+    def close(self) -> None:
+        self._bar.close()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _chunk(self, block_info: dict | None = None) -> np.ndarray:
+        cell, block = block_info[None]["chunk-location"][:2]
+        first = block * self.chunk_genes
+        last = min(first + self.chunk_genes, self.n_genes)
+        chunk = np.full((1, last - first, self.n_marks, self.n_bins), np.nan, dtype=np.float32)
+        marks = [mark for mark, _ in self.tracks_of[cell]]
+        if self._pool is None:
+            signals = (self.read(track, block) for _, track in self.tracks_of[cell])
+        else:
+            # All marks of the chunk at once; one chunk per worker is in flight.
+            futures = [
+                self._pool.submit(_read_in_worker, track, block)
+                for _, track in self.tracks_of[cell]
+            ]
+            signals = (future.result() for future in futures)
+        for mark, signal in zip(marks, signals, strict=True):
+            chunk[0, :, mark] = signal
+            self._bar.update(1)
+        return chunk
+
+    def read(self, track_index: int, block: int) -> np.ndarray:
+        """One track's windows for one block of genes: (genes, bins), upstream first."""
+        track = self.tracks[track_index]
+        first = block * self.chunk_genes
+        last = min(first + self.chunk_genes, self.n_genes)
+        # A handle per read: pybigtools caches the blocks it decompressed, so a
+        # handle kept open per track would hold memory growing with the tracks.
+        handle = self.reader(track.path)
+        try:
+            signal = self._windows(handle, track, first, last)
+        finally:
+            handle.close()
+        minus = self.minus[first:last]
+        signal[minus] = signal[minus, ::-1]
+        check_signal(signal, str(track))
+        return signal.astype(np.float32)
+
+    def _windows(self, handle, track: _Track, first: int, last: int) -> np.ndarray:
+        """Bin means of genes first..last in genome order (not yet strand-flipped)."""
+        chroms = self.chrom[first:last]
+        starts = self.start[first:last]
+        ends = starts + self.span
+        lengths = np.array([track.chroms[c] for c in chroms], dtype=np.int64)
+        inside = (starts >= 0) & (ends <= lengths)
+        signal = np.empty((last - first, self.n_bins), dtype=np.float64)
+        rows = np.flatnonzero(inside)
+        for row, chrom, start, end in zip(
+            rows.tolist(),
+            chroms[rows].tolist(),
+            starts[rows].tolist(),
+            ends[rows].tolist(),
+            strict=True,
+        ):
+            handle.binned(chrom, start, end, signal[row])
+        for row in np.flatnonzero(~inside).tolist():
+            signal[row] = self._padded(handle, chroms[row], int(starts[row]), int(lengths[row]))
+        return signal
+
+    def _padded(self, handle, chrom: str, start: int, length: int) -> np.ndarray:
+        """Bin means of a window running off a chromosome end, padded with 0."""
+        values = np.zeros(self.span, dtype=np.float64)
+        inner_start, inner_end = max(start, 0), min(start + self.span, length)
+        if inner_end > inner_start:
+            values[inner_start - start : inner_end - start] = handle.bases(
+                chrom, inner_start, inner_end
+            )
+        return values.reshape(self.n_bins, -1).mean(axis=1)
+
+
+# The plan a forked worker process inherits from read_bigwigs.
+_WORKER_PLAN: _Plan | None = None
+_FORK_LOCK = threading.Lock()
+
+
+def _read_in_worker(track_index: int, block: int) -> np.ndarray:
+    return _WORKER_PLAN.read(track_index, block)

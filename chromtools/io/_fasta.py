@@ -1,0 +1,606 @@
+"""DNA sequence input: genome FASTA access, region tables and one-hot encoding.
+
+Every sequence in chromtools is one-hot encoded here, so a base means the same
+thing everywhere: axis 2 is A, C, G, T (in that order); lowercase
+(soft-masked) bases count as their uppercase letter; ``N`` and any other
+letter, and positions beyond a chromosome end, are all-zero rows. Because the
+complement of A, C, G, T is T, G, C, A, a reverse complement is a flip of
+both the position and the base axis.
+
+Coordinates are 0-based and half-open, as in BED files and in the
+``chr:start-end`` names that ``bedtools getfasta`` writes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pyfaidx
+
+from .._utils import progress
+from ..get._aligned import META
+from ._anndata import check_var, new_anndata
+
+BASES = "ACGT"
+# Byte → one-hot row. Every byte that is not A/C/G/T in either case (N, IUPAC
+# codes, gaps) maps to the all-zero row.
+_LOOKUP = np.zeros((256, 4), dtype=np.uint8)
+for _i, _base in enumerate(BASES):
+    _LOOKUP[ord(_base), _i] = 1
+    _LOOKUP[ord(_base.lower()), _i] = 1
+_PAD = ord("N")
+# Regions fetched per vectorised gather: 4,096 × 600 bp of int64 byte offsets
+# is 20 MB, whatever the number of regions.
+_CHUNK = 4096
+
+_FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas")
+_TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": "\t", ".tab": "\t"}
+_BED_COLUMNS = ("chrom", "start", "end", "name", "score", "strand")
+# "chr1:100-700", "chr1:100-700(+)" and "name::chr1:100-700(-)", as bedtools
+# getfasta (-s, -name) writes them.
+_REGION = re.compile(
+    r"^(?:(?P<name>.+)::)?(?P<chrom>[^\s:]+):(?P<start>\d+)-(?P<end>\d+)"
+    r"(?:\((?P<strand>[+.\-])\))?$"
+)
+
+
+def encode(sequences: np.ndarray, minus: np.ndarray | None = None) -> np.ndarray:
+    """One-hot encode ASCII sequences of equal length.
+
+    Parameters
+    ----------
+    sequences
+        uint8 array (regions, length) of ASCII letters.
+    minus
+        Boolean per region: reverse-complement these.
+
+    Returns
+    -------
+    uint8 array (regions, length, 4) in A, C, G, T order.
+    """
+    onehot = _LOOKUP[np.asarray(sequences, dtype=np.uint8)]
+    if minus is not None and np.any(minus):
+        # Flipping the base axis turns A,C,G,T into T,G,C,A: the complement.
+        onehot[minus] = onehot[minus, ::-1, ::-1]
+    return onehot
+
+
+def _suffix(path: Path) -> str:
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] in (".gz", ".bgz"):
+        suffixes = suffixes[:-1]
+    return suffixes[-1] if suffixes else ""
+
+
+def _open_text(path: Path):
+    return gzip.open(path, "rt") if path.suffix.lower() in (".gz", ".bgz") else open(path)
+
+
+def _toggle_chr(name: str) -> str:
+    return name[3:] if name.startswith("chr") else f"chr{name}"
+
+
+class Genome:
+    """A genome FASTA indexed by pyfaidx, read by vectorised byte gathers.
+
+    Plain FASTA files are memory-mapped and every window of a chromosome is
+    gathered in one numpy operation through the ``.fai`` offsets; block-gzipped
+    files (``bgzip``) are read window by window through pyfaidx.
+
+    Parameters
+    ----------
+    path
+        FASTA file; its ``.fai`` index is written next to it when missing.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"fasta: no such file {self.path}")
+        try:
+            self._faidx = pyfaidx.Faidx(str(self.path), as_raw=True)
+        except (pyfaidx.FastaIndexingError, pyfaidx.UnsupportedCompressionFormat) as error:
+            raise ValueError(f"fasta: {self.path} is not a readable FASTA file: {error}") from None
+        self.index = dict(self._faidx.index)
+        with open(self.path, "rb") as handle:
+            # bgzip output starts with the gzip magic number; it cannot be memory-mapped.
+            self.compressed = handle.read(2) == b"\x1f\x8b"
+        self.lengths = {str(name): int(record.rlen) for name, record in self.index.items()}
+
+    def __enter__(self) -> Genome:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._faidx.close()
+
+    def check(self, var: pd.DataFrame, what: str, end: np.ndarray) -> None:
+        """Refuse chromosomes the FASTA lacks and regions that end beyond them."""
+        chroms = pd.unique(var["chrom"].astype(str))
+        absent = [c for c in chroms if c not in self.lengths]
+        if absent:
+            renamed = [c for c in absent if _toggle_chr(c) in self.lengths]
+            hint = (
+                "; the names differ only by the 'chr' prefix: rename the regions' "
+                "chromosomes to the FASTA's style"
+                if renamed
+                else ""
+            )
+            raise ValueError(
+                f"{what}: chromosomes {absent[:5]} are not in the FASTA {self.path}, which "
+                f"names its sequences {list(self.lengths)[:5]}{hint}"
+            )
+        lengths = var["chrom"].astype(str).map(self.lengths).to_numpy(dtype=np.int64)
+        beyond = end > lengths
+        if beyond.any():
+            raise ValueError(
+                f"{what}: {int(beyond.sum())} regions end beyond their chromosome in "
+                f"{self.path}, e.g. {list(var.index[beyond][:3])}; is this FASTA the genome "
+                "assembly the regions come from?"
+            )
+
+    def fetch(self, chrom: np.ndarray, start: np.ndarray, width: int) -> np.ndarray:
+        """ASCII bytes of ``[start, start + width)`` per region, ``N`` off the ends.
+
+        Parameters
+        ----------
+        chrom
+            Chromosome per region (names of this FASTA).
+        start
+            0-based start per region; may be negative.
+        width
+            Length of every window.
+
+        Returns
+        -------
+        uint8 array (regions, width).
+        """
+        out = np.full((len(start), width), _PAD, dtype=np.uint8)
+        offsets = np.arange(width, dtype=np.int64)
+        mapped = None if self.compressed else np.memmap(self.path, dtype=np.uint8, mode="r")
+        with progress(total=len(start), desc="reading sequences", unit="regions") as bar:
+            for name in pd.unique(chrom):
+                rows = np.flatnonzero(chrom == name)
+                record = self.index[name]
+                for block in np.array_split(rows, -(-len(rows) // _CHUNK)):
+                    position = start[block, None] + offsets
+                    if mapped is None:
+                        out[block] = self._fetch_bgzf(name, position)
+                    else:
+                        inside = (position >= 0) & (position < record.rlen)
+                        position = np.clip(position, 0, record.rlen - 1)
+                        # A FASTA line holds lenc bases in lenb bytes (with the newline).
+                        byte = (
+                            record.offset
+                            + (position // record.lenc) * record.lenb
+                            + position % record.lenc
+                        )
+                        out[block] = np.where(inside, mapped[byte], _PAD)
+                    bar.update(len(block))
+        return out
+
+    def _fetch_bgzf(self, name: str, position: np.ndarray) -> np.ndarray:
+        length = self.lengths[name]
+        out = np.full(position.shape, _PAD, dtype=np.uint8)
+        for row, window in enumerate(position):
+            first, last = max(int(window[0]), 0), min(int(window[-1]) + 1, length)
+            if last > first:
+                text = str(self._faidx.fetch(name, first + 1, last))
+                out[row, first - window[0] : last - window[0]] = np.frombuffer(
+                    text.encode(), dtype=np.uint8
+                )
+        return out
+
+
+def windows(
+    var: pd.DataFrame, width: int, what: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """Where each gene's or region's window of ``width`` bp lies on the genome.
+
+    Genes (``chrom``, ``tss``, ``strand``): the 1-based TSS base sits at
+    position ``width // 2`` of the sequence as read on the gene's strand, so
+    position 0 is the most upstream base on both strands. Regions (``chrom``,
+    ``start``, ``end``): the window starts at ``(start + end) // 2 - width // 2``
+    and is read on ``strand`` when that column exists (``-`` reverse-complemented).
+
+    Returns
+    -------
+    ``(chrom, window start, minus strand, centre)`` with ``centre`` ``"tss"`` or
+    ``"midpoint"``; the last base of each gene/region is checked by the caller.
+    """
+    if width < 1:
+        raise ValueError(f"width must be a positive number of base pairs, got {width}")
+    columns = set(var.columns)
+    if {"chrom", "tss", "strand"} <= columns:
+        centre = "tss"
+    elif {"chrom", "start", "end"} <= columns:
+        centre = "midpoint"
+    else:
+        raise ValueError(
+            f"{what}: var needs columns chrom + start + end (regions, 0-based half-open) or "
+            f"chrom + tss + strand (genes, 1-based TSS); found {list(var.columns)}"
+        )
+    chrom = var["chrom"].astype(str).to_numpy()
+    missing = var["chrom"].isna().to_numpy() | (chrom == "")
+    if missing.any():
+        raise ValueError(
+            f"{what}: {int(missing.sum())} rows have no chromosome, e.g. "
+            f"{list(var.index[missing][:3])}"
+        )
+    strand = (
+        var["strand"].astype(str).str.strip().to_numpy()
+        if "strand" in columns
+        else np.full(len(var), "+")
+    )
+    allowed = ["+", "-"] if centre == "tss" else ["+", "-", "."]
+    bad = ~np.isin(strand, allowed)
+    if bad.any():
+        raise ValueError(
+            f"{what}: strand must be one of {allowed}; {int(bad.sum())} rows have "
+            f"{sorted(set(strand[bad]))[:5]}, e.g. {list(var.index[bad][:3])}"
+        )
+    minus = strand == "-"
+    if centre == "tss":
+        tss = _whole(var["tss"], "tss", var.index, what, minimum=1) - 1
+        # On '-' the sequence is read backwards from the window's end, so the
+        # window is shifted by one to keep the TSS at position width // 2.
+        start = np.where(minus, tss + width // 2 + 1 - width, tss - width // 2)
+    else:
+        first = _whole(var["start"], "start", var.index, what, minimum=0)
+        last = _whole(var["end"], "end", var.index, what, minimum=1)
+        empty = last <= first
+        if empty.any():
+            raise ValueError(
+                f"{what}: end must be greater than start; {int(empty.sum())} regions are not, "
+                f"e.g. {list(var.index[empty][:3])}"
+            )
+        start = (first + last) // 2 - width // 2
+    return chrom, start, minus, centre
+
+
+def _whole(values: pd.Series, column: str, ids: pd.Index, what: str, minimum: int) -> np.ndarray:
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(numbers) | (numbers != np.round(numbers)) | (numbers < minimum)
+    if bad.any():
+        raise ValueError(
+            f"{what}: {column} must be whole numbers ≥ {minimum}; {int(bad.sum())} rows have "
+            f"others, e.g. {dict(zip(list(ids[bad][:3]), values[bad][:3], strict=False))}"
+        )
+    return numbers.astype(np.int64)
+
+
+def genome_onehot(
+    var: pd.DataFrame, fasta: str | os.PathLike, width: int, what: str
+) -> tuple[np.ndarray, str]:
+    """One-hot windows of ``var`` (genes or regions) read from a genome FASTA.
+
+    Returns
+    -------
+    ``(onehot, centre)``: uint8 (rows, width, 4) and ``"tss"`` or ``"midpoint"``.
+    """
+    chrom, start, minus, centre = windows(var, width, what)
+    with Genome(fasta) as genome:
+        if centre == "tss":
+            last = var["tss"].to_numpy(dtype=np.int64)
+        else:
+            last = var["end"].to_numpy(dtype=np.int64)
+        genome.check(var, what, last)
+        sequences = genome.fetch(chrom, start, width)
+    return encode(sequences, minus), centre
+
+
+# --------------------------------------------------------------------------- regions
+
+
+def _read_bed(path: Path) -> pd.DataFrame:
+    """A BED file; a last ``#`` header line with one name per column names them."""
+    skip, names = 0, None
+    with _open_text(path) as handle:
+        for line in handle:
+            if not line.startswith(("track", "browser", "#")):
+                data_fields = len(line.rstrip("\n").split("\t"))
+                break
+            skip += 1
+            if line.startswith("#"):
+                names = line[1:].strip().split("\t")
+        else:
+            raise ValueError(f"{path}: the BED file has no regions")
+    table = pd.read_csv(path, sep="\t", header=None, skiprows=skip, dtype={0: str})
+    if names is None or len(names) != data_fields:
+        names = list(_BED_COLUMNS[: table.shape[1]]) + [
+            f"column{i + 1}" for i in range(len(_BED_COLUMNS), table.shape[1])
+        ]
+    return table.set_axis(names, axis=1)
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        # A lone "chr1:100-700" string is read as a path; say how to pass regions.
+        hint = (
+            f"; to read one region pass a list, [{str(path)!r}]" if _REGION.match(str(path)) else ""
+        )
+        raise FileNotFoundError(f"regions: no such file {path}{hint}")
+    suffix = _suffix(path)
+    if suffix == ".bed":
+        return _read_bed(path)
+    if suffix in _TABLE_SUFFIXES:
+        return pd.read_csv(path, sep=_TABLE_SUFFIXES[suffix], dtype={"chrom": str})
+    raise ValueError(
+        f"regions: unknown format {suffix!r} of {path}; expected .bed, .csv, .tsv, .txt, "
+        f".tab (regions) or {', '.join(_FASTA_SUFFIXES)} (sequences), optionally .gz"
+    )
+
+
+def _parse_names(names: Sequence[str], what: str) -> pd.DataFrame:
+    """``chr:start-end`` names (getfasta style) as a region table."""
+    parsed = pd.Series(list(names), dtype=str).str.strip().str.extract(_REGION)
+    bad = parsed["chrom"].isna().to_numpy()
+    if bad.any():
+        raise ValueError(
+            f"{what}: {int(bad.sum())} names are not regions 'chrom:start-end' (0-based, "
+            f"optionally 'name::' before and '(+)' or '(-)' after), e.g. "
+            f"{list(np.asarray(names, dtype=object)[bad][:3])}"
+        )
+    table = parsed[["chrom"]].assign(
+        start=parsed["start"].astype(np.int64), end=parsed["end"].astype(np.int64)
+    )
+    if parsed["strand"].notna().any():
+        table["strand"] = parsed["strand"].fillna(".").to_numpy()
+    if parsed["name"].notna().any():
+        table["name"] = parsed["name"].to_numpy()
+    return table
+
+
+def _region_var(table: pd.DataFrame, what: str, labels: list[str]) -> pd.DataFrame:
+    """var of regions, indexed ``chrom:start-end``; label columns are kept out."""
+    missing = [c for c in ("chrom", "start", "end") if c not in table.columns]
+    if missing:
+        raise ValueError(
+            f"{what}: missing columns {missing}; regions need chrom, start, end (0-based, "
+            f"half-open as in BED), found {list(table.columns)}"
+        )
+    var = table.drop(columns=labels).reset_index(drop=True)
+    var["chrom"] = var["chrom"].astype(str)
+    # windows() checks that start and end are whole numbers and end > start.
+    windows(var[["chrom", "start", "end"]], 1, what)
+    var["start"] = var["start"].astype(np.int64)
+    var["end"] = var["end"].astype(np.int64)
+    var.index = var["chrom"] + ":" + var["start"].astype(str) + "-" + var["end"].astype(str)
+    return check_var(var, what)
+
+
+def _label_values(table: pd.DataFrame, labels: list[str], what: str) -> np.ndarray:
+    absent = [c for c in labels if c not in table.columns]
+    if absent:
+        raise KeyError(f"{what}: label columns {absent} are not among {list(table.columns)}")
+    values = table[labels].apply(pd.to_numeric, errors="coerce").to_numpy(np.float32).T
+    given = table[labels].notna().to_numpy().T
+    bad = (np.isnan(values) & given) | (~np.isin(values, [0, 1]) & ~np.isnan(values))
+    if bad.any():
+        examples = sorted({str(v) for v in table[labels].to_numpy().T[bad][:20]})[:5]
+        raise ValueError(
+            f"{what}: labels must be 1 (open), 0 (closed) or empty (unknown); columns "
+            f"{labels} hold {examples}"
+        )
+    return values
+
+
+def _read_fasta_records(path: Path) -> tuple[list[str], list[bytes]]:
+    if not path.is_file():
+        raise FileNotFoundError(f"regions: no such file {path}")
+    opener = gzip.open if path.suffix.lower() in (".gz", ".bgz") else open
+    with opener(path, "rb") as handle:
+        text = handle.read().lstrip()
+    if not text.startswith(b">"):
+        raise ValueError(f"{path}: not a FASTA file (it does not start with '>')")
+    names, sequences = [], []
+    for record in text.split(b"\n>"):
+        header, _, body = record.lstrip(b">").partition(b"\n")
+        names.append(header.split()[0].decode() if header.split() else "")
+        sequences.append(body.replace(b"\n", b"").replace(b"\r", b"").strip())
+    return names, sequences
+
+
+def _fasta_onehot(path: Path, width: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Regions and one-hot sequences of a FASTA whose records are the regions.
+
+    A record's centre is kept: a record longer than ``width`` is cut to its
+    central ``width`` bases, a shorter one padded with all-zero rows on both
+    sides. The centre is the one :func:`windows` would use on the genome, so
+    the sequence equals the genome read of the record's region.
+    """
+    names, sequences = _read_fasta_records(path)
+    table = _parse_names(names, str(path))
+    length = np.array([len(s) for s in sequences], dtype=np.int64)
+    minus = (table["strand"] == "-").to_numpy() if "strand" in table else np.zeros(len(names), bool)
+    # Position 0 of the window is record base `offset`. On '-' the record is
+    # already reverse-complemented, so its centre is counted from the other end.
+    offset = np.where(minus, length - length // 2 - (width - width // 2), length // 2 - width // 2)
+    buffer = np.frombuffer(b"".join(sequences) + b"N", dtype=np.uint8)
+    first = np.concatenate([[0], np.cumsum(length)[:-1]])
+    out = np.empty((len(names), width, 4), dtype=np.uint8)
+    positions = np.arange(width, dtype=np.int64)
+    for block in np.array_split(np.arange(len(names)), max(1, -(-len(names) // _CHUNK))):
+        position = offset[block, None] + positions
+        inside = (position >= 0) & (position < length[block, None])
+        byte = np.where(inside, first[block, None] + position, len(buffer) - 1)
+        out[block] = encode(buffer[byte])
+    return table, out
+
+
+def _is_fasta(source) -> bool:
+    return isinstance(source, (str, os.PathLike)) and _suffix(Path(source)) in _FASTA_SUFFIXES
+
+
+def _table(source, what: str) -> pd.DataFrame:
+    if isinstance(source, pd.DataFrame):
+        return source.copy()
+    if isinstance(source, (str, os.PathLike)):
+        return _read_table(Path(source))
+    if isinstance(source, (list, tuple, pd.Index, np.ndarray, pd.Series)):
+        return _parse_names([str(s) for s in source], what)
+    raise TypeError(
+        f"{what} must be a BED/CSV/TSV/FASTA path, a DataFrame, a list of 'chr:start-end' "
+        f"strings or a dict {{class: source}}, got {type(source).__name__}"
+    )
+
+
+def _source(
+    source, fasta: str | os.PathLike | None, width: int, labels: list[str], what: str
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray | None]:
+    """``(var, onehot, label values or None)`` of one source of regions."""
+    if _is_fasta(source):
+        if fasta is not None:
+            raise ValueError(
+                f"{what}: {source} is a FASTA of the regions themselves, so no genome is "
+                f"needed; leave out fasta={fasta!r}"
+            )
+        if labels:
+            raise ValueError(
+                f"{what}: labels={labels} names table columns, but {source} is a FASTA; give "
+                "classes as a dict {1: 'open.fa', 0: 'closed.fa'}"
+            )
+        table, onehot = _fasta_onehot(Path(source), width)
+        return _region_var(table, str(source), []), onehot, None
+    table = _table(source, what)
+    values = _label_values(table, labels, what) if labels else None
+    var = _region_var(table, what, labels)
+    if fasta is None:
+        raise ValueError(
+            f"{what}: regions given as coordinates need a genome FASTA to read their "
+            "sequence: pass fasta='genome.fa'"
+        )
+    onehot, _ = genome_onehot(var, fasta, width, what)
+    return var, onehot, values
+
+
+def read_regions(
+    regions: str | os.PathLike | pd.DataFrame | Sequence[str] | Mapping,
+    fasta: str | os.PathLike | None = None,
+    width: int = 600,
+    *,
+    labels: str | Sequence[str] | None = None,
+    cell_type: str | Sequence[str] | None = None,
+    genome: str | None = None,
+) -> ad.AnnData:
+    """Read regions and their one-hot DNA into a sequence AnnData.
+
+    Every region is re-centred to ``width`` bp around its midpoint
+    ``(start + end) // 2`` (the window starts ``width // 2`` before it) and
+    read on its strand (``-`` reverse-complemented) when a ``strand`` column
+    or a ``(-)`` suffix gives one. Bases are one-hot in A, C, G, T order;
+    lowercase counts, ``N`` and other letters are all-zero rows, and so are
+    positions beyond a chromosome end.
+
+    Parameters
+    ----------
+    regions
+        Either coordinates, read with the genome ``fasta``:
+
+        - a BED file (``.bed``; columns chrom, start, end, name, score,
+          strand, or the names of a last ``#`` header line);
+        - a table with a header (``.csv`` comma-, ``.tsv``/``.txt``/``.tab``
+          tab-separated) or a DataFrame with columns ``chrom``, ``start``,
+          ``end`` (0-based, half-open) and optionally ``strand``;
+        - a list of ``"chr1:100-700"`` strings (0-based start, as BED);
+
+        or a FASTA (``.fa``, ``.fasta``, ``.fna``, ``.fas``) whose records are
+        the regions, named as ``bedtools getfasta`` writes them
+        (``>chr1:100-700``, ``>chr1:100-700(-)``, ``>name::chr1:100-700``).
+        A record is taken as it is (getfasta ``-s`` already
+        reverse-complemented ``(-)`` records); one longer than ``width`` is
+        cut to its central ``width`` bases, a shorter one padded with
+        all-zero rows on both sides, so it matches the genome read of the
+        same region. Files may be gzipped. Or a dict ``{class: source}``
+        (e.g. ``{1: "open.fa", 0: "closed.fa"}``) of any of these: each
+        source's regions get its class (1 open, 0 closed) as label.
+    fasta
+        Genome FASTA (plain or bgzipped, indexed by pyfaidx; the ``.fai`` is
+        written next to it when missing) for regions given as coordinates;
+        leave out for a FASTA of regions.
+    width
+        Length in bp of every sequence.
+    labels
+        Column name(s) of the table holding labels (1 open, 0 closed, empty
+        unknown): one obs row per column, e.g. one per cell line.
+    cell_type
+        obs names: one per label column (the column names by default), or
+        one name for a dict of classes or no labels (``"any"`` by default,
+        the cell-type-agnostic target).
+    genome
+        Genome assembly, e.g. ``"hg38"``, recorded in ``uns['chromtools']``.
+
+    Returns
+    -------
+    AnnData with ``obs`` = cell types (label columns, or ``cell_type``),
+    ``var`` = regions indexed ``chrom:start-end`` with ``chrom``, ``start``,
+    ``end`` (the regions as given, before re-centring), ``strand`` when known
+    and other table columns, ``varm['onehot']`` uint8 (regions, width, 4),
+    ``layers['label']`` and ``X`` float32 labels (NaN where unknown), and
+    ``uns['chromtools']`` with ``genome``, ``sequence_width`` and ``fasta``
+    (the genome or the FASTA(s) read). Raises ``FileNotFoundError`` for a
+    missing file, ``KeyError`` for unknown label columns and ``ValueError``
+    for missing columns, repeated regions, labels other than 0/1,
+    chromosome names the FASTA lacks (``chr1`` vs ``1``) or regions beyond
+    a chromosome end.
+    """
+    width = int(width)
+    if width < 1:
+        raise ValueError(f"width must be a positive number of base pairs, got {width}")
+    if isinstance(labels, str):
+        labels = [labels]
+    labels = [str(label) for label in labels] if labels is not None else []
+    if isinstance(regions, Mapping):
+        if labels:
+            raise ValueError(
+                "read_regions: labels come either from table columns (labels=) or from a "
+                "dict {class: source}, not both"
+            )
+        parts = []
+        for label, source in regions.items():
+            value = pd.to_numeric(pd.Series([label]), errors="coerce").iloc[0]
+            if value not in (0, 1):
+                raise ValueError(
+                    f"read_regions: dict keys are classes 1 (open) or 0 (closed), got {label!r}"
+                )
+            var, onehot, _ = _source(source, fasta, width, [], f"regions[{label!r}]")
+            parts.append((var, onehot, np.full((1, len(var)), value, dtype=np.float32)))
+        var = check_var(pd.concat([p[0] for p in parts]), "regions (all classes)")
+        onehot = np.concatenate([p[1] for p in parts])
+        values = np.concatenate([p[2] for p in parts], axis=1)
+        # Without a genome every source is a FASTA of regions: record their paths.
+        read_from = {str(label): str(source) for label, source in regions.items()}
+    else:
+        var, onehot, values = _source(regions, fasta, width, labels, "regions")
+        if values is None:
+            values = np.full((1, len(var)), np.nan, dtype=np.float32)
+        read_from = str(regions)
+    names = labels or ["any"]
+    if cell_type is not None:
+        names = [cell_type] if isinstance(cell_type, str) else [str(c) for c in cell_type]
+    if len(names) != values.shape[0]:
+        raise ValueError(
+            f"read_regions: cell_type gives {len(names)} names for {values.shape[0]} rows of "
+            f"labels ({labels or 'one class per region'})"
+        )
+    adata = new_anndata(
+        obs_names=names,
+        var=var,
+        genome=genome,
+        X=values.copy(),
+        layers={"label": values},
+        varm={"onehot": onehot},
+    )
+    adata.uns[META].update(
+        sequence_width=width, fasta=str(fasta) if fasta is not None else read_from
+    )
+    return adata
