@@ -1,7 +1,7 @@
 """chromtools: learn how chromatin controls genes, on AnnData and Zarr."""
 
-from . import datasets, get, io, pp
+from . import datasets, get, io, models, pp, tl
 from ._settings import settings
 
 __version__ = "0.1.0"
-__all__ = ["datasets", "get", "io", "pp", "settings"]
+__all__ = ["datasets", "get", "io", "models", "pp", "settings", "tl"]

@@ -1,0 +1,6 @@
+"""Tools: fit, predict and evaluate models; transfer them; interpret them."""
+
+from ._fit import evaluate, fit, predict
+from ._model_io import load_model, save_model
+
+__all__ = ["evaluate", "fit", "load_model", "predict", "save_model"]

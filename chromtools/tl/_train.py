@@ -1,0 +1,162 @@
+"""The one training loop and the one prediction loop, on CPU or GPU."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Callable, Iterable
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from .._settings import logger, settings
+from .._utils import progress
+from ._data import Batches
+from ._metrics import score
+
+LossFunction = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def resolve_device(device: str | None = None) -> torch.device:
+    """``"auto"`` (the default, from ``ct.settings.device``) means CUDA when present."""
+    device = device or settings.device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was asked for, but PyTorch sees no CUDA GPU")
+    return torch.device(device)
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """bf16 autocast on GPU when ``precision`` is ``"auto"`` or ``"bf16"``; fp32 otherwise."""
+    if precision not in ("auto", "bf16", "fp32"):
+        raise ValueError(f"precision must be 'auto', 'bf16' or 'fp32', got {precision!r}")
+    if device.type == "cuda" and precision in ("auto", "bf16"):
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    if precision == "bf16":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def default_loss(task: str) -> LossFunction:
+    """Binary cross-entropy on logits for labels, mean squared error for expression."""
+    if task == "classification":
+        return nn.BCEWithLogitsLoss()
+    return nn.MSELoss()
+
+
+def _output(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    out = model(x)
+    return out.squeeze(-1) if out.ndim == 2 and out.shape[1] == 1 else out
+
+
+@torch.no_grad()
+def predict_batches(
+    model: nn.Module,
+    batches: Batches,
+    *,
+    device: torch.device,
+    precision: str = "auto",
+    task: str = "classification",
+) -> np.ndarray:
+    """Model output for every sample, in sample order (probabilities for labels)."""
+    model.eval()
+    result: np.ndarray | None = None
+    for x, _, rows in batches:
+        with autocast(device, precision):
+            out = _output(model, x.to(device, non_blocking=True)).float()
+        if task == "classification":
+            out = torch.sigmoid(out)
+        out = out.cpu().numpy()
+        if result is None:
+            result = np.empty((batches.n_samples, *out.shape[1:]), dtype=np.float32)
+        result[rows] = out
+    return result if result is not None else np.empty(0, dtype=np.float32)
+
+
+def train(
+    model: nn.Module,
+    train_batches: Batches,
+    valid_batches: Batches | None,
+    *,
+    task: str,
+    epochs: int,
+    lr: float,
+    weight_decay: float = 0.0,
+    patience: int | None = 10,
+    clip: float | None = 1.0,
+    device: torch.device,
+    precision: str = "auto",
+    param_groups: Iterable[dict] | None = None,
+    loss_function: LossFunction | None = None,
+    description: str = "training",
+) -> tuple[pd.DataFrame, int]:
+    """Train ``model`` in place and restore the weights of its best validation epoch.
+
+    The optimizer is AdamW (``weight_decay=0`` makes it Adam). After each epoch
+    the validation set is scored: AUROC for labels (higher is better), mean
+    squared error for expression (lower is better). Training stops after
+    ``patience`` epochs without improvement, and the best epoch's weights are
+    put back. Gradients are clipped to norm ``clip``.
+
+    Returns
+    -------
+    The history (one row per epoch: train loss, validation loss and metric)
+    and the best epoch (1-based).
+    """
+    model.to(device)
+    loss_function = loss_function or default_loss(task)
+    groups = (
+        list(param_groups)
+        if param_groups is not None
+        else [{"params": [p for p in model.parameters() if p.requires_grad]}]
+    )
+    optimizer = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
+    higher_is_better = task == "classification"
+    monitor = "valid_auroc" if higher_is_better else "valid_mse"
+    best_value, best_epoch, best_state = -np.inf, 0, None
+    history = []
+    bar = progress(range(1, epochs + 1), desc=description, unit="epoch", leave=False)
+    for epoch in bar:
+        model.train()
+        total, count = 0.0, 0
+        for x, y, _ in train_batches:
+            x = x.to(device, non_blocking=True)
+            y = y.to(device, non_blocking=True)
+            with autocast(device, precision):
+                loss = loss_function(_output(model, x).float(), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if clip:
+                nn.utils.clip_grad_norm_(model.parameters(), clip)
+            optimizer.step()
+            total += float(loss.detach()) * len(y)
+            count += len(y)
+        row = {"epoch": epoch, "train_loss": total / max(count, 1)}
+        if valid_batches is not None and valid_batches.n_samples:
+            predictions = predict_batches(
+                model, valid_batches, device=device, precision=precision, task=task
+            )
+            metrics = score(valid_batches.target, predictions, task)
+            row["valid_auroc" if higher_is_better else "valid_mse"] = metrics[
+                "auroc" if higher_is_better else "mse"
+            ]
+            if higher_is_better:
+                row["valid_auprc"] = metrics["auprc"]
+            else:
+                row["valid_pearson"] = metrics["pearson"]
+        history.append(row)
+        value = row.get(monitor, -row["train_loss"])
+        value = value if higher_is_better or monitor not in row else -value
+        if np.isfinite(value) and value > best_value:
+            best_value, best_epoch = value, epoch
+            best_state = copy.deepcopy(model.state_dict())
+        bar.set_postfix({k: round(v, 4) for k, v in row.items() if k != "epoch"})
+        if patience is not None and epoch - best_epoch >= patience:
+            logger.info(f"{description}: no improvement for {patience} epochs, stopped at {epoch}")
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return pd.DataFrame(history), best_epoch
