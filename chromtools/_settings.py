@@ -24,7 +24,7 @@ class Settings:
         ``"auto"`` picks CUDA when a GPU is present, else the CPU; or name one
         of ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``.
     n_jobs
-        Worker threads for readers and data loaders.
+        Worker processes (bigWig import) or threads for readers and data loaders.
     seed
         Default random seed for splits, synthetic data and training.
     verbosity

@@ -8,7 +8,7 @@ import pytest
 
 import chromtools as ct
 
-MODULES = {name: getattr(ct, name) for name in ("datasets", "get", "io", "pp")}
+MODULES = {name: getattr(ct, name) for name in ("datasets", "get", "io", "pp", "tl")}
 PUBLIC = [
     (f"ct.{module_name}.{name}", getattr(module, name))
     for module_name, module in MODULES.items()
@@ -38,7 +38,14 @@ def test_public_function_conventions(name, function):
     documented = [p.name for p in signature.parameters.values() if p.name != "self"]
     if len(documented) > 1:
         assert "Parameters\n----------" in doc, f"{name}: docstring has no Parameters section"
-        missing = [p for p in documented if f"\n{p}\n" not in f"\n{doc}\n"]
+        # numpydoc names parameters on unindented lines, several may share one
+        named = {
+            name.strip()
+            for line in doc.splitlines()
+            if line and not line.startswith(" ")
+            for name in line.split(",")
+        }
+        missing = [p for p in documented if p not in named]
         assert not missing, f"{name}: parameters not documented {missing}"
     if name.startswith(("ct.pp.", "ct.tl.")):
         assert positional and positional[0].name == "adata", f"{name} must take adata first"
