@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from . import datasets, get, io, pp
+from . import datasets, get, io, pp, tl
 
 
 def _mark_table(adata, cell_types: list[str]) -> pd.DataFrame:
@@ -58,6 +58,24 @@ def run_demo(out: str | Path = "demo_output") -> None:
     print("\nGenes per split:", adata.var["split"].value_counts().to_dict())
     print()
     print(_promoter_auroc(adata, with_histone).round(3).to_string())
+
+    print("\nFitting per cell type on the train genes, selecting on valid (E123 and E003):")
+    rows = []
+    for model, options in (("logreg", {}), ("deepchrome", {"epochs": 30})):
+        for cell_type in with_histone:
+            key = f"{model}_{cell_type}"
+            tl.fit(adata, model, cell_types=[cell_type], key_added=key, seed=0, **options)
+            metrics = adata.uns[key]["metrics"].set_index(["cell_type", "split"])
+            rows.append(
+                {
+                    "model": model,
+                    "cell_type": cell_type,
+                    "test_auroc": metrics.loc[(cell_type, "test"), "auroc"],
+                    "test_genes": int(metrics.loc[(cell_type, "test"), "n"]),
+                    "deepchrome_paper": adata.obs.loc[cell_type, "deepchrome_auc"],
+                }
+            )
+    print(pd.DataFrame(rows).round(3).to_string(index=False))
 
     store = out / "remc.zarr"
     io.write_zarr(adata, store)
