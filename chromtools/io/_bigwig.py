@@ -218,29 +218,23 @@ def read_bigwigs(
         # Chunks in flight at once: one per worker process, or one when reading
         # in this process (both readers hold the GIL, so threads only contend).
         with dask.config.set(num_workers=max(1, plan.n_workers)):
-            if store is None:
-                return new_anndata(
-                    obs_names=cell_types,
-                    var=var,
-                    histone=histone.compute(scheduler="threads"),
-                    marks=marks,
-                    bin_size=bin_size,
-                    window=window,
-                    genome=genome,
-                )
+            in_memory = store is None
             adata = new_anndata(
                 obs_names=cell_types,
                 var=var,
-                histone=histone,
+                histone=histone.compute(scheduler="threads") if in_memory else histone,
                 marks=marks,
                 bin_size=bin_size,
                 window=window,
                 genome=genome,
-                X=da.full(
-                    (len(cell_types), len(var)), np.nan, dtype=np.float32,
-                    chunks=(1, chunk_genes),
+                X=None
+                if in_memory
+                else da.full(
+                    (len(cell_types), len(var)), np.nan, dtype=np.float32, chunks=(1, chunk_genes)
                 ),
-            )  # fmt: skip
+            )
+            if in_memory:
+                return adata
             write_zarr(adata, store, chunk_genes=chunk_genes, overwrite=overwrite)
     finally:
         plan.close()
