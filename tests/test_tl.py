@@ -87,6 +87,10 @@ def test_bad_input_is_refused_before_training(planted, tmp_path):
     one_class.layers["label"][0] = 1.0
     with pytest.raises(ValueError, match="all .* training labels are 1"):
         ct.tl.fit(one_class, "deepchrome", cell_types=["cell0"])
+    with pytest.raises(ValueError, match="model 'svr' does only regression"):
+        ct.tl.fit(adata, "svr")
+    with pytest.raises(ValueError, match="'deepdiff' reads histone pair input"):
+        ct.tl.fit(adata, "deepdiff")
     holes = adata.copy()
     holes.obsm["histone"][0, 3, 0, 0] = np.nan
     with pytest.raises(ValueError, match="1 NaN or infinite values"):

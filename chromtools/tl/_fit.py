@@ -235,6 +235,17 @@ def fit(
     key = key_added or model
     seed = settings.seed if seed is None else seed
     task = target_values(adata, target)
+    if getattr(spec, "input_kind", "histone") != "histone":
+        raise ValueError(
+            f"model {model!r} reads {spec.input_kind.replace('_', ' ')} input, which "
+            "ct.tl.fit does not feed yet; it fits models of one cell type's histone signal"
+        )
+    supported = getattr(spec, "tasks", ("classification", "regression"))
+    if task.kind not in supported:
+        raise ValueError(
+            f"model {model!r} does only {' and '.join(supported)}; target={target!r} is "
+            f"{task.kind}"
+        )
     masks = split_masks(adata, split_key)
     chosen = choose_cell_types(adata, cell_types, task, masks["train"])
     marks = list(marks) if marks is not None else get.marks(adata)
