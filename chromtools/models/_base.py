@@ -37,6 +37,8 @@ class ChromModel(nn.Module):
     #: Names of the attention maps ``forward(x, return_attention=True)`` adds after the logits.
     attention_outputs: ClassVar[tuple[str, ...]] = ()
     is_sklearn: ClassVar[bool] = False
+    #: For models whose ``forward`` returns a dict: the entry that is the prediction.
+    prediction_output: ClassVar[str | None] = None
 
     encoder: nn.Module
     head: nn.Module

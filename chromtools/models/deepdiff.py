@@ -125,6 +125,7 @@ class DeepDiff(ChromModel):
 
     name = "deepdiff"
     input_kind = "histone_pair"
+    prediction_output = "diff"
     attention_outputs = ("alpha", "beta")
 
     def __init__(

@@ -80,20 +80,103 @@ def has_signal(adata: AnnData) -> np.ndarray:
     return ~np.asarray(missing.compute() if hasattr(missing, "compute") else missing)
 
 
+@dataclass
+class ModelData:
+    """What a model reads and learns, checked against the model's kind.
+
+    ``shape`` holds the input-shape arguments of ``models.build`` and
+    ``config`` the description recorded with the model (``uns[key]['config']
+    ['data']``): for histone models the marks, bins, bin size, window and
+    normalisation; for sequence models the sequence length.
+    """
+
+    task: Task
+    masks: dict[str, np.ndarray]
+    inputs: Inputs
+    shape: dict[str, int]
+    config: dict
+
+
+def model_data(
+    adata: AnnData,
+    spec: type,
+    target: str,
+    split_key: str,
+    marks: Sequence[str] | None = None,
+) -> ModelData:
+    """Inputs, targets and splits for the model class ``spec``, refusing what it cannot read."""
+    name = spec.name if hasattr(spec, "name") else spec.__name__
+    kind = getattr(spec, "input_kind", "histone")
+    task = target_values(adata, target)
+    if kind not in ("histone", "sequence"):
+        raise ValueError(
+            f"model {name!r} reads {kind.replace('_', ' ')} input, which ct.tl.fit does not "
+            "feed; fit DeepDiff with ct.tl.differential"
+        )
+    supported = getattr(spec, "tasks", ("classification", "regression"))
+    if task.kind not in supported:
+        raise ValueError(
+            f"model {name!r} does only {' and '.join(supported)}; target={target!r} is "
+            f"{task.kind}"
+        )
+    masks = split_masks(adata, split_key)
+    config = {"input": kind, "target": target, "task": task.kind}
+    if kind == "sequence":
+        inputs = Inputs.onehot(adata)
+        config["length"] = int(inputs.array.shape[1])
+        return ModelData(task, masks, inputs, {}, config)
+    marks = list(marks) if marks is not None else get.marks(adata)
+    inputs = Inputs.histone(adata, marks)
+    meta = get.metadata(adata)
+    n_bins = int(inputs.array.shape[-1])
+    config.update(
+        marks=marks,
+        n_bins=n_bins,
+        bin_size=int(meta["bin_size"]),
+        window=[int(w) for w in meta["window"]],
+        normalization=normalization(adata),
+    )
+    return ModelData(task, masks, inputs, {"n_marks": len(marks), "n_bins": n_bins}, config)
+
+
+def normalization(adata: AnnData) -> dict:
+    """How the histone signal was normalised: ``ct.pp.normalize``'s method and scalar options."""
+    params = get.metadata(adata).get("pp", {}).get("normalize", {})
+    kept = {k: v for k, v in params.items() if v is None or isinstance(v, (str, int, float))}
+    return kept if kept.get("method") else {"method": "none"}
+
+
+def model_inputs(adata: AnnData, data_config: dict) -> Inputs:
+    """The inputs a stored model reads, from its recorded data config."""
+    if data_config.get("input", "histone") == "sequence":
+        return Inputs.onehot(adata)
+    return Inputs.histone(adata, data_config["marks"])
+
+
 def choose_cell_types(
-    adata: AnnData, cell_types: Sequence[str] | str | None, task: Task, train_genes: np.ndarray
+    adata: AnnData, cell_types: Sequence[str] | str | None, data: ModelData, spec: type
 ) -> list[str]:
     """The cell types to train on, refusing those without labels or with one class."""
+    task, train_genes = data.task, data.masks["train"]
+    sequence = data.config["input"] == "sequence"
     if isinstance(cell_types, str):
         cell_types = [cell_types]
     if cell_types is None:
-        labelled = np.isfinite(task.values[:, train_genes]).any(axis=1) & has_signal(adata)
+        labelled = np.isfinite(task.values[:, train_genes]).any(axis=1)
+        if not sequence:
+            labelled &= has_signal(adata)
         cell_types = list(adata.obs_names[labelled])
         if not cell_types:
             raise ValueError("no cell type has both histone signal and training labels")
     unknown = [c for c in cell_types if c not in adata.obs_names]
     if unknown:
         raise KeyError(f"cell types {unknown} are not in adata.obs_names {list(adata.obs_names)}")
+    if sequence and len(cell_types) != 1:
+        raise ValueError(
+            f"model {spec.name!r} reads DNA only, the same for every cell type, so it learns one "
+            f"cell type at a time; got cell_types={list(cell_types)}. Pass one of them, or a "
+            "pseudo cell type such as 'any' to pre-train on every open region"
+        )
     for cell_type in cell_types:
         row = task.values[adata.obs_names.get_loc(cell_type), train_genes]
         known = row[np.isfinite(row)]
@@ -163,6 +246,44 @@ def resolve_training(name: str, **given) -> dict:
     return {k: (given[k] if given.get(k) is not None else v) for k, v in defaults.items()}
 
 
+SampleSet = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def train_samples(
+    network: torch.nn.Module,
+    inputs: Inputs,
+    train_set: SampleSet,
+    valid_set: SampleSet,
+    *,
+    task: str,
+    training: dict,
+    seed: int,
+    description: str,
+    **options,
+) -> tuple[pd.DataFrame, int]:
+    """Train ``network`` on (cells, genes, targets) samples, early-stopping on the valid ones.
+
+    ``training`` holds ``epochs``, ``batch_size``, ``lr`` and ``weight_decay``;
+    ``options`` go to :func:`~chromtools.tl._train.train` (``patience``,
+    ``device``, ``precision``, ``param_groups``, ``loss_function``).
+    """
+    train_batches = Batches(
+        inputs, *train_set, batch_size=training["batch_size"], shuffle=True, seed=seed
+    )
+    valid_batches = Batches(inputs, *valid_set, batch_size=1024)
+    return train(
+        network,
+        train_batches,
+        valid_batches,
+        task=task,
+        epochs=training["epochs"],
+        lr=training["lr"],
+        weight_decay=training["weight_decay"],
+        description=description,
+        **options,
+    )
+
+
 def fit(
     adata: AnnData,
     model: str = "attentivechrome",
@@ -190,7 +311,9 @@ def fit(
         Object with histone signal, labels or expression, and ``var[split_key]``.
     model
         Registered model name: ``deepchrome``, ``attentivechrome``,
-        ``transferchrome`` or a scikit-learn baseline (``logreg``, ``rf``).
+        ``transferchrome`` (histone signal), ``chromtransfer`` (one-hot DNA in
+        ``varm['onehot']``; one cell type at a time) or a scikit-learn
+        baseline (``logreg``, ``rf``, ``svr``, ``svr2``).
     cell_types
         Cell types to train on (pooled); by default every one with histone
         signal and training labels.
@@ -234,26 +357,12 @@ def fit(
     spec = models.get_model(model)
     key = key_added or model
     seed = settings.seed if seed is None else seed
-    task = target_values(adata, target)
-    if getattr(spec, "input_kind", "histone") != "histone":
-        raise ValueError(
-            f"model {model!r} reads {spec.input_kind.replace('_', ' ')} input, which "
-            "ct.tl.fit does not feed yet; it fits models of one cell type's histone signal"
-        )
-    supported = getattr(spec, "tasks", ("classification", "regression"))
-    if task.kind not in supported:
-        raise ValueError(
-            f"model {model!r} does only {' and '.join(supported)}; target={target!r} is "
-            f"{task.kind}"
-        )
-    masks = split_masks(adata, split_key)
-    chosen = choose_cell_types(adata, cell_types, task, masks["train"])
-    marks = list(marks) if marks is not None else get.marks(adata)
-    inputs = Inputs.histone(adata, marks)
-    train_cells, train_genes, train_y = samples(adata, chosen, masks["train"], task)
-    valid_cells, valid_genes, valid_y = samples(adata, chosen, masks["valid"], task)
+    data = model_data(adata, spec, target, split_key, marks)
+    chosen = choose_cell_types(adata, cell_types, data, spec)
+    train_cells, train_genes, train_y = samples(adata, chosen, data.masks["train"], data.task)
+    valid_cells, valid_genes, valid_y = samples(adata, chosen, data.masks["valid"], data.task)
     check_finite_inputs(
-        inputs,
+        data.inputs,
         np.concatenate([train_cells, valid_cells]),
         np.concatenate([train_genes, valid_genes]),
         f"fit({model!r})",
@@ -261,24 +370,16 @@ def fit(
     settings_used = resolve_training(
         model, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay
     )
-    meta = get.metadata(adata)
-    n_bins = int(inputs.array.shape[-1])
     data_config = {
-        "marks": marks,
-        "n_bins": n_bins,
-        "bin_size": int(meta["bin_size"]),
-        "window": [int(w) for w in meta["window"]],
-        "target": target,
-        "task": task.kind,
+        **data.config,
         "cell_types": chosen,
-        "train_genes": [str(g) for g in adata.var_names[masks["train"]]],
-        "normalization": dict(meta.get("normalization", {"method": "none"})),
+        "train_genes": [str(g) for g in adata.var_names[data.masks["train"]]],
     }
     params = {
         "model": model,
         "target": target,
         "cell_types": chosen,
-        "marks": marks,
+        "marks": data.config.get("marks"),
         "split_key": split_key,
         "patience": patience,
         "precision": precision,
@@ -287,35 +388,23 @@ def fit(
         **settings_used,
     }
     if getattr(spec, "is_sklearn", False):
-        record = _fit_sklearn(spec, inputs, train_cells, train_genes, train_y, task, params)
+        record = _fit_sklearn(spec, data, train_cells, train_genes, train_y, params)
         record["config"] = {"model": {"name": model}, "data": data_config}
     else:
         torch.manual_seed(seed)
-        network = models.build(
-            model, n_marks=len(marks), n_bins=n_bins, n_outputs=1, **(hyperparameters or {})
-        )
+        network = models.build(model, **data.shape, n_outputs=1, **(hyperparameters or {}))
         device_used = resolve_device(device)
-        loader = Batches(
-            inputs,
-            train_cells,
-            train_genes,
-            train_y,
-            batch_size=settings_used["batch_size"],
-            shuffle=True,
-            seed=seed,
-        )
-        valid = Batches(inputs, valid_cells, valid_genes, valid_y, batch_size=1024)
-        history, best_epoch = train(
+        history, best_epoch = train_samples(
             network,
-            loader,
-            valid,
-            task=task.kind,
-            epochs=settings_used["epochs"],
-            lr=settings_used["lr"],
-            weight_decay=settings_used["weight_decay"],
+            data.inputs,
+            (train_cells, train_genes, train_y),
+            (valid_cells, valid_genes, valid_y),
+            task=data.task.kind,
+            training=settings_used,
             patience=patience,
             device=device_used,
             precision=precision,
+            seed=seed,
             description=f"fit {model}",
         )
         params.update(device=str(device_used), best_epoch=best_epoch)
@@ -330,9 +419,9 @@ def fit(
     evaluate(adata, key)
 
 
-def _fit_sklearn(spec, inputs, cells, genes, y, task, params) -> dict:
+def _fit_sklearn(spec, data: ModelData, cells, genes, y, params) -> dict:
     estimator = spec(**params["hyperparameters"])
-    batches = Batches(inputs, cells, genes, y, batch_size=len(genes) or 1)
+    batches = Batches(data.inputs, cells, genes, y, batch_size=len(genes) or 1)
     x, target, _ = next(iter(batches))
     estimator.fit(x.numpy(), target.numpy())
     estimator_id = uuid.uuid4().hex
@@ -353,8 +442,15 @@ def _predict_sklearn(record: dict, x: np.ndarray, task: str) -> np.ndarray:
 
 
 def record_of(adata: AnnData, key: str) -> dict:
-    """``uns[key]`` of a fitted model, with a clear error when absent."""
+    """``uns[key]`` of a fitted model, with a clear error when absent.
+
+    ``"finetune/E003"`` names the model that ``ct.tl.finetune(key_added="finetune")``
+    fine-tuned to E003 (``uns['finetune']['models']['E003']``).
+    """
     record = adata.uns.get(key)
+    if record is None and "/" in key:
+        outer, inner = key.split("/", 1)
+        record = adata.uns.get(outer, {}).get("models", {}).get(inner)
     if not isinstance(record, dict) or "config" not in record:
         fitted = [k for k, v in adata.uns.items() if isinstance(v, dict) and "config" in v]
         raise KeyError(f"no fitted model under adata.uns[{key!r}]; fitted models: {fitted}")
@@ -362,7 +458,14 @@ def record_of(adata: AnnData, key: str) -> dict:
 
 
 def check_compatible(adata: AnnData, data_config: dict, what: str) -> None:
-    """Refuse data whose marks or bins differ from those a model was trained on."""
+    """Refuse data whose marks or bins (or missing sequence) differ from a model's training data."""
+    if data_config.get("input", "histone") == "sequence":
+        if "onehot" not in adata.varm:
+            raise ValueError(
+                f"{what} reads one-hot DNA, and adata.varm['onehot'] is missing: "
+                "fill it with ct.pp.one_hot(adata, fasta)"
+            )
+        return
     have = get.marks(adata)
     missing = [m for m in data_config["marks"] if m not in have]
     if missing:
@@ -391,7 +494,8 @@ def predict(
     """Predict every gene of some cell types with the model stored under ``key``.
 
     Cell types need histone signal, not expression: this is how a cell type
-    with ChIP-seq but no RNA-seq gets predictions.
+    with ChIP-seq but no RNA-seq gets predictions. A sequence model predicts
+    the cell types it was trained on unless told otherwise.
 
     Parameters
     ----------
@@ -416,12 +520,14 @@ def predict(
     check_compatible(adata, data_config, f"model {key!r}")
     if isinstance(cell_types, str):
         cell_types = [cell_types]
-    if cell_types is None:
+    if cell_types is None and data_config.get("input", "histone") == "sequence":
+        cell_types = list(data_config["cell_types"])
+    elif cell_types is None:
         cell_types = list(adata.obs_names[has_signal(adata)])
     unknown = [c for c in cell_types if c not in adata.obs_names]
     if unknown:
         raise KeyError(f"cell types {unknown} are not in adata.obs_names")
-    inputs = Inputs.histone(adata, data_config["marks"])
+    inputs = model_inputs(adata, data_config)
     cells, genes, _ = samples(adata, list(cell_types), np.ones(adata.n_vars, bool), None)
     check_finite_inputs(inputs, cells, genes, f"predict({key!r})")
     batches = Batches(inputs, cells, genes, batch_size=batch_size)

@@ -47,9 +47,23 @@ def default_loss(task: str) -> LossFunction:
     return nn.MSELoss()
 
 
-def _output(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def _output(model: nn.Module, x: torch.Tensor) -> torch.Tensor | dict[str, torch.Tensor]:
+    """Model output in float32: one output column squeezed; dicts (DeepDiff) kept whole."""
     out = model(x)
+    if isinstance(out, dict):
+        return {name: value.float() for name, value in out.items()}
+    out = out.float()
     return out.squeeze(-1) if out.ndim == 2 and out.shape[1] == 1 else out
+
+
+def _prediction(model: nn.Module, out: torch.Tensor | dict[str, torch.Tensor]) -> torch.Tensor:
+    """What is predicted: the output, or its ``model.prediction_output`` entry for dicts."""
+    return out[model.prediction_output] if isinstance(out, dict) else out
+
+
+def _main_target(target: np.ndarray) -> np.ndarray:
+    """The predicted target: the first column of multi-column (e.g. auxiliary) targets."""
+    return target[:, 0] if target.ndim == 2 else target
 
 
 @torch.no_grad()
@@ -66,7 +80,7 @@ def predict_batches(
     result: np.ndarray | None = None
     for x, _, rows in batches:
         with autocast(device, precision):
-            out = _output(model, x.to(device, non_blocking=True)).float()
+            out = _prediction(model, _output(model, x.to(device, non_blocking=True)))
         if task == "classification":
             out = torch.sigmoid(out)
         out = out.cpu().numpy()
@@ -126,7 +140,7 @@ def train(
             x = x.to(device, non_blocking=True)
             y = y.to(device, non_blocking=True)
             with autocast(device, precision):
-                loss = loss_function(_output(model, x).float(), y)
+                loss = loss_function(_output(model, x), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if clip:
@@ -139,7 +153,7 @@ def train(
             predictions = predict_batches(
                 model, valid_batches, device=device, precision=precision, task=task
             )
-            metrics = score(valid_batches.target, predictions, task)
+            metrics = score(_main_target(valid_batches.target), predictions, task)
             row["valid_auroc" if higher_is_better else "valid_mse"] = metrics[
                 "auroc" if higher_is_better else "mse"
             ]
