@@ -1,0 +1,568 @@
+"""Transfer across cell types: ``pretrain``, ``finetune``, ``transfer_matrix``, ``subsample_curve``.
+
+A *source* model is one fitted on a well-profiled cell type (or pooled over
+several, :func:`pretrain`). A *target* cell type has histone signal and few
+or no expression labels. Three numbers answer "what is transfer worth" on
+the target's test genes:
+
+``zero_shot``
+    the source model applied as it is;
+``finetuned``
+    the source model trained further on the target's training labels
+    (all of them, or ``fraction`` of them), by one of :data:`STRATEGIES`;
+``scratch``
+    the same architecture trained from a fresh initialisation on exactly
+    the same target training labels.
+
+Every model is trained on ``train`` genes and early-stopped on ``valid``
+genes of ``var[split_key]``, so the target's ``test`` genes are never seen.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from anndata import AnnData
+
+from .. import models
+from .._settings import logger, settings
+from .._utils import progress
+from ._data import Batches
+from ._fit import (
+    ModelData,
+    check_compatible,
+    fit,
+    has_signal,
+    model_data,
+    normalization,
+    rebuild,
+    record_of,
+    resolve_training,
+    samples,
+    state_arrays,
+    train_samples,
+)
+from ._metrics import score
+from ._train import predict_batches, resolve_device
+
+STRATEGIES = ("full", "freeze_encoder", "discriminative_lr", "head_only")
+APPROACHES = ("zero_shot", "finetuned", "scratch")
+# Fine-tuning starts from trained weights: a tenth of the from-scratch learning
+# rate, and a further tenth for the encoder under ``discriminative_lr``.
+FINETUNE_LR_FACTOR = 0.1
+ENCODER_LR_FACTOR = 0.1
+
+
+class LeakageWarning(UserWarning):
+    """A model was trained on genes that are in the test split it is evaluated on."""
+
+
+class NormalizationWarning(UserWarning):
+    """Source and target signal were normalised differently (or not at all)."""
+
+
+def _default_model(adata: AnnData) -> str:
+    has_histone = "histone" in adata.obsm
+    return "deepchrome" if has_histone or "onehot" not in adata.varm else "chromtransfer"
+
+
+def _check_cell_type(adata: AnnData, name: str, role: str) -> None:
+    if name not in adata.obs_names:
+        raise KeyError(f"{role}={name!r} is not in adata.obs_names {list(adata.obs_names)}")
+
+
+def _fitted_on(adata: AnnData, source: str, model: str | None) -> str | None:
+    """Key of a torch model in ``uns`` fitted on ``source`` alone (and of ``model``, if given)."""
+    for key, record in adata.uns.items():
+        if not (isinstance(record, dict) and "state_dict" in record and "config" in record):
+            continue
+        trained_on = list(record["config"]["data"].get("cell_types", []))
+        name = record["config"]["model"].get("name")
+        if trained_on == [source] and (model is None or name == model):
+            return str(key)
+    return None
+
+
+def source_model(
+    adata: AnnData,
+    source: str | None,
+    *,
+    model: str | None = None,
+    source_key: str | None = None,
+    **fit_options,
+) -> str:
+    """The ``uns`` key of the source model: given, found, or fitted now on ``source``.
+
+    Parameters
+    ----------
+    adata
+        Object with histone signal (or sequence) and, to fit, labels of ``source``.
+    source
+        Source cell type (an obs name).
+    model
+        Model name to look for or fit; DeepChrome (ChromTransfer for
+        sequence-only objects) when fitting and None.
+    source_key
+        Use the model under ``uns[source_key]`` (e.g. from :func:`pretrain`
+        or :func:`~chromtools.tl.load_model`).
+    **fit_options
+        Passed to :func:`~chromtools.tl.fit` when the source model is fitted here.
+
+    Returns
+    -------
+    The key of a fitted PyTorch model in ``adata.uns``.
+    """
+    if source_key is not None:
+        record = record_of(adata, source_key)
+        if "state_dict" not in record:
+            raise ValueError(
+                f"uns[{source_key!r}] is a scikit-learn baseline; transfer needs a PyTorch model"
+            )
+        return source_key
+    if source is None:
+        raise ValueError("name the source: a cell type (source=) or a fitted model (source_key=)")
+    _check_cell_type(adata, source, "source")
+    found = _fitted_on(adata, source, model)
+    if found is not None:
+        logger.info(f"using the model in uns[{found!r}], fitted on {source!r}")
+        return found
+    model = model or _default_model(adata)
+    key = f"{model}_{source}"
+    logger.info(f"no model fitted on {source!r} yet: fitting {model!r} to uns[{key!r}]")
+    try:
+        fit(adata, model, cell_types=[source], key_added=key, **fit_options)
+    except ValueError as error:
+        if "has no" in str(error):
+            raise ValueError(
+                f"source {source!r} has no fitted model in adata.uns and no training labels to "
+                f"fit one: {error}"
+            ) from error
+        raise
+    return key
+
+
+def check_normalization(adata: AnnData, data_config: dict, what: str) -> None:
+    """Warn when a model's training signal and this object's were normalised differently."""
+    if data_config.get("input", "histone") != "histone":
+        return
+    trained = data_config.get("normalization", {}).get("method", "none")
+    here = normalization(adata)["method"]
+    if trained != here:
+        warnings.warn(
+            f"{what} was trained on signal normalised with {trained!r}, but this object's "
+            f"signal is normalised with {here!r}: inputs are not comparable. Normalise both "
+            f"the same way (ct.pp.normalize(adata, method={trained!r}))",
+            NormalizationWarning,
+            stacklevel=3,
+        )
+    elif here == "none":
+        warnings.warn(
+            f"{what} and this object use raw, unnormalised signal: cell types differ in "
+            "sequencing depth, so a model moved between them sees shifted inputs. Run "
+            "ct.pp.normalize(adata) (per-track depth, then log1p) before fitting",
+            NormalizationWarning,
+            stacklevel=3,
+        )
+
+
+def check_leakage(adata: AnnData, data_config: dict, test: np.ndarray, what: str) -> None:
+    """Warn, naming them, when a model's training genes are among these test genes."""
+    trained = pd.Index(data_config.get("train_genes", []))
+    overlap = trained.intersection(adata.var_names[test])
+    if len(overlap):
+        shown = ", ".join(map(str, overlap[:5])) + (", …" if len(overlap) > 5 else "")
+        warnings.warn(
+            f"{what} was trained on {len(overlap)} genes that are in the test split here "
+            f"({shown}): its test metrics on them are optimistic. Split genes the same way "
+            "for source and target (ct.pp.split with one seed)",
+            LeakageWarning,
+            stacklevel=3,
+        )
+
+
+def _subsample(y: np.ndarray, fraction: float, task: str, seed: int) -> np.ndarray:
+    """Positions of ``fraction`` of the samples; per class for labels (both classes kept)."""
+    if fraction >= 1.0:
+        return np.arange(len(y))
+    rng = np.random.default_rng(seed)
+    groups = (
+        [np.flatnonzero(y == c) for c in np.unique(y)]
+        if task == "classification"
+        else [np.arange(len(y))]
+    )
+    kept = [rng.choice(g, max(1, round(fraction * len(g))), replace=False) for g in groups]
+    return np.sort(np.concatenate(kept))
+
+
+def _check_fraction(fraction: float) -> float:
+    fraction = float(fraction)
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    return fraction
+
+
+def transferred(record: dict, strategy: str, lr: float) -> tuple[torch.nn.Module, list[dict]]:
+    """The source network prepared for fine-tuning, and its optimizer parameter groups.
+
+    BatchNorm running statistics are frozen for every strategy (as ChromTransfer
+    fine-tunes). ``full`` trains everything at ``lr``; ``freeze_encoder`` trains
+    the source head only; ``head_only`` trains a new head on the frozen encoder;
+    ``discriminative_lr`` trains the encoder at ``ENCODER_LR_FACTOR × lr``.
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; choose one of {list(STRATEGIES)}")
+    network = rebuild(record)
+    network.freeze_batchnorm(True)
+    if strategy == "head_only":
+        network.reset_head(1)
+    if strategy in ("freeze_encoder", "head_only"):
+        network.freeze_encoder(True)
+        return network, [{"params": list(network.head_parameters()), "lr": lr}]
+    encoder_lr = lr * ENCODER_LR_FACTOR if strategy == "discriminative_lr" else lr
+    return network, [
+        {"params": list(network.encoder_parameters()), "lr": encoder_lr},
+        {"params": list(network.head_parameters()), "lr": lr},
+    ]
+
+
+class _Target:
+    """One target cell type's samples: train (possibly subsampled), valid, test, all genes."""
+
+    def __init__(
+        self, adata: AnnData, data: ModelData, cell_type: str, device, precision: str
+    ) -> None:
+        self.adata, self.data, self.name = adata, data, cell_type
+        self.device, self.precision = device, precision
+        self.sets = {
+            split: samples(adata, [cell_type], data.masks[split], data.task)
+            for split in ("train", "valid", "test")
+        }
+
+    def train_set(self, fraction: float, seed: int):
+        cells, genes, y = self.sets["train"]
+        keep = _subsample(y, fraction, self.data.task.kind, seed)
+        return cells[keep], genes[keep], y[keep]
+
+    def predict(self, network: torch.nn.Module, genes: np.ndarray | None = None) -> np.ndarray:
+        """Network output on the target's test genes, or on ``genes`` (positions)."""
+        if genes is None:
+            cells, genes, _ = self.sets["test"]
+        else:
+            cells = np.full(len(genes), self.adata.obs_names.get_loc(self.name))
+        batches = Batches(self.data.inputs, cells, genes, batch_size=1024)
+        network.to(self.device)
+        return predict_batches(
+            network,
+            batches,
+            device=self.device,
+            precision=self.precision,
+            task=self.data.task.kind,
+        )
+
+    def score(self, predictions: np.ndarray) -> dict[str, float]:
+        return score(self.sets["test"][2], predictions, self.data.task.kind)
+
+
+def _train_on_target(
+    network, groups, target: _Target, train_set, *, training, seed, description, **options
+):
+    torch.manual_seed(seed)
+    return train_samples(
+        network,
+        target.data.inputs,
+        train_set,
+        target.sets["valid"],
+        task=target.data.task.kind,
+        training=training,
+        seed=seed,
+        description=description,
+        param_groups=groups,
+        **options,
+    )
+
+
+def transfer_once(
+    record: dict,
+    target: _Target,
+    *,
+    strategy: str,
+    fraction: float,
+    finetune_training: dict,
+    scratch_training: dict | None,
+    seed: int,
+    **options,
+) -> dict:
+    """Fine-tune (and train from scratch, unless ``scratch_training`` is None) on one target.
+
+    Returns a dict with the fine-tuned network and record, the test scores of
+    each approach and the number of training samples used.
+    """
+    train_set = target.train_set(fraction, seed)
+    network, groups = transferred(record, strategy, finetune_training["lr"])
+    history, best_epoch = _train_on_target(
+        network,
+        groups,
+        target,
+        train_set,
+        training=finetune_training,
+        seed=seed,
+        description=f"finetune → {target.name}",
+        **options,
+    )
+    result = {
+        "network": network,
+        "history": history,
+        "best_epoch": best_epoch,
+        "n_train": len(train_set[1]),
+        "train_genes": train_set[1],
+        "scores": {"finetuned": target.score(target.predict(network))},
+    }
+    if scratch_training is not None:
+        torch.manual_seed(seed)
+        fresh = models.build(**record["config"]["model"])
+        _train_on_target(
+            fresh,
+            None,
+            target,
+            train_set,
+            training=scratch_training,
+            seed=seed,
+            description=f"scratch {target.name}",
+            **options,
+        )
+        result["scores"]["scratch"] = target.score(target.predict(fresh))
+    return result
+
+
+def _training(name: str, epochs, batch_size, lr, weight_decay, finetune: bool) -> dict:
+    """Training settings: given values, else the model's; fine-tuning divides the lr by 10."""
+    chosen = resolve_training(name, epochs=epochs, batch_size=batch_size, weight_decay=weight_decay)
+    chosen["lr"] = lr if lr is not None else chosen["lr"] * (FINETUNE_LR_FACTOR if finetune else 1)
+    return chosen
+
+
+def _labelled_targets(adata: AnnData, data: ModelData, exclude: Sequence[str]) -> list[str]:
+    """Cell types with inputs and training labels, other than ``exclude``."""
+    labelled = np.isfinite(data.task.values[:, data.masks["train"]]).any(axis=1)
+    if data.config["input"] == "histone":
+        labelled &= has_signal(adata)
+    return [c for c in adata.obs_names[labelled] if c not in exclude]
+
+
+def _prepare(adata: AnnData, source_key: str, split_key: str, what: str):
+    record = record_of(adata, source_key)
+    data_config = record["config"]["data"]
+    check_compatible(adata, data_config, what)
+    check_normalization(adata, data_config, what)
+    spec = models.get_model(record["config"]["model"]["name"])
+    data = model_data(adata, spec, data_config["target"], split_key, data_config.get("marks"))
+    check_leakage(adata, data_config, data.masks["test"], what)
+    return record, data
+
+
+def finetune(
+    adata: AnnData,
+    source: str | None = None,
+    target: Sequence[str] | str | None = None,
+    *,
+    model: str | None = None,
+    source_key: str | None = None,
+    strategy: str = "discriminative_lr",
+    fraction: float = 1.0,
+    key_added: str = "finetune",
+    split_key: str = "split",
+    scratch: bool = True,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    weight_decay: float | None = None,
+    patience: int | None = 10,
+    device: str | None = None,
+    precision: str = "auto",
+    seed: int | None = None,
+) -> None:
+    """Transfer a model from a source cell type to targets with few or no labels.
+
+    For each target with training labels the source model is fine-tuned on
+    (``fraction`` of) the target's ``train`` genes, early-stopped on its
+    ``valid`` genes, and compared on its ``test`` genes with the source model
+    as it is (zero-shot) and with the same architecture trained from scratch
+    on the same genes. Targets without labels get zero-shot predictions.
+
+    Parameters
+    ----------
+    adata
+        Object with histone signal (or one-hot sequence) of source and
+        targets, labels, and ``var[split_key]``.
+    source
+        Source cell type. Its model is the one in ``uns`` fitted on it alone
+        (of ``model``, if named); if there is none it is fitted now.
+    target
+        Target cell types; by default every other cell type with histone
+        signal (labelled or not).
+    model
+        Model to look for or fit on ``source``; DeepChrome by default.
+    source_key
+        Transfer the model in ``uns[source_key]`` instead (e.g. from
+        :func:`pretrain` or :func:`~chromtools.tl.load_model`).
+    strategy
+        ``"full"`` (every weight at ``lr``), ``"freeze_encoder"`` (the source
+        head trains, the encoder is frozen), ``"discriminative_lr"`` (the
+        encoder at a tenth of ``lr``) or ``"head_only"`` (a new head on the
+        frozen encoder). BatchNorm statistics stay those of the source.
+    fraction
+        Share of each target's training labels used, in (0, 1]; drawn per
+        class with ``seed``.
+    key_added
+        Where results go.
+    split_key
+        ``var`` column of ``train``/``valid``/``test`` genes.
+    scratch
+        Also train the from-scratch comparison.
+    epochs, batch_size, weight_decay
+        Training settings; the model's defaults when None.
+    lr
+        Fine-tuning learning rate; a tenth of the model's default when None
+        (from-scratch training uses the model's default).
+    patience
+        Early-stopping patience on the target's validation genes.
+    device, precision, seed
+        As in :func:`~chromtools.tl.fit`.
+
+    Returns
+    -------
+    ``None``. Writes
+
+    ``adata.layers[key_added]``
+        Fine-tuned predictions for every gene of each labelled target; the
+        zero-shot predictions for targets without labels.
+    ``adata.uns[key_added]``
+        ``params``; ``metrics``: one row per target × approach (``zero_shot``,
+        ``finetuned``, ``scratch``) with test ``auroc``, ``auprc``… (or
+        ``pearson``… for expression) and ``n_train``; ``not_evaluated``:
+        target → why it has no metrics; ``models``: target → the fine-tuned
+        model, usable as ``ct.tl.predict(adata, f"{key_added}/{target}")``.
+    """
+    fraction = _check_fraction(fraction)
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; choose one of {list(STRATEGIES)}")
+    seed = settings.seed if seed is None else seed
+    source_key = source_model(
+        adata,
+        source,
+        model=model,
+        source_key=source_key,
+        split_key=split_key,
+        seed=seed,
+        device=device,
+        epochs=epochs,
+        batch_size=batch_size,
+        weight_decay=weight_decay,
+        patience=patience,
+        precision=precision,
+    )
+    record, data = _prepare(adata, source_key, split_key, f"the source model uns[{source_key!r}]")
+    sources = list(record["config"]["data"].get("cell_types", []))
+    targets = _targets(adata, data, target, sources)
+    name = record["config"]["model"]["name"]
+    options = {"device": resolve_device(device), "precision": precision, "patience": patience}
+    finetune_training = _training(name, epochs, batch_size, lr, weight_decay, finetune=True)
+    scratch_training = _training(name, epochs, batch_size, None, weight_decay, finetune=False)
+    source_network = rebuild(record)
+    labelled = set(_labelled_targets(adata, data, exclude=()))
+    layer = np.full(adata.shape, np.nan, dtype=np.float32)
+    every_gene = np.arange(adata.n_vars)
+    rows, not_evaluated, fitted = [], {}, {}
+    for cell_type in progress(targets, desc=f"finetune from {source or source_key}", unit="target"):
+        target_data = _Target(adata, data, cell_type, options["device"], precision)
+        row_index = adata.obs_names.get_loc(cell_type)
+        if cell_type not in labelled:
+            layer[row_index] = target_data.predict(source_network, genes=every_gene)
+            not_evaluated[cell_type] = "no training labels: zero-shot predictions only"
+            continue
+        zero_shot = target_data.score(target_data.predict(source_network))
+        result = transfer_once(
+            record,
+            target_data,
+            strategy=strategy,
+            fraction=fraction,
+            finetune_training=finetune_training,
+            scratch_training=scratch_training if scratch else None,
+            seed=seed,
+            **options,
+        )
+        network = result["network"]
+        layer[row_index] = target_data.predict(network, genes=every_gene)
+        scores = {"zero_shot": zero_shot, **result["scores"]}
+        for approach, values in scores.items():
+            n_train = 0 if approach == "zero_shot" else result["n_train"]
+            rows.append({"target": cell_type, "approach": approach, **values, "n_train": n_train})
+        fitted[cell_type] = {
+            "params": {
+                "model": name,
+                "source_key": source_key,
+                "strategy": strategy,
+                "fraction": fraction,
+                "seed": seed,
+                "best_epoch": result["best_epoch"],
+                "split_key": split_key,
+            },
+            "config": {
+                "model": dict(network.config),
+                "data": {
+                    **record["config"]["data"],
+                    "cell_types": [cell_type],
+                    "train_genes": sorted(
+                        set(record["config"]["data"].get("train_genes", []))
+                        | set(adata.var_names[result["train_genes"]])
+                    ),
+                },
+            },
+            "history": result["history"],
+            "state_dict": state_arrays(network),
+        }
+    adata.layers[key_added] = layer
+    adata.uns[key_added] = {
+        "params": {
+            "source": source,
+            "source_key": source_key,
+            "targets": targets,
+            "model": name,
+            "strategy": strategy,
+            "fraction": fraction,
+            "scratch": scratch,
+            "seed": seed,
+            "split_key": split_key,
+            "finetune": finetune_training,
+            "scratch_training": scratch_training,
+        },
+        "metrics": pd.DataFrame(rows),
+        "not_evaluated": not_evaluated,
+        "models": fitted,
+    }
+
+
+def _targets(
+    adata: AnnData, data: ModelData, target: Sequence[str] | str | None, sources: list[str]
+) -> list[str]:
+    """Target cell types: those given, else every non-source cell type with inputs."""
+    if isinstance(target, str):
+        target = [target]
+    if target is None:
+        usable = (
+            has_signal(adata) if data.config["input"] == "histone" else np.ones(adata.n_obs, bool)
+        )
+        target = [c for c in adata.obs_names[usable] if c not in sources]
+        if not target:
+            raise ValueError(f"no cell type other than the source {sources} to transfer to")
+    for name in target:
+        _check_cell_type(adata, name, "target")
+    if data.config["input"] == "histone":
+        without = [c for c in target if not has_signal(adata)[adata.obs_names.get_loc(c)]]
+        if without:
+            raise ValueError(f"targets {without} have no histone signal to predict from")
+    return list(target)
