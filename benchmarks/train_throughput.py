@@ -19,8 +19,10 @@ genes (samples) per second at batch 256 (``--batch``), measured in this run:
   memory from the lazy store (first epoch, which loads the store, and later
   ones) and streamed from the Zarr chunks (``memory_budget=0``).
 
-Every training rate is the best of ``--epochs`` timed epochs after one
-warm-up epoch (the median is printed next to it); inference and loader rates
+Training is timed in ``--epochs`` rounds after a warm-up round; each round
+runs one epoch of every model in turn, so that load drifting on a shared
+machine hits anchors and chromtools models alike. Every training rate is the
+best of those epochs (the median is printed next to it); inference and loader rates
 are the best of as many passes after a warm-up pass. Targets: ``deepchrome`` at
 least 1× the plain DeepChrome CNN, ``attentivechrome`` at least 3× the plain
 AttentiveChrome; the loader should be several times faster than every model's
@@ -146,14 +148,14 @@ def make_store(n_genes: int, directory: Path) -> tuple[AnnData, np.ndarray]:
 
 
 def plain_epoch_times(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int, epochs: int
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int, epochs: int, warmup: bool = True
 ) -> list[float]:
-    """Seconds per epoch of a bare training loop over in-memory tensors, after a warm-up epoch."""
+    """Seconds per epoch of a bare training loop over in-memory tensors (after a warm-up epoch)."""
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_function = nn.BCEWithLogitsLoss()
     model.train()
     times = []
-    for epoch in range(epochs + 1):
+    for epoch in range(epochs + warmup):
         synchronize(x.device)
         start = time.perf_counter()
         order = torch.randperm(len(x), device=x.device)
@@ -164,7 +166,7 @@ def plain_epoch_times(
             loss.backward()
             optimizer.step()
         synchronize(x.device)
-        if epoch:  # the first epoch warms up allocators and kernels
+        if epoch or not warmup:  # the first epoch warms up allocators and kernels
             times.append(time.perf_counter() - start)
     return times
 
@@ -191,7 +193,12 @@ class EpochClock:
 
 
 def engine_epoch_times(
-    model: nn.Module, batches: Batches, epochs: int, device: torch.device, precision: str
+    model: nn.Module,
+    batches: Batches,
+    epochs: int,
+    device: torch.device,
+    precision: str,
+    warmup: bool = True,
 ) -> list[float]:
     """Seconds per epoch of ``train`` (everything it does per epoch), after a warm-up epoch."""
     clock = EpochClock(batches, device)
@@ -200,7 +207,7 @@ def engine_epoch_times(
         clock,  # type: ignore[arg-type]  # duck-typed: train only iterates it
         None,
         task="classification",
-        epochs=epochs + 1,
+        epochs=epochs + warmup,
         lr=1e-3,
         patience=None,
         device=device,
@@ -208,7 +215,7 @@ def engine_epoch_times(
     )
     synchronize(device)
     ends = [*clock.starts[1:], time.perf_counter()]
-    return [end - start for start, end in zip(clock.starts, ends, strict=True)][1:]
+    return [end - start for start, end in zip(clock.starts, ends, strict=True)][int(warmup) :]
 
 
 def pass_times(run_once: Callable[[], object], repeats: int, device: torch.device) -> list[float]:
@@ -261,7 +268,7 @@ def main() -> None:
     print(f"at start: {describe_load(args.threads)}")
     print(
         f"{n} genes x 5 marks x 100 bins, batch {args.batch}, best (and median) of "
-        f"{args.epochs} epochs after 1 warm-up"
+        f"{args.epochs} interleaved rounds of one epoch per model, after 1 warm-up round"
     )
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -276,20 +283,28 @@ def main() -> None:
         y = torch.from_numpy(labels).to(device)
         n_marks, n_bins = x.shape[1:]
 
-        train_times: dict[str, list[float]] = {}
-        infer_times: dict[str, list[float]] = {}
         anchors = {
-            "plain DeepChrome CNN": plain_deepchrome(n_marks, n_bins),
-            "plain AttentiveChrome": PlainAttentiveChrome(n_marks),
+            "plain DeepChrome CNN": plain_deepchrome(n_marks, n_bins).to(device),
+            "plain AttentiveChrome": PlainAttentiveChrome(n_marks).to(device),
         }
-        for name, model in anchors.items():
-            train_times[name] = plain_epoch_times(model.to(device), x, y, args.batch, args.epochs)
-        for name in ENGINE_MODELS:
-            model = models.build(name, n_marks=n_marks, n_bins=n_bins)
-            batches = loader(shuffle=True, seed=0)
-            train_times[name] = engine_epoch_times(
-                model, batches, args.epochs, device, args.precision
-            )
+        engine = {
+            name: models.build(name, n_marks=n_marks, n_bins=n_bins) for name in ENGINE_MODELS
+        }
+        batches = {name: loader(shuffle=True, seed=0) for name in ENGINE_MODELS}
+        # Rounds interleave every model (one epoch each), so that a drifting machine load
+        # slows anchors and chromtools models alike; round 0 is the warm-up.
+        train_times: dict[str, list[float]] = {name: [] for name in [*anchors, *engine]}
+        for round_ in range(args.epochs + 1):
+            for name, model in anchors.items():
+                times = plain_epoch_times(model, x, y, args.batch, 1, warmup=False)
+                train_times[name] += times if round_ else []
+            for name, model in engine.items():
+                times = engine_epoch_times(
+                    model, batches[name], 1, device, args.precision, warmup=False
+                )
+                train_times[name] += times if round_ else []
+        infer_times: dict[str, list[float]] = {}
+        for name, model in engine.items():
             unshuffled = Batches(inputs, cells, genes, batch_size=args.batch)
 
             def infer(model: nn.Module = model, unshuffled: Batches = unshuffled) -> None:

@@ -40,8 +40,10 @@ def run_demo(out: str | Path = "demo_output") -> None:
     out.mkdir(parents=True, exist_ok=True)
     adata = datasets.remc_sample()
     with_histone = list(adata.obs_names[adata.obs["has_histone"]])
-    print(f"REMC sample: {adata.n_obs} cell types × {adata.n_vars} genes, "
-          f"histone for {with_histone}, marks {get.marks(adata)}")
+    print(
+        f"REMC sample: {adata.n_obs} cell types × {adata.n_vars} genes, "
+        f"histone for {with_histone}, marks {get.marks(adata)}"
+    )
     print("\nLabel balance (share of 'high' genes, genome-wide median threshold):")
     print(pd.Series(np.nanmean(adata.layers["label"], axis=1), index=adata.obs_names).round(3))
 

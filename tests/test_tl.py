@@ -103,3 +103,27 @@ def test_bad_input_is_refused_before_training(planted, tmp_path):
         ct.tl.load_model(cropped, tmp_path / "m")
     with pytest.raises(KeyError, match="no fitted model under adata.uns\\['nope'\\]"):
         ct.tl.predict(adata, "nope")
+
+
+def test_chromtransfer_learns_a_planted_motif_through_fit():
+    """Open regions carry a CTCF site and closed ones none: the ResNet must find it."""
+    adata = ct.datasets.synthetic_sequences(
+        1200, 100, cell_types=("A",), motifs={"A": "MA0139.2"}, shared_fraction=0, seed=0
+    )
+    ct.pp.split(adata, seed=0)
+    ct.tl.fit(
+        adata,
+        "chromtransfer",
+        cell_types="A",
+        epochs=10,
+        batch_size=64,
+        seed=0,
+        hyperparameters={"filters": 32, "hidden": [32]},
+    )
+    metrics = adata.uns["chromtransfer"]["metrics"].set_index("split")
+    assert metrics.loc["test", "auroc"] >= 0.95
+    assert adata.uns["chromtransfer"]["config"]["data"]["length"] == 100
+    predicted = adata.layers["chromtransfer"][adata.obs_names.get_loc("A")]
+    assert np.isfinite(predicted).all()
+    with pytest.raises(ValueError, match="learns one cell type at a time"):
+        ct.tl.fit(adata, "chromtransfer", cell_types=["A", "any"])

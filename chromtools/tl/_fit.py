@@ -116,8 +116,7 @@ def model_data(
     supported = getattr(spec, "tasks", ("classification", "regression"))
     if task.kind not in supported:
         raise ValueError(
-            f"model {name!r} does only {' and '.join(supported)}; target={target!r} is "
-            f"{task.kind}"
+            f"model {name!r} does only {' and '.join(supported)}; target={target!r} is {task.kind}"
         )
     masks = split_masks(adata, split_key)
     config = {"input": kind, "target": target, "task": task.kind}

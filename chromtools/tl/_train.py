@@ -127,7 +127,8 @@ def train(
         if param_groups is not None
         else [{"params": [p for p in model.parameters() if p.requires_grad]}]
     )
-    optimizer = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
+    # The fused kernel updates every parameter in one call (CPU and CUDA alike).
+    optimizer = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay, fused=True)
     higher_is_better = task == "classification"
     monitor = "valid_auroc" if higher_is_better else "valid_mse"
     best_value, best_epoch, best_state = -np.inf, 0, None
