@@ -40,7 +40,7 @@ def test_public_function_conventions(name, function):
         assert "Parameters\n----------" in doc, f"{name}: docstring has no Parameters section"
         # numpydoc names parameters on unindented lines, several may share one
         named = {
-            name.strip()
+            name.strip().lstrip("*")
             for line in doc.splitlines()
             if line and not line.startswith(" ")
             for name in line.split(",")
