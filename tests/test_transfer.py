@@ -43,6 +43,10 @@ def test_finetune_scores_three_approaches_and_predicts_every_target(planted):
     ct.tl.predict(adata, "finetune/cell1", cell_types="cell1")
     np.testing.assert_allclose(adata.layers["finetune/cell1"][1], layer[1], rtol=1e-5, atol=1e-6)
     assert result["params"]["source_key"] == "source"  # the model already fitted on cell0
+    table = result["test_predictions"].query("approach == 'zero_shot'")
+    assert len(table) == (adata.var["split"] == "test").sum()
+    truth = adata.layers["label"][1][adata.var_names.get_indexer(table["gene"])]
+    np.testing.assert_array_equal(table["truth"], truth)
 
 
 def test_finetune_reuses_the_model_fitted_on_the_source(planted):

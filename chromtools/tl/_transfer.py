@@ -267,7 +267,21 @@ class _Target:
         )
 
     def score(self, predictions: np.ndarray) -> dict[str, float]:
+        """Test metrics of predictions on the target's test genes."""
         return score(self.sets["test"][2], predictions, self.data.task.kind)
+
+    def prediction_table(self, approach: str, predictions: np.ndarray) -> pd.DataFrame:
+        """Long table of test predictions: target, approach, gene, truth, prediction."""
+        _, genes, truth = self.sets["test"]
+        return pd.DataFrame(
+            {
+                "target": self.name,
+                "approach": approach,
+                "gene": self.adata.var_names[genes],
+                "truth": truth,
+                "prediction": predictions,
+            }
+        )
 
 
 def _train_on_target(
@@ -327,7 +341,7 @@ def transfer_once(
         "n_train": len(train_set[1]),
         "n_valid": len(valid_set[1]),
         "train_genes": train_set[1],
-        "scores": {"finetuned": target.score(target.predict(network))},
+        "test_predictions": {"finetuned": target.predict(network)},
     }
     if scratch_training is not None:
         torch.manual_seed(seed)
@@ -342,7 +356,8 @@ def transfer_once(
             description=f"scratch {target.name}",
             **options,
         )
-        result["scores"]["scratch"] = target.score(target.predict(fresh))
+        result["test_predictions"]["scratch"] = target.predict(fresh)
+    result["scores"] = {k: target.score(v) for k, v in result["test_predictions"].items()}
     return result
 
 
@@ -445,7 +460,9 @@ def finetune(
     ``adata.uns[key_added]``
         ``params``; ``metrics``: one row per target × approach (``zero_shot``,
         ``finetuned``, ``scratch``) with test ``auroc``, ``auprc``… (or
-        ``pearson``… for expression) and ``n_train``; ``not_evaluated``:
+        ``pearson``… for expression) and ``n_train``; ``test_predictions``:
+        one row per target × approach × test gene (``truth``, ``prediction``),
+        for ROC curves and bootstrap intervals; ``not_evaluated``:
         target → why it has no metrics; ``models``: target → the fine-tuned
         model, usable as ``ct.tl.predict(adata, f"{key_added}/{target}")``.
     """
@@ -479,7 +496,7 @@ def finetune(
     labelled = set(_labelled_targets(adata, data, exclude=()))
     layer = np.full(adata.shape, np.nan, dtype=np.float32)
     every_gene = np.arange(adata.n_vars)
-    rows, not_evaluated, fitted = [], {}, {}
+    rows, test_predictions, not_evaluated, fitted = [], [], {}, {}
     for cell_type in progress(targets, desc=f"finetune from {source or source_key}", unit="target"):
         target_data = _Target(adata, data, cell_type, options["device"], precision)
         row_index = adata.obs_names.get_loc(cell_type)
@@ -487,7 +504,7 @@ def finetune(
             layer[row_index] = target_data.predict(source_network, genes=every_gene)
             not_evaluated[cell_type] = "no training labels: zero-shot predictions only"
             continue
-        zero_shot = target_data.score(target_data.predict(source_network))
+        zero_shot = target_data.predict(source_network)
         result = transfer_once(
             record,
             target_data,
@@ -500,10 +517,12 @@ def finetune(
         )
         network = result["network"]
         layer[row_index] = target_data.predict(network, genes=every_gene)
-        scores = {"zero_shot": zero_shot, **result["scores"]}
-        for approach, values in scores.items():
+        predicted = {"zero_shot": zero_shot, **result["test_predictions"]}
+        for approach, values in predicted.items():
             n_train = 0 if approach == "zero_shot" else result["n_train"]
-            rows.append({"target": cell_type, "approach": approach, **values, "n_train": n_train})
+            scores = target_data.score(values)
+            rows.append({"target": cell_type, "approach": approach, **scores, "n_train": n_train})
+            test_predictions.append(target_data.prediction_table(approach, values))
         fitted[cell_type] = {
             "params": {
                 "model": name,
@@ -544,6 +563,9 @@ def finetune(
             "scratch_training": scratch_training,
         },
         "metrics": pd.DataFrame(rows),
+        "test_predictions": pd.concat(test_predictions, ignore_index=True)
+        if test_predictions
+        else pd.DataFrame(columns=["target", "approach", "gene", "truth", "prediction"]),
         "not_evaluated": not_evaluated,
         "models": fitted,
     }

@@ -1,0 +1,173 @@
+"""What transfer across cell types is worth on the real REMC sample, and DeepDiff.
+
+Three tables, each on ``ct.datasets.remc_sample()`` (K562 ``E123`` and H1
+``E003``; 400 genes, DeepChrome's central ±5 kb unless noted):
+
+1. **Transfer** E123 → E003 and E003 → E123, per split seed: test AUROC of the
+   source model applied as it is (zero-shot), fine-tuned on the target's
+   training genes, and trained from scratch on the same genes (the
+   within-target model), with 95 % bootstrap intervals over test genes; once
+   on depth-normalised signal (``ct.pp.normalize``'s default) and once on raw
+   counts, which is what the normalisation is for.
+2. **Subsample curve** E123 → E003: mean ± sd test AUROC of fine-tuned and
+   from-scratch models trained on a share of E003's labels (ChromTransfer's
+   Table 1 design).
+3. **DeepDiff** E123 vs E003: test Pearson of every variant on
+   log2((count_E003 + 1) / (count_E123 + 1)) over the full ±10 kb, next to
+   the two baselines on the same split (the difference of two
+   AttentiveChrome regressors, and the two-layer SVR).
+
+A test split holds ~80 genes: read the intervals before the point estimates.
+Where transfer does not help, the table shows it.
+
+    python benchmarks/transfer.py [--model deepchrome] [--seeds 0 1 2] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+
+import chromtools as ct
+from chromtools.models.deepdiff import VARIANTS
+from chromtools.tl._metrics import bootstrap_interval, score
+from chromtools.tl._transfer import NormalizationWarning
+
+PAIRS = (("E123", "E003"), ("E003", "E123"))
+
+
+def sample(window: tuple[int, int], seed: int, normalize: bool = True) -> AnnData:
+    """The two cell types with histone signal, cropped, normalised (or not) and split."""
+    adata = ct.datasets.remc_sample()
+    adata = adata[adata.obs["has_histone"]].copy()
+    ct.pp.crop(adata, window)
+    ct.pp.normalize(adata, "depth_log1p" if normalize else None)
+    ct.pp.split(adata, seed=seed)
+    return adata
+
+
+def with_interval(table: pd.DataFrame) -> pd.Series:
+    """AUROC and its 95 % bootstrap interval of one approach's test predictions."""
+    truth, predicted = table["truth"].to_numpy(), table["prediction"].to_numpy()
+    low, high = bootstrap_interval(truth, predicted, "classification", "auroc")
+    auroc = score(truth, predicted, "classification")["auroc"]
+    return pd.Series({"auroc": auroc, "ci95_low": low, "ci95_high": high, "n_test": len(truth)})
+
+
+def transfer_table(model: str, seeds: list[int]) -> pd.DataFrame:
+    """Zero-shot, fine-tuned and scratch AUROC per pair, seed and signal."""
+    rows = []
+    for normalize in (True, False):
+        for seed in seeds:
+            adata = sample((-5000, 5000), seed, normalize)
+            for source, target in PAIRS:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", NormalizationWarning)  # raw is deliberate
+                    ct.tl.finetune(adata, source=source, target=target, model=model, seed=seed)
+                predictions = adata.uns["finetune"]["test_predictions"]
+                for approach, part in predictions.groupby("approach", sort=False):
+                    rows.append(
+                        {
+                            "signal": "depth_log1p" if normalize else "raw counts",
+                            "transfer": f"{source} → {target}",
+                            "seed": seed,
+                            "approach": approach,
+                            **with_interval(part),
+                        }
+                    )
+    return pd.DataFrame(rows)
+
+
+def summarise_transfer(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean over seeds per signal × pair × approach, with the gain over scratch."""
+    mean = table.groupby(["signal", "transfer", "approach"], sort=False)["auroc"].mean()
+    wide = mean.unstack("approach")[["zero_shot", "finetuned", "scratch"]]
+    wide["zero_shot - scratch"] = wide["zero_shot"] - wide["scratch"]
+    wide["finetuned - scratch"] = wide["finetuned"] - wide["scratch"]
+    wide["transfer helps"] = np.where(wide["finetuned - scratch"] > 0, "yes", "NO")
+    return wide
+
+
+def curve_table(model: str, fractions: tuple[float, ...], n_boot: int) -> pd.DataFrame:
+    """ChromTransfer-style subsample curve E123 → E003 on split seed 0."""
+    adata = sample((-5000, 5000), 0)
+    summary = ct.tl.subsample_curve(
+        adata, "E123", "E003", fractions=fractions, n_boot=n_boot, model=model, seed=0
+    )
+    return summary[["fraction", "approach", "n_train", "auroc_mean", "auroc_sd", "f1_mean"]]
+
+
+def deepdiff_table(variants: tuple[str, ...], epochs: int | None) -> pd.DataFrame:
+    """Test Pearson of each DeepDiff variant and of both baselines, full ±10 kb."""
+    rows = []
+    adata = sample((-10000, 10000), 0)
+    for variant in variants:
+        start = time.perf_counter()
+        key = f"deepdiff_{variant}"
+        ct.tl.differential(
+            adata, "E123", "E003", variant=variant, key_added=key, epochs=epochs, seed=0,
+            baselines=variant == variants[0],
+        )  # fmt: skip
+        metrics = adata.uns[key]["metrics"].query("split == 'test'")
+        for row in metrics.itertuples():
+            name = variant if row.model == "deepdiff" else f"baseline: {row.model}"
+            rows.append(
+                {
+                    "model": name,
+                    "test_pearson": row.pearson,
+                    "test_spearman": row.spearman,
+                    "n_test": row.n,
+                    "seconds": time.perf_counter() - start,
+                }
+            )
+    table = pd.DataFrame(rows)
+    baselines = table[table["model"].str.startswith("baseline")].set_index("model")
+    for name, value in baselines["test_pearson"].items():
+        table[f"x {name.removeprefix('baseline: ')}"] = table["test_pearson"] / value
+    return table
+
+
+def main() -> None:
+    """Run the three parts and print their tables."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="deepchrome")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--n-boot", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="one seed, 2 boots, 2 variants")
+    args = parser.parse_args()
+    ct.settings.progress = False
+    fractions: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1.0)
+    variants: tuple[str, ...] = VARIANTS
+    epochs = None
+    if args.quick:
+        args.seeds, args.n_boot = args.seeds[:1], 2
+        fractions, variants, epochs = (0.1, 1.0), ("raw_d", "raw_aux_siamese"), 5
+    pd.set_option("display.width", 200)
+    pd.set_option("display.max_columns", 20)
+
+    start = time.perf_counter()
+    table = transfer_table(args.model, args.seeds)
+    print(f"1. Transfer, {args.model}, ±5 kb, split seeds {args.seeds} (test AUROC, 95 % CI)")
+    print(table.round(3).to_string(index=False))
+    print("\nmean over seeds")
+    print(summarise_transfer(table).round(3).to_string())
+    print(f"({time.perf_counter() - start:.0f} s)\n")
+
+    start = time.perf_counter()
+    print(f"2. Subsample curve E123 → E003, {args.model}, {args.n_boot} subsamples per fraction")
+    print(curve_table(args.model, fractions, args.n_boot).round(3).to_string(index=False))
+    print(f"({time.perf_counter() - start:.0f} s)\n")
+
+    start = time.perf_counter()
+    print("3. DeepDiff E123 vs E003, ±10 kb, split seed 0 (test Pearson)")
+    print(deepdiff_table(variants, epochs).round(3).to_string(index=False))
+    print(f"({time.perf_counter() - start:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

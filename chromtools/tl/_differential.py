@@ -1,0 +1,433 @@
+"""``ct.tl.differential``: DeepDiff, the log fold change of expression between two cell types.
+
+A sample is a gene read in two cell types, A and B: its histone signal in
+both, (2, marks, bins), predicts ``log2((count_B + 1) / (count_A + 1))``
+(:func:`chromtools.pp.log_fold_change`). The network is
+:class:`chromtools.models.DeepDiff`; its auxiliary variants also learn each
+cell type's ``log2(count + 1)``. Training goes through the one training loop
+(train genes, early stopping on the validation MSE of the fold change), and
+DeepDiff's baselines are fitted on the same genes:
+
+``attentivechrome_difference``
+    two AttentiveChrome regressors of ``log2(count + 1)``, one fitted on A,
+    one on B; the fold change predicted is ``pred_B − pred_A``;
+``svr2``
+    the two-layer SVR (:class:`chromtools.models.TwoLayerSVR`) on the
+    signal difference ``X_B − X_A``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from anndata import AnnData
+
+from .. import get, models
+from .._settings import settings
+from ..models.deepdiff import VARIANTS
+from ._data import Batches, Inputs
+from ._fit import (
+    check_finite_inputs,
+    has_signal,
+    normalization,
+    resolve_training,
+    split_masks,
+    state_arrays,
+    train_samples,
+)
+from ._metrics import score
+from ._train import LossFunction, autocast, predict_batches, resolve_device
+
+BASELINES = ("attentivechrome_difference", "svr2")
+# DeepDiff hyperparameters that the AttentiveChrome baselines share, so both
+# models get encoders of the same size.
+_SHARED_ARCHITECTURE = ("bin_hidden", "mark_hidden", "dropout")
+_PREDICT_BATCH = 1024
+
+
+def _counts(adata: AnnData, layer: str, cell_types: list[str]) -> np.ndarray:
+    """(2, genes) raw counts of A and B, refusing a missing layer, NaN or negative counts."""
+    if layer not in adata.layers:
+        raise KeyError(
+            f"differential: adata.layers[{layer!r}] is missing; DeepDiff needs raw read counts "
+            f"of both cell types there. Layers: {list(adata.layers)}"
+        )
+    values = adata.layers[layer][adata.obs_names.get_indexer(cell_types)]
+    values = values.compute() if hasattr(values, "compute") else values
+    values = np.asarray(values.toarray() if hasattr(values, "toarray") else values, np.float64)
+    for cell_type, row in zip(cell_types, values, strict=True):
+        missing = ~np.isfinite(row)
+        if missing.any():
+            raise ValueError(
+                f"differential: layers[{layer!r}] of {cell_type!r} is NaN for "
+                f"{int(missing.sum())} genes (e.g. {list(adata.var_names[missing][:3])}); "
+                "both cell types need counts for every gene"
+            )
+        if (row < 0).any():
+            raise ValueError(
+                f"differential: layers[{layer!r}] of {cell_type!r} has negative values; "
+                "expected raw read counts"
+            )
+    return values
+
+
+def _check_cell_types(adata: AnnData, a: str, b: str) -> None:
+    if a == b:
+        raise ValueError(
+            f"differential: a and b are both {a!r}; name two different cell types to compare"
+        )
+    missing = [c for c in (a, b) if c not in adata.obs_names]
+    if missing:
+        raise KeyError(
+            f"differential: cell types {missing} are not in adata.obs_names {list(adata.obs_names)}"
+        )
+    with_signal = has_signal(adata)
+    without = [c for c in (a, b) if not with_signal[adata.obs_names.get_loc(c)]]
+    if without:
+        raise ValueError(
+            f"differential: cell types {without} have no histone signal (NaN in "
+            f"obsm['histone']); DeepDiff reads the signal of both cell types. Cell types with "
+            f"signal: {list(adata.obs_names[with_signal])}"
+        )
+
+
+def _architecture(variant: str, hyperparameters: dict | None) -> dict:
+    if variant not in VARIANTS:
+        raise ValueError(
+            f"differential: unknown DeepDiff variant {variant!r}; choose one of {list(VARIANTS)}"
+        )
+    hyperparameters = dict(hyperparameters or {})
+    clashing = sorted(set(hyperparameters) & {"variant", "n_marks", "n_bins", "n_outputs"})
+    if clashing:
+        raise ValueError(
+            f"differential: hyperparameters {clashing} are set by differential itself "
+            "(variant=, marks=, the data); leave them out of hyperparameters"
+        )
+    return hyperparameters
+
+
+def _output_layer(head: torch.nn.Module) -> torch.nn.Linear:
+    """The last linear layer of an output head (a Linear, or an MLP ending in one)."""
+    return head[-1] if isinstance(head, torch.nn.Sequential) else head
+
+
+def _start_at_target(layer: torch.nn.Linear, values: np.ndarray) -> None:
+    """Start an output layer at the mean and scale of its training target.
+
+    Counts give targets of mean ~8 (log2(count + 1)) and spread ~3 to 5,
+    while the encoders' vectors are bounded by tanh: from PyTorch's
+    initialisation Adam spends thousands of steps reaching that offset and
+    scale. Setting the bias to the mean and multiplying the weights by the
+    standard deviation changes no architecture and makes the first epochs count.
+    """
+    with torch.no_grad():
+        layer.bias.fill_(float(np.mean(values)))
+        layer.weight.mul_(float(np.std(values)) or 1.0)
+
+
+def _train_and_predict(
+    network: torch.nn.Module,
+    inputs: Inputs,
+    cells: np.ndarray,
+    target: np.ndarray,
+    masks: dict[str, np.ndarray],
+    *,
+    training: dict,
+    options: dict,
+    description: str,
+    loss_function: LossFunction | None = None,
+) -> tuple[np.ndarray, pd.DataFrame, int]:
+    """Train on the train genes, early-stop on the valid ones, predict every gene.
+
+    ``cells`` holds each gene's cell-type positions (genes,) or (genes, 2) and
+    ``target`` its targets, (genes,) or (genes, t) with the predicted one first.
+    """
+
+    def sample_set(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        genes = np.flatnonzero(mask)
+        return cells[genes], genes, target[genes]
+
+    history, best_epoch = train_samples(
+        network,
+        inputs,
+        sample_set(masks["train"]),
+        sample_set(masks["valid"]),
+        task="regression",
+        training=training,
+        description=description,
+        loss_function=loss_function,
+        **options,
+    )
+    every_gene = Batches(inputs, cells, np.arange(len(cells)), batch_size=_PREDICT_BATCH)
+    predictions = predict_batches(
+        network,
+        every_gene,
+        device=options["device"],
+        precision=options["precision"],
+        task="regression",
+    )
+    return predictions, history, best_epoch
+
+
+def _attentivechrome_difference(
+    inputs: Inputs,
+    cell_types: dict[str, int],
+    expression: np.ndarray,
+    masks: dict[str, np.ndarray],
+    architecture: dict,
+    *,
+    training: dict,
+    options: dict,
+) -> np.ndarray:
+    """``pred_B − pred_A`` of two AttentiveChrome regressors of log2(count + 1), for every gene.
+
+    ``cell_types`` maps A's and B's names to their positions in ``obs``, in
+    the order of the rows of ``expression``.
+    """
+    predictions = []
+    for (name, position), values in zip(cell_types.items(), expression, strict=True):
+        torch.manual_seed(options["seed"])
+        network = models.build("attentivechrome", **architecture, n_outputs=1)
+        _start_at_target(network.head, values[masks["train"]])
+        predicted, _, _ = _train_and_predict(
+            network,
+            inputs,
+            np.full(len(values), position),
+            values.astype(np.float32),
+            masks,
+            training=training,
+            options=options,
+            description=f"differential: AttentiveChrome on {name}",
+        )
+        predictions.append(predicted)
+    return predictions[1] - predictions[0]
+
+
+def _svr2(
+    inputs: Inputs, pairs: np.ndarray, target: np.ndarray, train: np.ndarray, seed: int
+) -> np.ndarray:
+    """The two-layer SVR on ``X_B − X_A``, fitted on the train genes, for every gene."""
+    difference = []
+    for x, _, _ in Batches(inputs, pairs, np.arange(len(pairs)), batch_size=_PREDICT_BATCH):
+        difference.append((x[:, 1] - x[:, 0]).numpy())
+    features = np.concatenate(difference)
+    estimator = models.build("svr2", random_state=seed)
+    estimator.fit(features[train], target[train])
+    return estimator.predict(features)
+
+
+def _metrics(
+    truth: np.ndarray, predictions: dict[str, np.ndarray], split: np.ndarray
+) -> pd.DataFrame:
+    """One row per model × split present: Pearson, Spearman, MSE and n of the fold change."""
+    rows = [
+        {
+            "model": model,
+            "split": name,
+            **score(truth[split == name], values[split == name], "regression"),
+        }
+        for model, values in predictions.items()
+        for name in ("train", "valid", "test")
+        if (split == name).any()
+    ]
+    return pd.DataFrame(rows, columns=["model", "split", "pearson", "spearman", "mse", "n"])
+
+
+def differential(
+    adata: AnnData,
+    a: str = "E123",
+    b: str = "E003",
+    *,
+    variant: str = "raw_aux_siamese",
+    key_added: str = "deepdiff",
+    layer: str = "counts",
+    split_key: str = "split",
+    baselines: bool = True,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    patience: int | None = 10,
+    device: str | None = None,
+    precision: str = "auto",
+    seed: int | None = None,
+    marks: Sequence[str] | None = None,
+    hyperparameters: dict | None = None,
+) -> None:
+    """Predict the log fold change of expression between two cell types with DeepDiff.
+
+    Each gene is one sample: its histone signal in cell types ``a`` and ``b``
+    predicts ``log2((count_b + 1) / (count_a + 1))`` from the raw counts in
+    ``layers[layer]`` (positive: higher in ``b``). The auxiliary variants
+    also regress ``log2(count + 1)`` of each cell type, and the Siamese ones
+    add DeepDiff's contrastive loss (:class:`~chromtools.models.DeepDiff`).
+    The network trains on the ``train`` genes of ``var[split_key]``, keeps
+    its epoch of lowest validation MSE on the ``valid`` genes, and is scored
+    (Pearson, Spearman, MSE) on every split. Every output layer starts at the
+    mean and spread of its training target, so that small data sets train in
+    few epochs. Inputs are checked before any training.
+
+    Parameters
+    ----------
+    adata
+        Object with histone signal of both cell types, raw counts in
+        ``layers[layer]`` and ``var[split_key]``.
+    a
+        Reference cell type (an obs name), the denominator of the fold change.
+    b
+        The other cell type, the numerator.
+    variant
+        DeepDiff variant: ``raw_d``, ``raw_c``, ``raw``, ``aux``, ``raw_aux``,
+        ``aux_siamese`` or ``raw_aux_siamese`` (the paper's best).
+    key_added
+        Where results go in ``var`` and ``uns``.
+    layer
+        Layer of raw read counts.
+    split_key
+        ``var`` column with ``train``/``valid``/``test`` per gene.
+    baselines
+        Also fit DeepDiff's baselines on the same genes:
+        ``attentivechrome_difference`` (two AttentiveChrome regressors of
+        ``log2(count + 1)``, one per cell type, differenced; same
+        architecture options and training settings as DeepDiff) and ``svr2``
+        (two-layer SVR on ``X_b − X_a``).
+    epochs, batch_size, lr
+        Training settings; 30 epochs, batch 32, lr 1e-3 when None (the
+        authors': batch 10 at lr 1e-4, much slower on a CPU).
+    patience
+        Stop after this many epochs without a lower validation MSE; None
+        trains every epoch.
+    device
+        ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``…; ``ct.settings.device`` by default.
+    precision
+        ``"auto"`` (bf16 autocast on GPU, fp32 on CPU), ``"bf16"`` or ``"fp32"``.
+    seed
+        Seed of weights, batch order and the SVR's subsample; ``ct.settings.seed``
+        by default. The same seed gives the same metrics on the CPU.
+    marks
+        Marks to use, by name; all by default.
+    hyperparameters
+        DeepDiff architecture options (``bin_hidden``, ``mark_hidden``,
+        ``dropout``, ``contrastive_weight``, ``margin``, ``different_threshold``).
+
+    Returns
+    -------
+    ``None``. Writes
+
+    ``adata.var[key_added]``
+        DeepDiff's predicted log2 fold change of every gene (float).
+    ``adata.var[f"{key_added}_attentivechrome_difference"]``, ``adata.var[f"{key_added}_svr2"]``
+        The baselines' predictions, when ``baselines=True``.
+    ``adata.uns[key_added]``
+        ``params`` (``a``, ``b``, ``variant``, ``layer``, ``split_key``,
+        ``marks``, training settings, ``seed``, ``device``, ``best_epoch``,
+        ``baselines``), ``config`` (``model``: the network's config;
+        ``data``: marks, bins, bin size, window, ``cell_types`` ``[a, b]``,
+        training genes, target ``log_fold_change``, task, input
+        ``histone_pair``, normalisation), ``history`` (per-epoch train loss,
+        validation MSE and Pearson), ``state_dict`` (weights as arrays) and
+        ``metrics``: a DataFrame with one row per model (``deepdiff`` and the
+        baselines) × split, columns ``model``, ``split``, ``pearson``,
+        ``spearman``, ``mse``, ``n``.
+    """
+    a, b = str(a), str(b)
+    architecture = _architecture(variant, hyperparameters)
+    _check_cell_types(adata, a, b)
+    counts = _counts(adata, layer, [a, b])
+    masks = split_masks(adata, split_key)
+    marks = list(marks) if marks is not None else get.marks(adata)
+    inputs = Inputs.histone(adata, marks)
+    positions = tuple(int(p) for p in adata.obs_names.get_indexer([a, b]))
+    pairs = np.tile(positions, (adata.n_vars, 1))
+    check_finite_inputs(
+        inputs, pairs.ravel(), np.arange(adata.n_vars), f"differential({a!r}, {b!r})"
+    )
+    device_used = resolve_device(device)
+    autocast(device_used, precision)  # refuses an unknown precision before training
+    seed = settings.seed if seed is None else seed
+    training = resolve_training("deepdiff", epochs=epochs, batch_size=batch_size, lr=lr)
+
+    expression = np.log2(counts + 1.0)
+    fold_change = expression[1] - expression[0]
+    # Column 0 is what the loop validates on; the auxiliary targets follow.
+    target = np.column_stack([fold_change, expression[0], expression[1]]).astype(np.float32)
+    shape = {"n_marks": len(marks), "n_bins": int(inputs.array.shape[-1])}
+    options = {"patience": patience, "device": device_used, "precision": precision, "seed": seed}
+
+    torch.manual_seed(seed)
+    network = models.build("deepdiff", **shape, n_outputs=1, variant=variant, **architecture)
+    for column, name in enumerate(("diff", "aux_a", "aux_b")):
+        if name in network.head:
+            _start_at_target(_output_layer(network.head[name]), target[masks["train"], column])
+
+    def loss_function(outputs: dict[str, torch.Tensor], y: torch.Tensor) -> torch.Tensor:
+        return network.loss(outputs, y[:, 0], y[:, 1], y[:, 2])
+
+    predicted, history, best_epoch = _train_and_predict(
+        network,
+        inputs,
+        pairs,
+        target,
+        masks,
+        training=training,
+        options=options,
+        description=f"differential {variant}: {b} vs {a}",
+        loss_function=loss_function,
+    )
+    predictions = {"deepdiff": predicted}
+    if baselines:
+        shared = {k: v for k, v in architecture.items() if k in _SHARED_ARCHITECTURE}
+        predictions["attentivechrome_difference"] = _attentivechrome_difference(
+            inputs,
+            dict(zip((a, b), positions, strict=True)),
+            expression,
+            masks,
+            {**shape, **shared},
+            training=training,
+            options=options,
+        )
+        predictions["svr2"] = _svr2(inputs, pairs, fold_change, masks["train"], seed)
+
+    split = adata.var[split_key].astype(str).to_numpy()
+    meta = get.metadata(adata)
+    params = {
+        "model": "deepdiff",
+        "a": a,
+        "b": b,
+        "variant": variant,
+        "layer": layer,
+        "split_key": split_key,
+        "marks": marks,
+        **training,
+        "patience": patience,
+        "precision": precision,
+        "seed": seed,
+        "device": str(device_used),
+        "best_epoch": best_epoch,
+        "hyperparameters": architecture,
+        "baselines": list(BASELINES) if baselines else [],
+    }
+    data_config = {
+        "input": "histone_pair",
+        "target": "log_fold_change",
+        "task": "regression",
+        "marks": marks,
+        "n_bins": shape["n_bins"],
+        "bin_size": int(meta["bin_size"]),
+        "window": [int(w) for w in meta["window"]],
+        "normalization": normalization(adata),
+        "cell_types": [a, b],
+        "train_genes": [str(g) for g in adata.var_names[masks["train"]]],
+    }
+    adata.var[key_added] = predictions["deepdiff"].astype(np.float64)
+    for name in BASELINES if baselines else ():
+        adata.var[f"{key_added}_{name}"] = np.asarray(predictions[name], dtype=np.float64)
+    adata.uns[key_added] = {
+        "params": params,
+        "config": {"model": dict(network.config), "data": data_config},
+        "history": history,
+        "state_dict": state_arrays(network),
+        "metrics": _metrics(fold_change, predictions, split),
+    }
