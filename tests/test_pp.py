@@ -527,7 +527,7 @@ def test_log_fold_change_of_real_counts(remc):
         (("E123", "E123"), {}, ValueError, "a and b are both 'E123'"),
         (("E123", "E999"), {}, KeyError, r"cell types \['E999'\] are not in adata.obs_names"),
         (("E123", "E003"), {"layer": "raw"}, KeyError, r"layers\['raw'\] does not exist"),
-        (("E116", "E003"), {}, ValueError, "of E116 is NaN for 1 genes"),
+        (("E116", "E003"), {}, ValueError, "of 'E116' is NaN for 1 genes"),
     ],
 )
 def test_log_fold_change_refuses_bad_input(args, kwargs, error, message):

@@ -29,6 +29,28 @@ def _expression(adata: AnnData, layer: str | None, step: str):
     return adata.layers[layer]
 
 
+def raw_counts(adata: AnnData, cell_types: list[str], layer: str, step: str) -> np.ndarray:
+    """(cell types, genes) read counts from ``layers[layer]``, refusing NaN or negative counts."""
+    counts = _expression(adata, layer, step)
+    rows = counts[adata.obs_names.get_indexer(cell_types)]
+    rows = rows.compute() if isinstance(rows, da.Array) else rows
+    rows = np.asarray(rows.toarray() if hasattr(rows, "toarray") else rows, dtype=np.float64)
+    for cell_type, row in zip(cell_types, rows, strict=True):
+        missing = ~np.isfinite(row)
+        if missing.any():
+            raise ValueError(
+                f"{step}: layers[{layer!r}] of {cell_type!r} is NaN for {int(missing.sum())} "
+                f"genes (e.g. {list(adata.var_names[missing][:3])}); both cell types need "
+                "counts for every gene"
+            )
+        if (row < 0).any():
+            raise ValueError(
+                f"{step}: layers[{layer!r}] of {cell_type!r} has negative values; "
+                "expected raw read counts"
+            )
+    return rows
+
+
 def _median_present(row: np.ndarray) -> tuple[float, int]:
     """Median over the non-NaN values of one cell type, and how many there were."""
     present = row[~np.isnan(row)]
@@ -184,22 +206,7 @@ def log_fold_change(
             f"log_fold_change: cell types {missing} are not in adata.obs_names "
             f"{list(adata.obs_names)}"
         )
-    counts = _expression(adata, layer, "log_fold_change")
-    rows = counts[adata.obs_names.get_indexer([a, b])]
-    rows = np.asarray(rows.compute() if isinstance(rows, da.Array) else rows, dtype=np.float64)
-    for cell_type, row in zip((a, b), rows, strict=True):
-        nan = np.isnan(row)
-        if nan.any():
-            raise ValueError(
-                f"log_fold_change: layers[{layer!r}] of {cell_type} is NaN for {int(nan.sum())} "
-                f"genes (e.g. {list(adata.var_names[nan][:3])}); both cell types need counts "
-                "for every gene"
-            )
-        if (row < 0).any():
-            raise ValueError(
-                f"log_fold_change: layers[{layer!r}] of {cell_type} has negative values; "
-                "expected raw read counts"
-            )
+    rows = raw_counts(adata, [a, b], layer, "log_fold_change")
     key_added = key_added or f"log2fc_{b}_vs_{a}"
     adata = start(adata, copy)
     adata.var[key_added] = np.log2(rows[1] + 1.0) - np.log2(rows[0] + 1.0)

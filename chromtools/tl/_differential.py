@@ -28,6 +28,7 @@ from anndata import AnnData
 from .. import get, models
 from .._settings import settings
 from ..models.deepdiff import VARIANTS
+from ..pp._labels import raw_counts
 from ._data import Batches, Inputs
 from ._fit import (
     check_finite_inputs,
@@ -55,23 +56,7 @@ def _counts(adata: AnnData, layer: str, cell_types: list[str]) -> np.ndarray:
             f"differential: adata.layers[{layer!r}] is missing; DeepDiff needs raw read counts "
             f"of both cell types there. Layers: {list(adata.layers)}"
         )
-    values = adata.layers[layer][adata.obs_names.get_indexer(cell_types)]
-    values = values.compute() if hasattr(values, "compute") else values
-    values = np.asarray(values.toarray() if hasattr(values, "toarray") else values, np.float64)
-    for cell_type, row in zip(cell_types, values, strict=True):
-        missing = ~np.isfinite(row)
-        if missing.any():
-            raise ValueError(
-                f"differential: layers[{layer!r}] of {cell_type!r} is NaN for "
-                f"{int(missing.sum())} genes (e.g. {list(adata.var_names[missing][:3])}); "
-                "both cell types need counts for every gene"
-            )
-        if (row < 0).any():
-            raise ValueError(
-                f"differential: layers[{layer!r}] of {cell_type!r} has negative values; "
-                "expected raw read counts"
-            )
-    return values
+    return raw_counts(adata, cell_types, layer, "differential")
 
 
 def _check_cell_types(adata: AnnData, a: str, b: str) -> None:
