@@ -79,6 +79,16 @@ def run_demo(out: str | Path = "demo_output") -> None:
             )
     print(pd.DataFrame(rows).round(3).to_string(index=False))
 
+    print("\nTransfer K562 → H1 (the E123 DeepChrome model, fine-tuned on E003's train genes):")
+    tl.finetune(adata, source="E123", target="E003", model="deepchrome", seed=0)
+    transfer = adata.uns["finetune"]["metrics"][["target", "approach", "auroc", "n_train"]]
+    print(transfer.round(3).to_string(index=False))
+
+    print("\nDeepDiff E123 vs E003 (log2 fold change of counts), test split:")
+    tl.differential(adata, "E123", "E003", seed=0)
+    deepdiff = adata.uns["deepdiff"]["metrics"].query("split == 'test'")
+    print(deepdiff[["model", "pearson", "spearman", "n"]].round(3).to_string(index=False))
+
     store = out / "remc.zarr"
     io.write_zarr(adata, store)
     lazy = io.read_zarr(store)
