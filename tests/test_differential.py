@@ -86,6 +86,9 @@ def test_results_and_baselines_are_stored(planted):
     pearson = np.corrcoef(_planted_fold_change(adata)[test], adata.var["dd"][test])[0, 1]
     assert _test_row(adata, "dd")["pearson"] == pytest.approx(pearson, abs=1e-6)
 
+    with pytest.raises(ValueError, match=r"predictions are in adata.var\['dd'\]"):
+        ct.tl.predict(adata, "dd")
+
     params = record["params"]
     assert (params["a"], params["b"], params["variant"]) == ("cell0", "cell1", "raw_aux_siamese")
     assert params["marks"] == MARKS and params["seed"] == 0 and params["lr"] == 1e-2

@@ -521,6 +521,11 @@ def predict(
     """
     record = record_of(adata, key)
     data_config = record["config"]["data"]
+    if data_config.get("input") == "histone_pair":
+        raise ValueError(
+            f"uns[{key!r}] is a DeepDiff model of two cell types: its predictions are in "
+            f"adata.var[{key!r}]; run ct.tl.differential again for other cell types"
+        )
     check_compatible(adata, data_config, f"model {key!r}")
     if isinstance(cell_types, str):
         cell_types = [cell_types]
