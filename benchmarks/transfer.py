@@ -26,6 +26,7 @@ Where transfer does not help, the table shows it.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 import warnings
 
@@ -114,6 +115,7 @@ def deepdiff_table(variants: tuple[str, ...], epochs: int | None) -> pd.DataFram
             baselines=variant == variants[0],
         )  # fmt: skip
         metrics = adata.uns[key]["metrics"].query("split == 'test'")
+        print(f"  {variant}: {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
         for row in metrics.itertuples():
             name = variant if row.model == "deepdiff" else f"baseline: {row.model}"
             rows.append(
@@ -139,6 +141,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--n-boot", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="one seed, 2 boots, 2 variants")
+    parser.add_argument(
+        "--parts", type=int, nargs="+", default=[1, 2, 3], help="which tables to make (1 2 3)"
+    )
     args = parser.parse_args()
     ct.settings.progress = False
     fractions: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1.0)
@@ -150,23 +155,31 @@ def main() -> None:
     pd.set_option("display.width", 200)
     pd.set_option("display.max_columns", 20)
 
+    if 1 in args.parts:
+        transfer_part(args.model, args.seeds)
+    if 2 in args.parts:
+        start = time.perf_counter()
+        print(
+            f"2. Subsample curve E123 → E003, {args.model}, {args.n_boot} subsamples per fraction"
+        )
+        print(curve_table(args.model, fractions, args.n_boot).round(3).to_string(index=False))
+        print(f"({time.perf_counter() - start:.0f} s)\n", flush=True)
+    if 3 in args.parts:
+        start = time.perf_counter()
+        print("3. DeepDiff E123 vs E003, ±10 kb, split seed 0 (test Pearson)")
+        print(deepdiff_table(variants, epochs).round(3).to_string(index=False))
+        print(f"({time.perf_counter() - start:.0f} s)")
+
+
+def transfer_part(model: str, seeds: list[int]) -> None:
+    """Print table 1 and its mean over seeds."""
     start = time.perf_counter()
-    table = transfer_table(args.model, args.seeds)
-    print(f"1. Transfer, {args.model}, ±5 kb, split seeds {args.seeds} (test AUROC, 95 % CI)")
+    table = transfer_table(model, seeds)
+    print(f"1. Transfer, {model}, ±5 kb, split seeds {seeds} (test AUROC, 95 % CI)")
     print(table.round(3).to_string(index=False))
     print("\nmean over seeds")
     print(summarise_transfer(table).round(3).to_string())
-    print(f"({time.perf_counter() - start:.0f} s)\n")
-
-    start = time.perf_counter()
-    print(f"2. Subsample curve E123 → E003, {args.model}, {args.n_boot} subsamples per fraction")
-    print(curve_table(args.model, fractions, args.n_boot).round(3).to_string(index=False))
-    print(f"({time.perf_counter() - start:.0f} s)\n")
-
-    start = time.perf_counter()
-    print("3. DeepDiff E123 vs E003, ±10 kb, split seed 0 (test Pearson)")
-    print(deepdiff_table(variants, epochs).round(3).to_string(index=False))
-    print(f"({time.perf_counter() - start:.0f} s)")
+    print(f"({time.perf_counter() - start:.0f} s)\n", flush=True)
 
 
 if __name__ == "__main__":
