@@ -28,7 +28,7 @@ test: $(STAMP)
 	$(PY) -m pytest -n 2 -q
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check chromtools tests benchmarks
+	$(VENV)/bin/ruff check chromtools tests benchmarks docs tutorials
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[bench]'

@@ -54,5 +54,6 @@ ct.tl.fit(combined, "deepchrome", epochs=10)
 for key in ("logreg", "deepchrome"):
     print(key, combined.uns[key]["metrics"].query("split == 'test'").round(3).to_string())
 ct.tl.predict(combined, "deepchrome", cell_types=["E003_replicate"])
-print("predicted high genes in E003_replicate:",
-      int((combined.layers["deepchrome"][2] > 0.5).sum()))
+print(
+    "predicted high genes in E003_replicate:", int((combined.layers["deepchrome"][2] > 0.5).sum())
+)

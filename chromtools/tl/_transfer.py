@@ -50,7 +50,6 @@ from ._metrics import score
 from ._train import predict_batches, resolve_device
 
 STRATEGIES = ("full", "freeze_encoder", "discriminative_lr", "head_only")
-APPROACHES = ("zero_shot", "finetuned", "scratch")
 # Fine-tuning trains the head at the model's from-scratch learning rate and, under
 # ``discriminative_lr``, the encoder at a tenth of it. On REMC E123 → E003 (238
 # target training genes, 3 split seeds) a tenth of the rate for the head too
@@ -154,10 +153,14 @@ def check_normalization(adata: AnnData, data_config: dict, what: str) -> None:
     trained = data_config.get("normalization", {}).get("method", "none")
     here = normalization(adata)["method"]
     if trained != here:
+        fix = (
+            "fit the model on signal normalised as this object's is (ct.pp.normalize)"
+            if trained == "none"
+            else f"normalise both the same way (ct.pp.normalize(adata, method={trained!r}))"
+        )
         warnings.warn(
             f"{what} was trained on signal normalised with {trained!r}, but this object's "
-            f"signal is normalised with {here!r}: inputs are not comparable. Normalise both "
-            f"the same way (ct.pp.normalize(adata, method={trained!r}))",
+            f"signal is normalised with {here!r}: inputs are not comparable; {fix}",
             NormalizationWarning,
             stacklevel=3,
         )
@@ -200,6 +203,11 @@ def _subsample(y: np.ndarray, fraction: float, task: str, seed: int) -> np.ndarr
     return np.sort(np.concatenate(kept))
 
 
+def _check_strategy(strategy: str) -> None:
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; choose one of {list(STRATEGIES)}")
+
+
 def _check_fraction(fraction: float) -> float:
     fraction = float(fraction)
     if not 0.0 < fraction <= 1.0:
@@ -215,8 +223,7 @@ def transferred(record: dict, strategy: str, lr: float) -> tuple[torch.nn.Module
     the source head only; ``head_only`` trains a new head on the frozen encoder;
     ``discriminative_lr`` trains the encoder at ``ENCODER_LR_FACTOR × lr``.
     """
-    if strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {strategy!r}; choose one of {list(STRATEGIES)}")
+    _check_strategy(strategy)
     network = rebuild(record)
     network.freeze_batchnorm(True)
     if strategy == "head_only":
@@ -467,8 +474,7 @@ def finetune(
         model, usable as ``ct.tl.predict(adata, f"{key_added}/{target}")``.
     """
     fraction = _check_fraction(fraction)
-    if strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {strategy!r}; choose one of {list(STRATEGIES)}")
+    _check_strategy(strategy)
     seed = settings.seed if seed is None else seed
     source_key = source_model(
         adata,
@@ -789,8 +795,7 @@ def subsample_curve(
     fractions = [_check_fraction(f) for f in fractions]
     if n_boot < 1:
         raise ValueError(f"n_boot must be at least 1, got {n_boot}")
-    if strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {strategy!r}; choose one of {list(STRATEGIES)}")
+    _check_strategy(strategy)
     seed = settings.seed if seed is None else seed
     sizes = {"epochs": epochs, "batch_size": batch_size, "weight_decay": weight_decay}
     key = source_model(
