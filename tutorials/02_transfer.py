@@ -50,7 +50,7 @@ print(adata.uns["finetune"]["metrics"][["target", "approach", "auroc", "auprc", 
 
 # %%
 ct.tl.predict(adata, "finetune/E003", cell_types="E003")
-print(adata.layers["finetune/E003"][1, :5].round(3))
+print(adata.layers["finetune_E003"][1, :5].round(3))
 
 # %% How much target data does transfer save? (ChromTransfer's design)
 curve = ct.tl.subsample_curve(

@@ -461,6 +461,15 @@ def record_of(adata: AnnData, key: str) -> dict:
     return record
 
 
+def layer_key(key: str) -> str:
+    """The layer that holds the predictions of model ``key``.
+
+    Zarr and HDF5 refuse ``/`` in element names, so the fine-tuned model
+    ``"finetune/E003"`` predicts into ``layers['finetune_E003']``.
+    """
+    return key.replace("/", "_")
+
+
 def check_compatible(adata: AnnData, data_config: dict, what: str) -> None:
     """Refuse data whose marks or bins (or missing sequence) differ from a model's training data."""
     if data_config.get("input", "histone") == "sequence":
@@ -517,7 +526,9 @@ def predict(
     Returns
     -------
     ``None``. Writes ``adata.layers[key]`` (float32; the probability of high
-    expression, or the expression; NaN for cell types not predicted).
+    expression, or the expression; NaN for cell types not predicted); for a
+    fine-tuned model such as ``"finetune/E003"`` the layer is
+    ``"finetune_E003"``, as ``/`` cannot be stored in Zarr.
     """
     record = record_of(adata, key)
     data_config = record["config"]["data"]
@@ -549,14 +560,15 @@ def predict(
     else:
         x, _, _ = next(iter(Batches(inputs, cells, genes, batch_size=len(genes))))
         values = _predict_sklearn(record, x.numpy(), task)
-    layer = adata.layers[key] if key in adata.layers else None
+    name = layer_key(key)
+    layer = adata.layers[name] if name in adata.layers else None
     layer = (
         np.full(adata.shape, np.nan, dtype=np.float32)
         if layer is None
         else np.array(layer, dtype=np.float32)
     )
     layer[cells, genes] = values
-    adata.layers[key] = layer
+    adata.layers[name] = layer
 
 
 def evaluate(adata: AnnData, key: str, *, split_key: str | None = None) -> pd.DataFrame:
@@ -578,13 +590,14 @@ def evaluate(adata: AnnData, key: str, *, split_key: str | None = None) -> pd.Da
     (labels) or ``pearson``, ``spearman``, ``mse`` (expression), and ``n``.
     """
     record = record_of(adata, key)
-    if key not in adata.layers:
-        raise KeyError(f"adata.layers[{key!r}] is missing: run ct.tl.predict(adata, {key!r})")
+    name = layer_key(key)
+    if name not in adata.layers:
+        raise KeyError(f"adata.layers[{name!r}] is missing: run ct.tl.predict(adata, {key!r})")
     data_config = record["config"]["data"]
     split_key = split_key or record.get("params", {}).get("split_key", "split")
     split_masks(adata, split_key)
     task = target_values(adata, data_config["target"])
-    predictions = np.asarray(adata.layers[key], dtype=np.float32)
+    predictions = np.asarray(adata.layers[name], dtype=np.float32)
     predicted = np.isfinite(predictions).any(axis=1)
     cell_types = list(adata.obs_names[predicted])
     table = score_table(
