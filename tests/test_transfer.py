@@ -64,6 +64,23 @@ def test_finetune_reuses_the_model_fitted_on_the_source(planted):
     assert "deepchrome_cell0" not in adata.uns  # nothing new fitted
 
 
+def test_pretrain_pools_cell_types_and_transfers_to_a_new_one(planted):
+    adata = planted.copy()
+    ct.tl.pretrain(adata, "deepchrome", ["cell0", "cell1"], **FAST)
+    record = adata.uns["pretrain"]
+    assert record["config"]["data"]["cell_types"] == ["cell0", "cell1"]
+    n_train = (adata.var["split"] == "train").sum()
+    assert record["params"]["pretrained"] is True
+    test = record["metrics"].query("split == 'test'").set_index("cell_type")["auroc"]
+    assert (test > 0.9).all() and len(record["history"]) >= 1
+    # the default targets are the cell types it was not trained on: cell2, without labels
+    ct.tl.finetune(adata, source_key="pretrain", **FAST)
+    assert adata.uns["finetune"]["params"]["targets"] == ["cell2"]
+    assert adata.uns["finetune"]["metrics"].empty
+    assert np.corrcoef(adata.layers["finetune"][2], adata.layers["activity"][2])[0, 1] > 0.7
+    assert n_train == len(record["config"]["data"]["train_genes"])
+
+
 @pytest.mark.parametrize("strategy", ["full", "freeze_encoder", "discriminative_lr", "head_only"])
 def test_strategies_train_what_they_say(planted, strategy):
     adata = planted.copy()
