@@ -33,6 +33,9 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) benchmarks/read_bigwigs.py
+	$(PY) benchmarks/train_throughput.py
+	$(PY) benchmarks/accuracy.py
+	$(PY) benchmarks/transfer.py
 
 clean:
 	rm -rf $(OUT) .pytest_cache
