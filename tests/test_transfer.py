@@ -270,3 +270,9 @@ def test_bad_input_is_refused_before_training(planted, tmp_path):
         ct.tl.finetune(fewer, source_key="source", target="cell1")
     with pytest.raises(ValueError, match="scikit-learn"):
         ct.tl.pretrain(adata, "logreg")
+    with pytest.raises(ValueError, match=r"targets \['cell2'\] have no training labels"):
+        ct.tl.transfer_matrix(adata, ["cell0"], ["cell2"])
+    with pytest.raises(ValueError, match="metric 'pearson' is not one of"):
+        ct.tl.transfer_matrix(adata, ["cell0"], ["cell1"], metric="pearson")
+    with pytest.raises(ValueError, match="n_boot must be at least 1"):
+        ct.tl.subsample_curve(adata, None, "cell1", source_key="source", n_boot=0)

@@ -11,6 +11,13 @@ CLASSIFICATION = ("auroc", "auprc", "f1", "accuracy")
 REGRESSION = ("pearson", "spearman", "mse")
 
 
+#: The metrics :func:`score` reports for each task.
+METRICS = {
+    "classification": ("auroc", "auprc", "f1", "accuracy"),
+    "regression": ("pearson", "spearman", "mse"),
+}
+
+
 def score(y_true: np.ndarray, y_pred: np.ndarray, task: str) -> dict[str, float]:
     """Metrics of one set of predictions, ignoring samples whose truth is NaN.
 

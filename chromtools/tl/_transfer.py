@@ -46,7 +46,7 @@ from ._fit import (
     state_arrays,
     train_samples,
 )
-from ._metrics import score
+from ._metrics import METRICS, score
 from ._train import predict_batches, resolve_device
 
 STRATEGIES = ("full", "freeze_encoder", "discriminative_lr", "head_only")
@@ -693,6 +693,11 @@ def transfer_matrix(
     seed = settings.seed if seed is None else seed
     spec = models.get_model(model)
     data = model_data(adata, spec, fit_options.get("target", "label"), split_key)
+    if metric not in METRICS[data.task.kind]:
+        raise ValueError(
+            f"metric {metric!r} is not one of {list(METRICS[data.task.kind])} "
+            f"({data.task.kind} of target={data.config['target']!r})"
+        )
     labelled = _labelled_targets(adata, data, exclude=())
     sources = list(labelled if sources is None else sources)
     targets = list(labelled if targets is None else targets)
@@ -717,8 +722,6 @@ def transfer_matrix(
             scores = target_data.score(target_data.predict(network))
             rows.append({"source": source, "target": name, **scores})
     scores = pd.DataFrame(rows)
-    if metric not in scores.columns:
-        raise ValueError(f"metric {metric!r} is not one of {list(scores.columns[2:])}")
     matrix = scores.pivot(index="source", columns="target", values=metric)
     matrix = matrix.loc[sources, targets]
     adata.uns[key_added] = {
