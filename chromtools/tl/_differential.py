@@ -33,7 +33,7 @@ from ._data import Batches, Inputs
 from ._fit import (
     check_finite_inputs,
     has_signal,
-    normalization,
+    histone_config,
     resolve_training,
     split_masks,
     state_arrays,
@@ -376,7 +376,6 @@ def differential(
         predictions["svr2"] = _svr2(inputs, pairs, fold_change, masks["train"], seed)
 
     split = adata.var[split_key].astype(str).to_numpy()
-    meta = get.metadata(adata)
     params = {
         "model": "deepdiff",
         "a": a,
@@ -398,11 +397,7 @@ def differential(
         "input": "histone_pair",
         "target": "log_fold_change",
         "task": "regression",
-        "marks": marks,
-        "n_bins": shape["n_bins"],
-        "bin_size": int(meta["bin_size"]),
-        "window": [int(w) for w in meta["window"]],
-        "normalization": normalization(adata),
+        **histone_config(adata, marks, shape["n_bins"]),
         "cell_types": [a, b],
         "train_genes": [str(g) for g in adata.var_names[masks["train"]]],
     }

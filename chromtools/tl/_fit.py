@@ -131,16 +131,21 @@ def model_data(
         return ModelData(task, masks, inputs, {}, config)
     marks = list(marks) if marks is not None else get.marks(adata)
     inputs = Inputs.histone(adata, marks)
-    meta = get.metadata(adata)
     n_bins = int(inputs.array.shape[-1])
-    config.update(
-        marks=marks,
-        n_bins=n_bins,
-        bin_size=int(meta["bin_size"]),
-        window=[int(w) for w in meta["window"]],
-        normalization=normalization(adata),
-    )
+    config.update(histone_config(adata, marks, n_bins))
     return ModelData(task, masks, inputs, {"n_marks": len(marks), "n_bins": n_bins}, config)
+
+
+def histone_config(adata: AnnData, marks: list[str], n_bins: int) -> dict:
+    """What a histone model records of its input: marks, bins, bin size, window, normalisation."""
+    meta = get.metadata(adata)
+    return {
+        "marks": marks,
+        "n_bins": n_bins,
+        "bin_size": int(meta["bin_size"]),
+        "window": [int(w) for w in meta["window"]],
+        "normalization": normalization(adata),
+    }
 
 
 def normalization(adata: AnnData) -> dict:
@@ -157,6 +162,15 @@ def model_inputs(adata: AnnData, data_config: dict) -> Inputs:
     return Inputs.histone(adata, data_config["marks"])
 
 
+def labelled_cell_types(adata: AnnData, data: ModelData) -> np.ndarray:
+    """Cell types (a boolean mask over ``obs``) with training targets and, for histone
+    models, histone signal."""
+    labelled = np.isfinite(data.task.values[:, data.masks["train"]]).any(axis=1)
+    if data.config["input"] == "histone":
+        labelled &= has_signal(adata)
+    return labelled
+
+
 def choose_cell_types(
     adata: AnnData, cell_types: Sequence[str] | str | None, data: ModelData, spec: type
 ) -> list[str]:
@@ -166,10 +180,7 @@ def choose_cell_types(
     if isinstance(cell_types, str):
         cell_types = [cell_types]
     if cell_types is None:
-        labelled = np.isfinite(task.values[:, train_genes]).any(axis=1)
-        if not sequence:
-            labelled &= has_signal(adata)
-        cell_types = list(adata.obs_names[labelled])
+        cell_types = list(adata.obs_names[labelled_cell_types(adata, data)])
         if not cell_types:
             raise ValueError("no cell type has both histone signal and training labels")
     unknown = [c for c in cell_types if c not in adata.obs_names]

@@ -37,6 +37,7 @@ from ._fit import (
     check_compatible,
     fit,
     has_signal,
+    labelled_cell_types,
     model_data,
     normalization,
     rebuild,
@@ -325,8 +326,8 @@ def transfer_once(
     of its ``valid`` labels: a cell type with few labels has few to stop
     early on as well, and selecting epochs on every validation label would
     let the from-scratch model learn from them. Returns a dict with the
-    fine-tuned network, its history and best epoch, the test scores of each
-    approach and the numbers of training and validation samples used.
+    fine-tuned network, its history and best epoch, the training genes and
+    their number, and the test predictions and scores of each approach.
     """
     train_set = target.subsample("train", fraction, seed)
     valid_set = target.subsample("valid", fraction, seed)
@@ -346,7 +347,6 @@ def transfer_once(
         "history": history,
         "best_epoch": best_epoch,
         "n_train": len(train_set[1]),
-        "n_valid": len(valid_set[1]),
         "train_genes": train_set[1],
         "test_predictions": {"finetuned": target.predict(network)},
     }
@@ -366,14 +366,6 @@ def transfer_once(
         result["test_predictions"]["scratch"] = target.predict(fresh)
     result["scores"] = {k: target.score(v) for k, v in result["test_predictions"].items()}
     return result
-
-
-def _labelled_targets(adata: AnnData, data: ModelData, exclude: Sequence[str]) -> list[str]:
-    """Cell types with inputs and training labels, other than ``exclude``."""
-    labelled = np.isfinite(data.task.values[:, data.masks["train"]]).any(axis=1)
-    if data.config["input"] == "histone":
-        labelled &= has_signal(adata)
-    return [c for c in adata.obs_names[labelled] if c not in exclude]
 
 
 def _prepare(adata: AnnData, source_key: str, split_key: str, what: str):
@@ -499,7 +491,7 @@ def finetune(
     finetune_training = resolve_training(name, lr=lr, **sizes)
     scratch_training = resolve_training(name, **sizes)
     source_network = rebuild(record)
-    labelled = set(_labelled_targets(adata, data, exclude=()))
+    labelled = set(adata.obs_names[labelled_cell_types(adata, data)])
     layer = np.full(adata.shape, np.nan, dtype=np.float32)
     every_gene = np.arange(adata.n_vars)
     rows, test_predictions, not_evaluated, fitted = [], [], {}, {}
@@ -583,19 +575,16 @@ def _targets(
     """Target cell types: those given, else every non-source cell type with inputs."""
     if isinstance(target, str):
         target = [target]
+    usable = has_signal(adata) if data.config["input"] == "histone" else np.ones(adata.n_obs, bool)
     if target is None:
-        usable = (
-            has_signal(adata) if data.config["input"] == "histone" else np.ones(adata.n_obs, bool)
-        )
         target = [c for c in adata.obs_names[usable] if c not in sources]
         if not target:
             raise ValueError(f"no cell type other than the source {sources} to transfer to")
     for name in target:
         _check_cell_type(adata, name, "target")
-    if data.config["input"] == "histone":
-        without = [c for c in target if not has_signal(adata)[adata.obs_names.get_loc(c)]]
-        if without:
-            raise ValueError(f"targets {without} have no histone signal to predict from")
+    without = [c for c in target if not usable[adata.obs_names.get_loc(c)]]
+    if without:
+        raise ValueError(f"targets {without} have no histone signal to predict from")
     return list(target)
 
 
@@ -698,7 +687,7 @@ def transfer_matrix(
             f"metric {metric!r} is not one of {list(METRICS[data.task.kind])} "
             f"({data.task.kind} of target={data.config['target']!r})"
         )
-    labelled = _labelled_targets(adata, data, exclude=())
+    labelled = list(adata.obs_names[labelled_cell_types(adata, data)])
     sources = list(labelled if sources is None else sources)
     targets = list(labelled if targets is None else targets)
     for name in sources:
@@ -807,13 +796,15 @@ def subsample_curve(
     )  # fmt: skip
     record, data = _prepare(adata, key, split_key, f"the source model uns[{key!r}]")
     _check_cell_type(adata, target, "target")
-    if target not in _labelled_targets(adata, data, exclude=()):
+    if not labelled_cell_types(adata, data)[adata.obs_names.get_loc(target)]:
         raise ValueError(f"target {target!r} has no training labels to subsample")
     name = record["config"]["model"]["name"]
     options = {"device": resolve_device(device), "precision": precision, "patience": patience}
     target_data = _Target(adata, data, target, options["device"], precision)
     zero_shot = target_data.score(target_data.predict(rebuild(record)))
     rows = [{"fraction": 0.0, "boot": 0, "approach": "zero_shot", "n_train": 0, **zero_shot}]
+    finetune_training = resolve_training(name, lr=lr, **sizes)
+    scratch_training = resolve_training(name, **sizes)
     runs = [(f, b) for f in fractions for b in range(n_boot)]
     for fraction, boot in progress(runs, desc=f"subsample curve → {target}", unit="run"):
         result = transfer_once(
@@ -821,8 +812,8 @@ def subsample_curve(
             target_data,
             strategy=strategy,
             fraction=fraction,
-            finetune_training=resolve_training(name, lr=lr, **sizes),
-            scratch_training=resolve_training(name, **sizes),
+            finetune_training=finetune_training,
+            scratch_training=scratch_training,
             seed=seed + boot,
             **options,
         )
