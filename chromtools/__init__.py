@@ -1,7 +1,18 @@
 """chromtools: learn how chromatin controls genes, on AnnData and Zarr."""
 
 from . import datasets, get, io, models, pp, tl
+from ._errors import FormatError, StoreError
 from ._settings import settings
 
 __version__ = "0.1.0"
-__all__ = ["datasets", "get", "io", "models", "pp", "settings", "tl"]
+__all__ = [
+    "FormatError",
+    "StoreError",
+    "datasets",
+    "get",
+    "io",
+    "models",
+    "pp",
+    "settings",
+    "tl",
+]

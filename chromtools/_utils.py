@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import math
+import numbers
 import re
 from collections.abc import Iterable, Iterator, Sequence
 
@@ -28,6 +30,47 @@ _OTHER_TRACKS = {"DNase", "ATAC", "CTCF", "POLR2A", "Input"}
 def progress(iterable: Iterable | None = None, **kwargs) -> tqdm:
     """A tqdm bar that respects ``ct.settings.progress``."""
     return tqdm(iterable, disable=not settings.progress, **kwargs)
+
+
+def check_int(value, name: str, *, minimum: int | None = None) -> int:
+    """``value`` as an ``int``, refusing floats with a fraction, bools, strings and
+    anything below ``minimum``; the message names the argument."""
+    expected = {None: "an integer", 0: "a non-negative integer", 1: "a positive integer"}.get(
+        minimum, f"an integer >= {minimum}"
+    )
+    whole = (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and float(value).is_integer()
+    )
+    if not (isinstance(value, numbers.Integral) or whole) or isinstance(value, bool):
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be {expected}, got {value}")
+    return value
+
+
+def check_number(
+    value,
+    name: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    strict_minimum: bool = False,
+) -> float:
+    """``value`` as a finite ``float`` within bounds; refuses NaN, inf, bools and
+    strings, naming the argument."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    value = float(value)
+    if minimum is not None and (value <= minimum if strict_minimum else value < minimum):
+        bound = ">" if strict_minimum else ">="
+        raise ValueError(f"{name} must be {bound} {minimum:g}, got {value:g}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum:g}, got {value:g}")
+    return value
 
 
 def check_marks(marks: Sequence[str], what: str = "marks") -> list[str]:

@@ -4,7 +4,7 @@ from ._bigwig import read_bigwigs
 from ._csv import read_deepchrome, read_deepdiff, read_expression
 from ._fasta import read_regions
 from ._genes import read_genes
-from ._zarr import read_zarr, write_zarr
+from ._zarr import read_zarr, verify, write_zarr
 
 __all__ = [
     "read_bigwigs",
@@ -14,5 +14,6 @@ __all__ = [
     "read_genes",
     "read_regions",
     "read_zarr",
+    "verify",
     "write_zarr",
 ]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
+import json
 import os
-import shutil
 import uuid
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +16,9 @@ import zarr
 from anndata.experimental import read_elem_lazy
 from anndata.io import read_elem, write_elem
 
-from .._utils import dask_progress
+from .._errors import StoreError
+from .._utils import check_int, dask_progress
+from ._atomic import STORE_FORMAT, STORE_MANIFEST, atomic_write, check_destination, check_readable
 
 # Genes per chunk along the gene axis of every array: one chunk of histone
 # signal for 1,024 genes × 5 marks × 100 bins is 2 MB of float32.
@@ -41,33 +43,152 @@ def _write_array(group: zarr.Group, key: str, array, chunks: tuple[int, ...]) ->
         write_elem(group, key, np.asarray(array), dataset_kwargs={"chunks": chunks})
 
 
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, *, overwrite: bool = True) -> Iterator[Path]:
-    """Yield a temporary sibling of ``path`` that replaces ``path`` only on success.
+def _check_names(adata: ad.AnnData) -> None:
+    """Zarr nests groups by ``/``: a key holding one cannot be written or read back."""
 
-    If the body raises (or is interrupted), the temporary store is removed and
-    an existing store at ``path`` is left exactly as it was.
+    def check(mapping, where: str) -> None:
+        for key, value in mapping.items():
+            if not isinstance(key, str) or not key or "/" in key or key in (".", ".."):
+                raise ValueError(
+                    f"{where}[{key!r}] cannot be written: Zarr needs keys that are non-empty "
+                    "strings without '/'; rename it (e.g. replace '/' with '_')"
+                )
+            if isinstance(value, dict):
+                check(value, f"{where}[{key!r}]")
+
+    check(adata.uns, "uns")
+    for slot in ("layers", "obsm", "varm", "obsp", "varp"):
+        check(getattr(adata, slot), slot)
+    for frame in ("obs", "var"):
+        check({str(c): None for c in getattr(adata, frame).columns}, f"{frame}.columns")
+
+
+def _sequence_types(uns: dict, prefix: str = "") -> dict[str, str]:
+    """Where ``uns`` holds lists or tuples: anndata reads them back as arrays."""
+    types = {}
+    for key, value in uns.items():
+        if isinstance(value, dict):
+            types.update(_sequence_types(value, f"{prefix}{key}/"))
+        elif isinstance(value, (list, tuple)):
+            types[f"{prefix}{key}"] = type(value).__name__
+    return types
+
+
+def _restore_types(uns: dict, types: dict[str, str]) -> None:
+    for name, kind in types.items():
+        *parents, leaf = name.split("/")
+        node = uns
+        for parent in parents:
+            node = node.get(parent) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or leaf not in node:
+            continue
+        value = node[leaf]
+        value = value.tolist() if isinstance(value, np.ndarray) else list(value)
+        node[leaf] = tuple(value) if kind == "tuple" else value
+
+
+def _crc32(path: Path) -> int:
+    crc = 0
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 22):
+            crc = zlib.crc32(block, crc)
+    return crc
+
+
+def _store_files(root: Path, *, checksums: bool) -> dict[str, list[int]]:
+    files = {}
+    for folder, _, names in os.walk(root):
+        for name in names:
+            full = Path(folder) / name
+            relative = full.relative_to(root).as_posix()
+            if relative != STORE_MANIFEST:
+                size = full.stat().st_size
+                files[relative] = [size, _crc32(full)] if checksums else [size]
+    return files
+
+
+def _write_manifest(root: Path, uns_types: dict[str, str]) -> None:
+    manifest = {
+        "format": STORE_FORMAT,
+        "write_id": uuid.uuid4().hex,
+        "uns_types": uns_types,
+        "files": _store_files(root, checksums=True),
+    }
+    (root / STORE_MANIFEST).write_text(json.dumps(manifest, separators=(",", ":")))
+
+
+def _manifest(path: Path) -> dict | None:
+    """The store's manifest; ``None`` for a store written by anndata itself."""
+    file = path / STORE_MANIFEST
+    if not file.exists():
+        return None
+    try:
+        manifest = json.loads(file.read_text())
+        if manifest.get("format") != STORE_FORMAT or not isinstance(manifest.get("files"), dict):
+            raise ValueError(f"format {manifest.get('format')!r}, expected {STORE_FORMAT!r}")
+    except (OSError, ValueError, AttributeError) as error:
+        raise StoreError(f"{file} is damaged ({error}); the store cannot be trusted") from None
+    return manifest
+
+
+def _problems(path: Path, manifest: dict, *, checksums: bool) -> list[str]:
+    """Files the manifest lists that are missing, truncated or (with checksums) altered."""
+    problems = []
+    for relative, expected in manifest["files"].items():
+        file = path / relative
+        try:
+            size = file.stat().st_size
+        except OSError:
+            problems.append(f"{relative} is missing")
+            continue
+        if size != expected[0]:
+            problems.append(f"{relative} has {size} bytes, {expected[0]} were written")
+        elif checksums and _crc32(file) != expected[1]:
+            problems.append(f"{relative} was altered after it was written (checksum differs)")
+    return problems
+
+
+def _incomplete(path: Path, problems: list[str]) -> StoreError:
+    more = f"; … {len(problems) - 10} more" if len(problems) > 10 else ""
+    shown = "; ".join(problems[:10]) + more
+    return StoreError(
+        f"the store {path} is incomplete or damaged: {len(problems)} of its files do not match "
+        f"what was written ({shown}). Its data cannot be trusted: write it again from the source."
+    )
+
+
+def _zarr_sources(array) -> set[Path]:
+    """Folders of the Zarr stores a dask array reads from."""
+    if not isinstance(array, da.Array):
+        return set()
+    sources = set()
+    for value in array.__dask_graph__().values():
+        if isinstance(value, zarr.Array) and getattr(value.store, "root", None) is not None:
+            sources.add(Path(value.store.root).resolve())
+    return sources
+
+
+def _lazy_slots(adata: ad.AnnData) -> Iterator[tuple[str, str | None, object]]:
+    yield "X", None, adata.X
+    for slot in ("layers", "obsm", "varm"):
+        for key, value in getattr(adata, slot).items():
+            yield slot, key, value
+
+
+def _rebind(adata: ad.AnnData, path: Path, slots: list[tuple[str, str | None]]) -> None:
+    """Point arrays that read the replaced store at the new one.
+
+    They read ``path`` lazily, with their pending transforms (e.g. a
+    normalisation) on top; the new store holds the transformed values, so
+    reading it through the same graph would apply the transform twice.
     """
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    backup = path.with_name(f".{path.name}.old-{uuid.uuid4().hex[:8]}")
-    if path.exists():
-        os.rename(path, backup)
-    try:
-        os.rename(tmp, path)
-    except BaseException:
-        if backup.exists():
-            os.rename(backup, path)
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    shutil.rmtree(backup, ignore_errors=True)
+    root = zarr.open_group(path, mode="r")
+    for slot, key in slots:
+        array = read_elem_lazy(root[slot] if key is None else root[slot][key])
+        if key is None:
+            adata.X = array
+        else:
+            getattr(adata, slot)[key] = array
 
 
 def write_zarr(
@@ -83,8 +204,15 @@ def write_zarr(
     ``chunk_genes`` genes × all marks × all bins, ``X`` and ``layers`` one cell
     type × ``chunk_genes``, ``varm`` (one-hot DNA) ``chunk_genes`` regions.
     Lazy (dask) arrays are streamed chunk by chunk, never held whole in memory.
-    The store is written to a temporary path and renamed into place, so a
-    failed or interrupted write leaves any previous store at ``path`` intact.
+    The store is written to a temporary sibling and switched into place in
+    one atomic step, so a failed, interrupted or killed write leaves any
+    previous store at ``path`` intact. Only a Zarr store (or an empty folder)
+    is ever replaced: a regular file or a folder of other files is refused.
+    The store records every file it holds (a manifest with sizes and
+    checksums), so :func:`read_zarr` refuses a store with a missing or
+    truncated piece and :func:`verify` checks it in full. If ``adata`` reads
+    lazily from ``path`` itself, its arrays are pointed at the new store
+    afterwards, so pending transforms are not applied twice.
 
     Parameters
     ----------
@@ -95,16 +223,38 @@ def write_zarr(
     chunk_genes
         Genes (or regions) per chunk.
     overwrite
-        Replace an existing store at ``path``; otherwise raise ``FileExistsError``.
+        Replace an existing store at ``path``; otherwise raise ``FileExistsError``
+        (also when another process creates ``path`` while this one writes).
 
     Returns
     -------
     ``None``; the store at ``path`` holds ``obs``, ``var``, ``uns``, ``X``,
-    ``layers``, ``obsm`` and ``varm`` in anndata's Zarr encoding.
+    ``layers``, ``obsm`` and ``varm`` in anndata's Zarr encoding, plus
+    ``chromtools-manifest.json``.
+
+    Raises
+    ------
+    FileExistsError
+        ``path`` exists and ``overwrite`` is false.
+    ValueError
+        ``path`` holds something that is not a Zarr store; a key cannot be
+        stored in Zarr (it contains ``/``); ``chunk_genes`` is not a positive
+        integer.
     """
-    if chunk_genes < 1:
-        raise ValueError(f"chunk_genes must be a positive integer, got {chunk_genes}")
-    with atomic_path(path, overwrite=overwrite) as tmp:
+    chunk_genes = check_int(chunk_genes, "chunk_genes", minimum=1)
+    _check_names(adata)
+    path = check_destination(path, overwrite=overwrite, kind="store")
+    target = path.resolve()
+    reading_target = [
+        (slot, key) for slot, key, value in _lazy_slots(adata) if target in _zarr_sources(value)
+    ]
+    if reading_target and adata.is_view:
+        raise ValueError(
+            f"this object is a view of data read lazily from {path}, which the write would "
+            "replace under its parent; write adata.copy() there, or write to another path"
+        )
+    uns_types = _sequence_types(adata.uns)
+    with atomic_write(path, overwrite=overwrite, kind="store") as tmp:
         root = zarr.open_group(tmp, mode="w", zarr_format=ad.settings.zarr_write_format)
         root.attrs.update({"encoding-type": "anndata", "encoding-version": "0.1.0"})
         write_elem(root, "obs", adata.obs)
@@ -123,27 +273,12 @@ def write_zarr(
                     continue
                 _write_array(root[slot], key, value, _chunks(value.shape, gene_axis, chunk_genes))
         zarr.consolidate_metadata(tmp)
+        _write_manifest(tmp, uns_types)
+    if reading_target:
+        _rebind(adata, path, reading_target)
 
 
-def read_zarr(path: str | os.PathLike, *, lazy: bool = True) -> ad.AnnData:
-    """Read a chromtools Zarr store.
-
-    Parameters
-    ----------
-    path
-        Store written by :func:`write_zarr` (or any anndata Zarr store).
-    lazy
-        Keep ``X``, ``layers``, ``obsm`` and ``varm`` as dask arrays over the
-        store's chunks (the default); ``obs``, ``var`` and ``uns`` are small and
-        always loaded. Call ``.to_memory()`` on the result to load everything.
-
-    Returns
-    -------
-    The AnnData, backed lazily by the store when ``lazy=True``.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no Zarr store at {path}")
+def _open(path: Path, lazy: bool) -> ad.AnnData:
     if not lazy:
         return ad.read_zarr(path)
     root = zarr.open_group(path, mode="r")
@@ -162,3 +297,91 @@ def read_zarr(path: str | os.PathLike, *, lazy: bool = True) -> ad.AnnData:
         obsm=lazy_dict("obsm"),
         varm=lazy_dict("varm"),
     )
+
+
+def read_zarr(path: str | os.PathLike, *, lazy: bool = True) -> ad.AnnData:
+    """Read a chromtools Zarr store.
+
+    Before reading, the store is checked against the manifest written with
+    it: a missing or truncated file (a chunk, a group such as ``obs``) is an
+    error naming the pieces, never zeros or empty names. A store replaced by
+    another process while it is read is read again.
+
+    Parameters
+    ----------
+    path
+        Store written by :func:`write_zarr` (or any anndata Zarr store, which
+        has no manifest and so is read unchecked).
+    lazy
+        Keep ``X``, ``layers``, ``obsm`` and ``varm`` as dask arrays over the
+        store's chunks (the default); ``obs``, ``var`` and ``uns`` are small and
+        always loaded. Call ``.to_memory()`` on the result to load everything.
+
+    Returns
+    -------
+    The AnnData, backed lazily by the store when ``lazy=True``. Lists and
+    tuples in ``uns`` come back as lists and tuples.
+
+    Raises
+    ------
+    FileNotFoundError
+        Nothing is at ``path``.
+    chromtools.StoreError
+        ``path`` is not a Zarr store, or the store is incomplete or damaged.
+    """
+    path = check_readable(path, "store")
+    for _ in range(5):
+        manifest = _manifest(path)
+        if manifest is not None and (problems := _problems(path, manifest, checksums=False)):
+            raise _incomplete(path, problems)
+        try:
+            adata = _open(path, lazy)
+            failure = None
+        except (KeyError, ValueError, TypeError, OSError) as error:
+            failure = error
+        now = _manifest(path)
+        if manifest is None or now is None or now["write_id"] == manifest["write_id"]:
+            break  # not replaced while it was read
+    if failure is not None:
+        raise StoreError(
+            f"the store {path} could not be read ({type(failure).__name__}: {failure}); "
+            "ct.io.verify(path) checks it in full"
+        ) from failure
+    if manifest is not None:
+        _restore_types(adata.uns, manifest.get("uns_types", {}))
+    return adata
+
+
+def verify(path: str | os.PathLike) -> dict[str, int]:
+    """Check that a store holds exactly what was written: every file, size and checksum.
+
+    Parameters
+    ----------
+    path
+        Store written by :func:`write_zarr`.
+
+    Returns
+    -------
+    ``{"files": n, "bytes": total}`` for a complete store.
+
+    Raises
+    ------
+    chromtools.StoreError
+        Naming every missing, truncated or altered file, or saying that the
+        store has no manifest to check against (written by anndata or an
+        older chromtools: write it again with :func:`write_zarr`).
+    """
+    path = check_readable(path, "store")
+    manifest = _manifest(path)
+    if manifest is None:
+        raise StoreError(
+            f"{path} has no {STORE_MANIFEST}: it was not written by this chromtools, so what it "
+            "should hold is unknown; write it again with ct.io.write_zarr to make it checkable"
+        )
+    problems = _problems(path, manifest, checksums=True)
+    if problems:
+        raise _incomplete(path, problems)
+    return {
+        "files": len(manifest["files"]),
+        "bytes": sum(entry[0] for entry in manifest["files"].values()),
+    }

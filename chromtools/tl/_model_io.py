@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from anndata import AnnData
+from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
-from ..io._zarr import atomic_path
+from .._errors import StoreError
+from ..io._atomic import MODEL_CONFIG as CONFIG
+from ..io._atomic import MODEL_FORMAT, atomic_write, check_destination, check_readable
+from ..io._atomic import MODEL_WEIGHTS as WEIGHTS
 from ._fit import check_compatible, rebuild, record_of
-
-WEIGHTS = "model.safetensors"
-CONFIG = "config.json"
 
 
 def _jsonable(value):
@@ -56,20 +57,76 @@ def save_model(
     -------
     ``None``; writes the folder at ``path``.
     """
+    check_destination(path, overwrite=overwrite, kind="model")
     record = record_of(adata, key)
     if "state_dict" not in record:
         raise ValueError(f"uns[{key!r}] is a scikit-learn baseline; only PyTorch models are saved")
     state = {name: np.ascontiguousarray(value) for name, value in record["state_dict"].items()}
+    check_finite_weights(state, f"the model under uns[{key!r}]")
     config = {
-        "format": "chromtools-model/1",
+        "format": MODEL_FORMAT,
         "config": _jsonable(record["config"]),
         "params": _jsonable(record.get("params", {})),
         "history": _jsonable(record.get("history", {})),
     }
-    with atomic_path(path, overwrite=overwrite) as tmp:
-        tmp.mkdir(parents=True)
+    with atomic_write(path, overwrite=overwrite, kind="model") as tmp:
+        tmp.mkdir()
         save_file(state, str(tmp / WEIGHTS))
         (tmp / CONFIG).write_text(json.dumps(config, indent=1))
+
+
+def check_finite_weights(state: dict[str, np.ndarray], what: str) -> None:
+    """Refuse weights holding NaN or infinity: such a model predicts only NaN."""
+    bad = {name: int((~np.isfinite(v)).sum()) for name, v in state.items() if v.dtype.kind == "f"}
+    bad = {name: n for name, n in bad.items() if n}
+    if bad:
+        raise ValueError(
+            f"{what} has {sum(bad.values())} non-finite (NaN or infinite) weights, in "
+            f"{sorted(bad)[:5]}; it cannot predict. Fit it again."
+        )
+
+
+def _read_config(path: Path) -> dict:
+    file = path / CONFIG
+    try:
+        saved = json.loads(file.read_text())
+    except json.JSONDecodeError as error:
+        raise StoreError(
+            f"{file} is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg}); "
+            "the saved model is truncated or damaged"
+        ) from None
+    except UnicodeDecodeError:
+        raise StoreError(f"{file} is not a text file; the saved model is damaged") from None
+    if not isinstance(saved, dict) or saved.get("format") != MODEL_FORMAT:
+        raise StoreError(f"{file} is not a chromtools model config (format {MODEL_FORMAT!r})")
+    required = {
+        "config": dict,
+        "params": dict,
+        "history": dict,
+        "config.model": dict,
+        "config.data": dict,
+        "config.model.name": str,
+    }
+    for name, kind in required.items():
+        node = saved
+        for part in name.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, kind):
+            raise StoreError(
+                f"{file} lacks {name!r} (a {kind.__name__}); the saved model is incomplete"
+            )
+    return saved
+
+
+def _read_weights(path: Path) -> dict[str, np.ndarray]:
+    file = path / WEIGHTS
+    try:
+        return load_file(str(file))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise StoreError(
+            f"{file} is not a readable safetensors file ({error}); the saved model is damaged "
+            "(chromtools never loads pickles)"
+        ) from None
 
 
 def load_model(adata: AnnData, path: str | os.PathLike, *, key_added: str | None = None) -> None:
@@ -90,21 +147,47 @@ def load_model(adata: AnnData, path: str | os.PathLike, *, key_added: str | None
     ``None``. Writes ``adata.uns[key_added]`` with ``config``, ``params``
     (plus ``loaded_from``), ``history`` and ``state_dict``; predict with
     ``ct.tl.predict(adata, key_added)``.
+
+    Raises
+    ------
+    FileNotFoundError
+        Nothing is at ``path``.
+    chromtools.StoreError
+        The folder is not a saved model, or a file in it is truncated,
+        damaged or does not match the architecture (missing, extra or
+        mis-shaped tensors).
+    ValueError
+        The weights hold NaN or infinity, or the model does not fit ``adata``
+        (marks, bins, window).
     """
     path = Path(path)
-    for name in (WEIGHTS, CONFIG):
-        if not (path / name).is_file():
-            raise FileNotFoundError(f"{path} is not a saved chromtools model: {name} is missing")
-    saved = json.loads((path / CONFIG).read_text())
-    if saved.get("format") != "chromtools-model/1":
-        raise ValueError(f"{path / CONFIG} is not a chromtools model config")
+    if path.is_dir() and not (path / CONFIG).is_file():
+        raise StoreError(f"{path} is not a saved chromtools model: {CONFIG} is missing")
+    path = check_readable(path, "model")
+    if not (path / WEIGHTS).is_file():
+        raise StoreError(f"{path} is not a saved chromtools model: {WEIGHTS} is missing")
+    saved = _read_config(path)
+    state = _read_weights(path)
     key = key_added or saved["params"].get("model", "model")
     check_compatible(adata, saved["config"]["data"], f"the model in {path}")
+    check_finite_weights(state, f"the model in {path}")
     record = {
         "params": {**saved["params"], "loaded_from": str(path)},
         "config": saved["config"],
         "history": pd.DataFrame(saved["history"]),
-        "state_dict": load_file(str(path / WEIGHTS)),
+        "state_dict": state,
     }
-    rebuild(record)  # fails here, not at predict time, if weights and config disagree
+    try:
+        rebuild(record)  # fails here, not at predict time, if weights and config disagree
+    except (RuntimeError, TypeError, ValueError, KeyError) as error:
+        raise StoreError(
+            f"the weights in {path / WEIGHTS} do not match the architecture in {path / CONFIG}: "
+            f"{str(error).splitlines()[0]} {_state_mismatch(error)}"
+        ) from None
     adata.uns[key] = record
+
+
+def _state_mismatch(error: Exception) -> str:
+    """The informative lines of torch's load_state_dict message (missing, unexpected, size)."""
+    lines = [line.strip() for line in str(error).splitlines()[1:] if line.strip()]
+    return " ".join(lines[:4])

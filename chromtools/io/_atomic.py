@@ -1,0 +1,293 @@
+"""Safe replacement of a store or model folder on disk.
+
+Every chromtools write goes through :func:`atomic_write`:
+
+- only a folder that is recognisably ours (a chromtools or anndata Zarr
+  store, a saved chromtools model) may be replaced; anything else at the
+  path, a user's folder or a regular file, is refused before any work;
+- the new content is written into a temporary sibling and switched in with
+  one atomic ``renameat2(RENAME_EXCHANGE)``, so at every instant the path
+  holds either the complete old or the complete new version. Where the
+  kernel or filesystem lacks the exchange, two renames are used and a
+  store left only in its ``.old-*`` sibling by a kill between them is put
+  back by the next read or write of that path;
+- one writer per path at a time: an exclusive lock on a sibling lock file
+  serialises writers, so of two writers with ``overwrite=False`` the second
+  fails with ``FileExistsError`` instead of silently replacing the first;
+- temporaries left behind by a killed write are removed by the next write
+  of the same path (the lock proves no writer is still using them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import fcntl
+import json
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from .._errors import StoreError
+
+STORE_MANIFEST = "chromtools-manifest.json"
+STORE_FORMAT = "chromtools-store/1"
+MODEL_CONFIG = "config.json"
+MODEL_WEIGHTS = "model.safetensors"
+MODEL_FORMAT = "chromtools-model/1"
+
+# What may sit at the top of an anndata Zarr store (both Zarr formats).
+_STORE_ENTRIES = {
+    ".zattrs", ".zgroup", ".zmetadata", "zarr.json", STORE_MANIFEST,
+    "X", "obs", "var", "uns", "layers", "obsm", "varm", "obsp", "varp", "raw",
+}  # fmt: skip
+_MODEL_ENTRIES = {MODEL_CONFIG, MODEL_WEIGHTS}
+
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?P<kind>tmp|old)-[0-9a-f]{32}$")
+
+# Called with the name of each step of a replacement; tests set it to kill the
+# process between steps. ``None`` in normal use.
+step_hook: Callable[[str], None] | None = None
+
+
+def _step(name: str) -> None:
+    if step_hook is not None:
+        step_hook(name)
+
+
+def is_temporary(path: Path) -> bool:
+    """Whether ``path`` is a write's temporary or backup sibling, never a store."""
+    return _TEMPORARY.match(path.name) is not None
+
+
+def _siblings(path: Path, kind: str) -> list[Path]:
+    return [
+        p
+        for p in path.parent.glob(f".{glob_escape(path.name)}.{kind}-*")
+        if (m := _TEMPORARY.match(p.name)) and m["name"] == path.name and m["kind"] == kind
+    ]
+
+
+def glob_escape(name: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", name)
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _is_anndata_store(path: Path) -> bool:
+    for name in (".zattrs", "zarr.json"):
+        meta = _read_json(path / name)
+        if meta is None:
+            continue
+        attrs = meta.get("attributes", meta) if name == "zarr.json" else meta
+        if isinstance(attrs, dict) and attrs.get("encoding-type") == "anndata":
+            return True
+    return _read_json(path / STORE_MANIFEST) is not None
+
+
+def _is_model_folder(path: Path) -> bool:
+    config = _read_json(path / MODEL_CONFIG)
+    return config is not None and config.get("format") == MODEL_FORMAT
+
+
+RECOGNISERS: dict[str, tuple[Callable[[Path], bool], set[str], str]] = {
+    "store": (_is_anndata_store, _STORE_ENTRIES, "Zarr store"),
+    "model": (_is_model_folder, _MODEL_ENTRIES, "saved chromtools model"),
+}
+
+
+def _listing(path: Path, limit: int = 8) -> str:
+    names = sorted(p.name for p in path.iterdir())
+    shown = ", ".join(names[:limit]) + (f", … ({len(names)} entries)" if len(names) > limit else "")
+    return f"[{shown}]"
+
+
+def check_destination(path: str | os.PathLike, *, overwrite: bool, kind: str) -> Path:
+    """Refuse, before any work, a destination that may not be written.
+
+    Returns ``path`` as a ``Path``. Raises ``FileExistsError`` when something is
+    there and ``overwrite`` is false, ``ValueError`` when what is there is not
+    ours to replace (a regular file, a link, a folder of other files), and
+    ``FileNotFoundError``/``PermissionError`` when the parent folder is missing
+    or not writable.
+    """
+    path = Path(path)
+    if not path.name or path.name in (".", ".."):
+        raise ValueError(f"{str(path)!r} names no folder to write; give a path like 'data.zarr'")
+    if is_temporary(path):
+        raise ValueError(f"{path} is the temporary sibling of a write, not a destination")
+    parent = path.parent
+    if not parent.is_dir():
+        raise FileNotFoundError(f"cannot write {path}: the folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"cannot write {path}: the folder {parent} is not writable")
+    if not os.path.lexists(path):
+        return path
+    if not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    recognise, entries, what = RECOGNISERS[kind]
+    if path.is_symlink() or not path.is_dir():
+        raise ValueError(
+            f"{path} is {'a symbolic link' if path.is_symlink() else 'a file'}, not a {what}; "
+            "chromtools replaces only its own folders. Remove it yourself or choose another path."
+        )
+    if not any(path.iterdir()):
+        return path  # an empty folder holds nothing to lose
+    foreign = sorted(p.name for p in path.iterdir() if p.name not in entries)
+    if not recognise(path) or foreign:
+        detail = f"; it also holds {foreign[:8]}" if recognise(path) else ""
+        raise ValueError(
+            f"{path} holds {_listing(path)}, which is not a {what}{detail}; chromtools replaces "
+            "only its own folders. Remove it yourself or choose another path."
+        )
+    return path
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock for ``path`` (a sibling lock file, removed afterwards).
+
+    The lock file is unlinked while still held; a waiter that then wakes up on
+    the unlinked file notices (its inode is no longer the one at the path) and
+    takes the lock on the new file instead.
+    """
+    lock = path.with_name(f".{path.name}.chromtools-lock")
+    while True:
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except PermissionError as error:
+            raise PermissionError(f"cannot write {path}: {error.strerror}") from None
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            same = os.stat(lock).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(lock)
+        os.close(fd)
+
+
+def recover(path: Path) -> None:
+    """Undo what a kill mid-replacement left: put a lone backup back at ``path``.
+
+    Only reached with the two-rename fallback; the atomic exchange leaves no
+    state in which ``path`` is missing. Call with the path's lock held.
+    """
+    backups = sorted(_siblings(path, "old"), key=lambda p: p.stat().st_mtime)
+    if backups and not os.path.lexists(path):
+        os.rename(backups.pop(), path)
+    for stale in backups:
+        _remove(stale)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap ``a`` and ``b`` in one atomic step; ``False`` where unsupported."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def _switch(tmp: Path, path: Path) -> None:
+    """Put ``tmp`` at ``path``, atomically, and remove what was there."""
+    if not os.path.lexists(path):
+        os.rename(tmp, path)
+        return
+    if _exchange(tmp, path):
+        _step("exchanged")
+        _remove(tmp)  # now the previous version
+        return
+    backup = path.with_name(f".{path.name}.old-{uuid.uuid4().hex}")
+    os.rename(path, backup)
+    _step("moved-aside")
+    os.rename(tmp, path)
+    _remove(backup)
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, *, overwrite: bool, kind: str) -> Iterator[Path]:
+    """Yield a temporary sibling of ``path`` that replaces it only on success.
+
+    ``kind`` (``"store"`` or ``"model"``) says what may be replaced. If the body
+    raises or the process dies, whatever was at ``path`` is left as it was; the
+    temporary is removed now or, after a kill, by the next write of ``path``.
+    """
+    path = check_destination(path, overwrite=overwrite, kind=kind)
+    with _locked(path):
+        recover(path)
+        for stale in _siblings(path, "tmp"):
+            _remove(stale)
+        # Another writer may have finished while this one waited for the lock.
+        check_destination(path, overwrite=overwrite, kind=kind)
+        tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
+        try:
+            yield tmp
+            _step("written")
+            _switch(tmp, path)
+        except OSError as error:
+            _remove(tmp)
+            if error.errno is None:
+                raise
+            # Name the destination, not the hidden temporary the library saw.
+            raise type(error)(error.errno, f"cannot write {path}: {error.strerror}") from error
+        except BaseException:
+            _remove(tmp)
+            raise
+
+
+def check_readable(path: str | os.PathLike, kind: str) -> Path:
+    """Refuse a missing path, a temporary, or a folder that is not ``kind``."""
+    path = Path(path)
+    if is_temporary(path):
+        raise StoreError(
+            f"{path} is the unfinished temporary of a write, not a store; read {path.parent}/"
+            f"{_TEMPORARY.match(path.name)['name']} instead"
+        )
+    if not os.path.lexists(path):
+        backups = _siblings(path, "old")
+        if backups:
+            with _locked(path):
+                recover(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no {RECOGNISERS[kind][2]} at {path}")
+    if not path.is_dir():
+        raise StoreError(f"{path} is a file, not a {RECOGNISERS[kind][2]} (a folder)")
+    if not RECOGNISERS[kind][0](path):
+        content = _listing(path) if any(path.iterdir()) else "nothing"
+        raise StoreError(f"{path} holds {content}, which is not a {RECOGNISERS[kind][2]}")
+    return path
