@@ -4,14 +4,32 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 
 _DEVICES = ("auto", "cpu", "cuda", "mps")
+_INDEXED_CUDA = re.compile(r"^cuda:\d+$")
 _LOG_LEVELS = {0: logging.ERROR, 1: logging.WARNING, 2: logging.INFO, 3: logging.DEBUG}
 
 # chromtools' own logger; only its level follows ct.settings.verbosity, the
 # root logger and other libraries' loggers are left alone.
 logger = logging.getLogger("chromtools")
+
+
+def check_device(value: object, name: str = "device") -> str:
+    """``value`` as a device name: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:<index>"`` or
+    ``"mps"``; the message names the argument and lists the choices."""
+    if isinstance(value, str) and (value in _DEVICES or _INDEXED_CUDA.match(value)):
+        return value
+    raise ValueError(
+        f"{name} must be one of {list(_DEVICES)} or 'cuda:<index>' such as 'cuda:1', "
+        f"got {value!r}"
+    )
+
+
+def _is_int(value: object) -> bool:
+    # bool is an int subclass, but True is no seed, job count or verbosity level
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass
@@ -45,14 +63,16 @@ class Settings:
                 f"ct.settings has no option {name!r}; options are "
                 f"{sorted(self.__dataclass_fields__)}"
             )
-        if name == "device" and str(value).split(":")[0] not in _DEVICES:
-            raise ValueError(f"ct.settings.device must be one of {_DEVICES}, got {value!r}")
-        if name == "n_jobs" and (not isinstance(value, int) or value < 1):
+        if name == "device":
+            check_device(value, "ct.settings.device")
+        if name == "n_jobs" and (not _is_int(value) or value < 1):
             raise ValueError(f"ct.settings.n_jobs must be a positive integer, got {value!r}")
-        if name == "seed" and not isinstance(value, int):
+        if name == "seed" and not _is_int(value):
             raise ValueError(f"ct.settings.seed must be an integer, got {value!r}")
+        if name == "progress" and not isinstance(value, bool):
+            raise ValueError(f"ct.settings.progress must be True or False, got {value!r}")
         if name == "verbosity":
-            if value not in _LOG_LEVELS:
+            if not _is_int(value) or value not in _LOG_LEVELS:
                 raise ValueError(f"ct.settings.verbosity must be 0, 1, 2 or 3, got {value!r}")
             logger.setLevel(_LOG_LEVELS[value])
         super().__setattr__(name, value)

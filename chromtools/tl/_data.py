@@ -25,6 +25,7 @@ import torch
 from anndata import AnnData
 
 from .. import get
+from .._utils import check_int
 
 # Signal of the selected cell types up to this size is loaded into memory once.
 MEMORY_BUDGET = 2 * 1024**3
@@ -110,12 +111,22 @@ class Batches:
         window_blocks: int = 8,
     ) -> None:
         self.inputs = inputs
-        self.cells = np.asarray(cells, dtype=np.int64).reshape(len(genes), -1)
+        cells = np.asarray(cells, dtype=np.int64)
+        # (samples,) for one cell type per sample; kept 2-D so that an empty set works too
+        self.cells = cells[:, None] if cells.ndim == 1 else cells
         self.genes = np.asarray(genes, dtype=np.int64)
         self.target = None if target is None else np.asarray(target, dtype=np.float32)
-        self.batch_size = int(batch_size)
+        if len(self.cells) != len(self.genes) or (
+            self.target is not None and len(self.target) != len(self.genes)
+        ):
+            raise ValueError(
+                f"Batches: {len(self.genes)} genes, {len(self.cells)} cell-type rows and "
+                f"{'no' if self.target is None else len(self.target)} targets; one of each "
+                "per sample"
+            )
+        self.batch_size = check_int(batch_size, "batch_size", minimum=1)
         self.shuffle = shuffle
-        self.window_blocks = window_blocks
+        self.window_blocks = check_int(window_blocks, "window_blocks", minimum=1)
         self._rng = np.random.default_rng(seed)
         self._used_cells = np.unique(self.cells) if inputs.per_cell else np.zeros(1, np.int64)
         size = len(self._used_cells) * np.prod(inputs.sample_shape) * 4

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,10 +13,10 @@ import torch
 from anndata import AnnData
 
 from .. import get, models
-from .._settings import settings
+from .._utils import check_int
 from ._data import Batches, Inputs
 from ._metrics import score_table
-from ._train import predict_batches, resolve_device, train
+from ._train import check_training, predict_batches, resolve_device, train
 
 TARGETS = {"label": "classification", "expression": "regression"}
 
@@ -37,6 +38,142 @@ FALLBACK_DEFAULTS = {"epochs": 30, "batch_size": 128, "lr": 1e-3, "weight_decay"
 
 # Fitted scikit-learn baselines of this session, by the id recorded in uns.
 _ESTIMATORS: dict[str, object] = {}
+
+# Slots of the data model that no result may be written over (DESIGN.md, section 1).
+RESERVED_KEYS = ("label", "chromtools", "histone", "counts", "onehot", "split")
+# Model arguments that fit and differential take from the data, not from hyperparameters.
+_SHAPE_ARGUMENTS = ("n_marks", "n_bins", "n_outputs")
+
+
+class NormalizationWarning(UserWarning):
+    """A model's training signal and this object's were normalised differently (or not at all)."""
+
+
+def result_kind(value: object) -> str | None:
+    """What a ``ct.tl`` function wrote into ``uns``: ``"model"`` (fit, pretrain,
+    load_model), ``"differential"``, ``"finetune"``, ``"transfer_matrix"``,
+    ``"subsample_curve"``; None for anything else."""
+    if not isinstance(value, Mapping) or "params" not in value:
+        return None
+    if "config" in value:
+        data = value["config"].get("data", {}) if isinstance(value["config"], Mapping) else {}
+        return "differential" if data.get("input") == "histone_pair" else "model"
+    for kind, marker in (
+        ("finetune", "models"),
+        ("transfer_matrix", "matrix"),
+        ("subsample_curve", "summary"),
+    ):
+        if marker in value:
+            return kind
+    return None
+
+
+def check_key_added(
+    adata: AnnData, key: object, kind: str, *, layers: bool = False, var: Sequence[str] = ()
+) -> str:
+    """Refuse a ``key_added`` that would overwrite what is not a ``kind`` result of chromtools.
+
+    ``key`` may replace an earlier result of the same kind (refitting under one
+    key), never a reserved slot (:data:`RESERVED_KEYS`), nor an ``uns``,
+    ``obsm``, ``layers`` (when ``layers``) or ``var`` column (those in ``var``)
+    entry that some other step wrote. ``/`` is refused: Zarr and HDF5 cannot
+    store it in an element name.
+    """
+    if not isinstance(key, str) or not key:
+        raise ValueError(f"key_added must be a non-empty string, got {key!r}")
+    if "/" in key:
+        raise ValueError(
+            f"key_added={key!r} contains '/', which Zarr and HDF5 cannot store in an element "
+            f"name; use e.g. {key.replace('/', '_')!r}"
+        )
+    if key in RESERVED_KEYS:
+        raise ValueError(
+            f"key_added={key!r} is a reserved name of chromtools' data layout "
+            f"{list(RESERVED_KEYS)}; writing there would destroy the data. Pick another key"
+        )
+    existing = adata.uns.get(key)
+    ours = result_kind(existing) == kind
+    clashes = []
+    if existing is not None and not ours:
+        found = result_kind(existing)
+        clashes.append(f"uns[{key!r}] ({'a ' + found + ' result' if found else 'not a result'})")
+    if key in adata.obsm:
+        clashes.append(f"obsm[{key!r}]")
+    if layers and key in adata.layers and not ours:
+        clashes.append(f"layers[{key!r}]")
+    clashes += [f"var[{column!r}]" for column in var if column in adata.var and not ours]
+    if clashes:
+        raise ValueError(
+            f"key_added={key!r} would overwrite {', '.join(clashes)}, which is not a "
+            f"{kind.replace('_', ' ')} result of chromtools; pick another key_added or delete "
+            "that entry first"
+        )
+    return key
+
+
+def check_cell_types(
+    adata: AnnData, cell_types: Sequence[str] | str, what: str = "cell_types"
+) -> list[str]:
+    """``cell_types`` as a list of obs names: one name or a non-empty list without
+    repeats, every one in ``adata.obs_names``."""
+    if isinstance(cell_types, str):
+        cell_types = [cell_types]
+    if not isinstance(cell_types, Sequence | pd.Index | np.ndarray):
+        raise ValueError(f"{what} must be a cell type name or a list of them, got {cell_types!r}")
+    cell_types = list(cell_types)
+    if not cell_types:
+        raise ValueError(
+            f"{what} is empty; name at least one of adata.obs_names {list(adata.obs_names)}, "
+            "or pass None for the default"
+        )
+    not_names = [c for c in cell_types if not isinstance(c, str)]
+    if not_names:
+        raise ValueError(f"{what} must be cell type names (strings), got {not_names}")
+    repeated = sorted({c for c in cell_types if cell_types.count(c) > 1})
+    if repeated:
+        raise ValueError(f"{what} names {repeated} more than once; name each cell type once")
+    unknown = [c for c in cell_types if c not in adata.obs_names]
+    if unknown:
+        raise KeyError(f"{what} {unknown} are not in adata.obs_names {list(adata.obs_names)}")
+    return cell_types
+
+
+def check_marks(adata: AnnData, marks: Sequence[str] | str | None) -> list[str]:
+    """The marks to use, by name: all of this object's when None; refuses an empty
+    list, repeats and names not in the data (listing those available)."""
+    have = get.marks(adata)
+    if marks is None:
+        return have
+    if isinstance(marks, str):
+        marks = [marks]
+    marks = list(marks)
+    if not marks:
+        raise ValueError(f"marks is empty; name some of this object's marks {have}, or pass None")
+    repeated = sorted({str(m) for m in marks if marks.count(m) > 1})
+    if repeated:
+        raise ValueError(f"marks {repeated} appear more than once; name each mark once")
+    missing = [m for m in marks if m not in have]
+    if missing:
+        raise KeyError(f"marks {missing} are not in this object's marks {have}")
+    return [str(m) for m in marks]
+
+
+def check_hyperparameters(hyperparameters: object, what: str) -> dict:
+    """Architecture options as a dict, refusing the shape arguments the data set."""
+    if hyperparameters is None:
+        return {}
+    if not isinstance(hyperparameters, Mapping):
+        raise ValueError(
+            f"{what}: hyperparameters must be a dict of architecture options, "
+            f"got {hyperparameters!r}"
+        )
+    clashing = sorted(set(hyperparameters) & set(_SHAPE_ARGUMENTS))
+    if clashing:
+        raise ValueError(
+            f"{what}: hyperparameters {clashing} are set from the data (marks=, the bins); "
+            "leave them out of hyperparameters"
+        )
+    return dict(hyperparameters)
 
 
 @dataclass
@@ -129,7 +266,7 @@ def model_data(
         inputs = Inputs.onehot(adata)
         config["length"] = int(inputs.array.shape[1])
         return ModelData(task, masks, inputs, {}, config)
-    marks = list(marks) if marks is not None else get.marks(adata)
+    marks = check_marks(adata, marks)
     inputs = Inputs.histone(adata, marks)
     n_bins = int(inputs.array.shape[-1])
     config.update(histone_config(adata, marks, n_bins))
@@ -177,15 +314,17 @@ def choose_cell_types(
     """The cell types to train on, refusing those without labels or with one class."""
     task, train_genes = data.task, data.masks["train"]
     sequence = data.config["input"] == "sequence"
-    if isinstance(cell_types, str):
-        cell_types = [cell_types]
     if cell_types is None:
         cell_types = list(adata.obs_names[labelled_cell_types(adata, data)])
         if not cell_types:
-            raise ValueError("no cell type has both histone signal and training labels")
-    unknown = [c for c in cell_types if c not in adata.obs_names]
-    if unknown:
-        raise KeyError(f"cell types {unknown} are not in adata.obs_names {list(adata.obs_names)}")
+            raise ValueError(
+                "no cell type has both histone signal and training labels; with signal: "
+                f"{with_signal(adata)}, with training labels: "
+                f"{list(adata.obs_names[np.isfinite(task.values[:, train_genes]).any(axis=1)])}"
+            )
+    cell_types = check_cell_types(adata, cell_types)
+    if not sequence:
+        check_has_signal(adata, cell_types, "cell_types")
     if sequence and len(cell_types) != 1:
         raise ValueError(
             f"model {spec.name!r} reads DNA only, the same for every cell type, so it learns one "
@@ -223,8 +362,31 @@ def samples(
     return cells[known], gene_positions[known], values[known]
 
 
-def check_finite_inputs(inputs: Inputs, cells: np.ndarray, genes: np.ndarray, what: str) -> None:
-    """Refuse NaN/inf histone signal in the samples about to be used."""
+def with_signal(adata: AnnData) -> list[str]:
+    """Names of the cell types with histone signal."""
+    return list(adata.obs_names[has_signal(adata)])
+
+
+def check_has_signal(adata: AnnData, cell_types: Sequence[str], role: str) -> None:
+    """Refuse cell types without histone signal, naming those that have it."""
+    signal = has_signal(adata)
+    without = [c for c in cell_types if not signal[adata.obs_names.get_loc(c)]]
+    if without:
+        raise ValueError(
+            f"{role} {without}: no histone signal in this object (obsm['histone'] is NaN "
+            f"there, e.g. expression without ChIP-seq); cell types with signal: "
+            f"{with_signal(adata)}"
+        )
+
+
+def check_finite_inputs(
+    inputs: Inputs,
+    cells: np.ndarray,
+    genes: np.ndarray,
+    what: str,
+    obs_names: pd.Index | None = None,
+) -> None:
+    """Refuse NaN/inf histone signal in the samples about to be used, naming the cell types."""
     used = np.unique(cells)
     gene_set = np.unique(genes)
     part = inputs.array[used][:, gene_set] if inputs.per_cell else inputs.array[gene_set]
@@ -232,9 +394,14 @@ def check_finite_inputs(inputs: Inputs, cells: np.ndarray, genes: np.ndarray, wh
     per_cell = bad.reshape(bad.shape[0], -1).sum(axis=1) if inputs.per_cell else bad.sum()
     per_cell = np.asarray(per_cell.compute() if hasattr(per_cell, "compute") else per_cell)
     if per_cell.any():
+        bad_cells = used[np.atleast_1d(per_cell) > 0].tolist() if inputs.per_cell else []
+        where = (
+            f"cell types {[str(obs_names[c]) for c in bad_cells]}"
+            if obs_names is not None
+            else f"cell type positions {bad_cells}"
+        )
         raise ValueError(
-            f"{what}: the inputs hold {int(per_cell.sum())} NaN or infinite values "
-            f"(cell type positions {used[np.atleast_1d(per_cell) > 0].tolist()}); "
+            f"{what}: the inputs hold {int(per_cell.sum())} NaN or infinite values ({where}); "
             "a cell type without ChIP-seq cannot be used as input"
         )
 
@@ -242,6 +409,11 @@ def check_finite_inputs(inputs: Inputs, cells: np.ndarray, genes: np.ndarray, wh
 def state_arrays(model: torch.nn.Module) -> dict[str, np.ndarray]:
     """The state dict as numpy arrays (what ``uns`` and safetensors hold)."""
     return {name: value.detach().cpu().numpy().copy() for name, value in model.state_dict().items()}
+
+
+def non_finite_weights(state: Mapping[str, np.ndarray]) -> int:
+    """How many weights (state dict entries) are NaN or infinite."""
+    return int(sum((~np.isfinite(np.asarray(v, dtype=np.float64))).sum() for v in state.values()))
 
 
 def rebuild(record: dict) -> torch.nn.Module:
@@ -370,8 +542,19 @@ def fit(
         the trained cell types; NaN elsewhere.
     """
     spec = models.get_model(model)
-    key = key_added or model
-    seed = settings.seed if seed is None else seed
+    options = check_training(
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        weight_decay=weight_decay,
+        patience=patience,
+        device=device,
+        precision=precision,
+        seed=seed,
+    )
+    seed, patience = options["seed"], options["patience"]
+    key = check_key_added(adata, model if key_added is None else key_added, "model", layers=True)
+    hyperparameters = check_hyperparameters(hyperparameters, f"fit({model!r})")
     data = model_data(adata, spec, target, split_key, marks)
     chosen = choose_cell_types(adata, cell_types, data, spec)
     train_cells, train_genes, train_y = samples(adata, chosen, data.masks["train"], data.task)
@@ -381,9 +564,10 @@ def fit(
         np.concatenate([train_cells, valid_cells]),
         np.concatenate([train_genes, valid_genes]),
         f"fit({model!r})",
+        adata.obs_names,
     )
     settings_used = resolve_training(
-        model, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay
+        model, **{k: options[k] for k in ("epochs", "batch_size", "lr", "weight_decay")}
     )
     data_config = {
         **data.config,
@@ -399,7 +583,7 @@ def fit(
         "patience": patience,
         "precision": precision,
         "seed": seed,
-        "hyperparameters": dict(hyperparameters or {}),
+        "hyperparameters": hyperparameters,
         **settings_used,
     }
     if getattr(spec, "is_sklearn", False):
@@ -407,7 +591,7 @@ def fit(
         record["config"] = {"model": {"name": model}, "data": data_config}
     else:
         torch.manual_seed(seed)
-        network = models.build(model, **data.shape, n_outputs=1, **(hyperparameters or {}))
+        network = models.build(model, **data.shape, n_outputs=1, **hyperparameters)
         device_used = resolve_device(device)
         history, best_epoch = train_samples(
             network,
@@ -423,6 +607,12 @@ def fit(
             description=f"fit {model}",
         )
         params.update(device=str(device_used), best_epoch=best_epoch)
+        diverged = non_finite_weights(network.state_dict())
+        if diverged:
+            raise ValueError(
+                f"fit({model!r}): training diverged, {diverged} weights are NaN or infinite; "
+                f"nothing was stored. Lower lr (it was {settings_used['lr']:g})"
+            )
         record = {
             "params": params,
             "config": {"model": dict(network.config), "data": data_config},
@@ -430,6 +620,9 @@ def fit(
             "state_dict": state_arrays(network),
         }
     adata.uns[key] = record
+    # a fresh layer: rows predicted by an earlier model under this key must not be scored
+    if layer_key(key) in adata.layers:
+        del adata.layers[layer_key(key)]
     predict(adata, key, cell_types=chosen, device=device)
     evaluate(adata, key)
 
@@ -457,19 +650,55 @@ def _predict_sklearn(record: dict, x: np.ndarray, task: str) -> np.ndarray:
 
 
 def record_of(adata: AnnData, key: str) -> dict:
-    """``uns[key]`` of a fitted model, with a clear error when absent.
+    """``uns[key]`` of a fitted model, with an error that lists the models there are.
 
     ``"finetune/E003"`` names the model that ``ct.tl.finetune(key_added="finetune")``
     fine-tuned to E003 (``uns['finetune']['models']['E003']``).
     """
+    if not isinstance(key, str):
+        raise KeyError(f"a model key is a string naming an uns entry, got {key!r}")
     record = adata.uns.get(key)
     if record is None and "/" in key:
         outer, inner = key.split("/", 1)
-        record = adata.uns.get(outer, {}).get("models", {}).get(inner)
-    if not isinstance(record, dict) or "config" not in record:
-        fitted = [k for k, v in adata.uns.items() if isinstance(v, dict) and "config" in v]
-        raise KeyError(f"no fitted model under adata.uns[{key!r}]; fitted models: {fitted}")
-    return record
+        container = adata.uns.get(outer)
+        if result_kind(container) == "finetune":
+            record = container["models"].get(inner)
+            if record is None:
+                raise KeyError(_no_finetuned_model(adata, outer, inner))
+    if result_kind(record) in ("model", "differential"):
+        return record
+    found = result_kind(record)
+    what = f"uns[{key!r}] is a {found} result, not a model" if found else (
+        f"no fitted model under adata.uns[{key!r}]"
+    )
+    raise KeyError(f"{what}; {_available_models(adata)}")
+
+
+def _available_models(adata: AnnData) -> str:
+    """What a user can pass as a model key here, and the prediction layers there are."""
+    keys = []
+    for name, value in adata.uns.items():
+        if result_kind(value) in ("model", "differential"):
+            keys.append(str(name))
+        elif result_kind(value) == "finetune":
+            keys += [f"{name}/{target}" for target in value["models"]]
+    return f"fitted models: {keys}; layers: {list(adata.layers)}"
+
+
+def _no_finetuned_model(adata: AnnData, outer: str, inner: str) -> str:
+    result = adata.uns[outer]
+    source = result.get("params", {}).get("source_key")
+    why = result.get("not_evaluated", {}).get(inner)
+    if why is not None:
+        return (
+            f"no model was fine-tuned to {inner!r} by ct.tl.finetune(key_added={outer!r}): "
+            f"{why}. Its zero-shot predictions are in layers[{outer!r}], made by the source "
+            f"model; predict with ct.tl.predict(adata, {source!r}). {_available_models(adata)}"
+        )
+    return (
+        f"ct.tl.finetune(key_added={outer!r}) has no target {inner!r}; its fine-tuned models "
+        f"are {[f'{outer}/{t}' for t in result['models']]}. {_available_models(adata)}"
+    )
 
 
 def layer_key(key: str) -> str:
@@ -482,7 +711,8 @@ def layer_key(key: str) -> str:
 
 
 def check_compatible(adata: AnnData, data_config: dict, what: str) -> None:
-    """Refuse data whose marks or bins (or missing sequence) differ from a model's training data."""
+    """Refuse data whose marks, bins or window (or missing sequence) differ from a model's
+    training data."""
     if data_config.get("input", "histone") == "sequence":
         if "onehot" not in adata.varm:
             raise ValueError(
@@ -498,12 +728,74 @@ def check_compatible(adata: AnnData, data_config: dict, what: str) -> None:
             f"object's marks {have}"
         )
     meta = get.metadata(adata)
-    n_bins = (meta["window"][1] - meta["window"][0]) // meta["bin_size"]
+    window = [int(w) for w in np.asarray(meta["window"]).ravel()]
+    n_bins = (window[1] - window[0]) // int(meta["bin_size"])
     if n_bins != data_config["n_bins"] or meta["bin_size"] != data_config["bin_size"]:
         raise ValueError(
             f"{what} was trained on {data_config['n_bins']} bins of {data_config['bin_size']} bp "
             f"(window {data_config['window']}); this object has {n_bins} bins of "
-            f"{meta['bin_size']} bp (window {list(meta['window'])}): use ct.pp.crop / ct.pp.rebin"
+            f"{meta['bin_size']} bp (window {window}): use ct.pp.crop / ct.pp.rebin"
+        )
+    trained = data_config.get("window")
+    if trained is not None and [int(w) for w in trained] != window:
+        raise ValueError(
+            f"{what} was trained on the window {list(trained)} bp around the TSS; this "
+            f"object's window is {window}: the same bins hold other positions. Read or crop "
+            "the signal to the model's window (ct.pp.crop)"
+        )
+
+
+def check_normalization(adata: AnnData, data_config: dict, what: str, *, moved: bool) -> None:
+    """Warn when a model's training signal and this object's were normalised differently,
+    or, when the model is ``moved`` to cell types it was not trained on, both are raw."""
+    if data_config.get("input", "histone") != "histone":
+        return
+    trained = data_config.get("normalization", {}).get("method", "none")
+    here = normalization(adata)["method"]
+    if trained != here:
+        fix = (
+            "fit the model on signal normalised as this object's is (ct.pp.normalize)"
+            if trained == "none"
+            else f"normalise both the same way (ct.pp.normalize(adata, method={trained!r}))"
+        )
+        warnings.warn(
+            f"{what} was trained on signal normalised with {trained!r}, but this object's "
+            f"signal is normalised with {here!r}: inputs are not comparable; {fix}",
+            NormalizationWarning,
+            stacklevel=4,
+        )
+    elif here == "none" and moved:
+        warnings.warn(
+            f"{what} and this object use raw, unnormalised signal: cell types differ in "
+            "sequencing depth, so a model moved between them sees shifted inputs. Run "
+            "ct.pp.normalize(adata) (per-track depth, then log1p) before fitting",
+            NormalizationWarning,
+            stacklevel=4,
+        )
+
+
+def check_model(
+    adata: AnnData, record: dict, what: str, *, cell_types: Sequence[str] | None = None
+) -> None:
+    """The one check of a stored model against the object it is about to read.
+
+    Used by predict, finetune, transfer_matrix, subsample_curve and load_model.
+    Refuses marks, bins or a window other than the model's (:func:`check_compatible`)
+    and non-finite weights; warns (:class:`NormalizationWarning`) when the
+    signal was normalised otherwise than the model's training signal, or is
+    raw while the model is moved to ``cell_types`` it was not trained on
+    (None: the cell types are not known yet, as in load_model).
+    """
+    data_config = record["config"]["data"]
+    check_compatible(adata, data_config, what)
+    trained_on = list(data_config.get("cell_types", []))
+    moved = cell_types is not None and any(c not in trained_on for c in cell_types)
+    check_normalization(adata, data_config, what, moved=moved)
+    bad = non_finite_weights(record.get("state_dict", {}))
+    if bad:
+        raise ValueError(
+            f"{what} has {bad} non-finite weights (NaN or infinite); it cannot predict. "
+            "Fit it again (with a lower lr if training diverged)"
         )
 
 
@@ -548,30 +840,37 @@ def predict(
             f"uns[{key!r}] is a DeepDiff model of two cell types: its predictions are in "
             f"adata.var[{key!r}]; run ct.tl.differential again for other cell types"
         )
-    check_compatible(adata, data_config, f"model {key!r}")
-    if isinstance(cell_types, str):
-        cell_types = [cell_types]
-    if cell_types is None and data_config.get("input", "histone") == "sequence":
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    device_used = resolve_device(device)
+    histone_input = data_config.get("input", "histone") == "histone"
+    if cell_types is None and not histone_input:
         cell_types = list(data_config["cell_types"])
     elif cell_types is None:
-        cell_types = list(adata.obs_names[has_signal(adata)])
-    unknown = [c for c in cell_types if c not in adata.obs_names]
-    if unknown:
-        raise KeyError(f"cell types {unknown} are not in adata.obs_names")
+        cell_types = with_signal(adata)
+        if not cell_types:
+            raise ValueError(f"predict({key!r}): no cell type has histone signal")
+    cell_types = check_cell_types(adata, cell_types)
+    if histone_input:
+        check_has_signal(adata, cell_types, "cell_types")
+    check_model(adata, record, f"the model under uns[{key!r}]", cell_types=cell_types)
+    name = layer_key(key)
+    if name in adata.layers and name != key and result_kind(adata.uns.get(name)) is not None:
+        raise ValueError(
+            f"predict({key!r}) writes layers[{name!r}], which holds the predictions of the "
+            f"result uns[{name!r}]; rename one of them"
+        )
     inputs = model_inputs(adata, data_config)
-    cells, genes, _ = samples(adata, list(cell_types), np.ones(adata.n_vars, bool), None)
-    check_finite_inputs(inputs, cells, genes, f"predict({key!r})")
+    cells, genes, _ = samples(adata, cell_types, np.ones(adata.n_vars, bool), None)
+    check_finite_inputs(inputs, cells, genes, f"predict({key!r})", adata.obs_names)
     batches = Batches(inputs, cells, genes, batch_size=batch_size)
     task = data_config["task"]
     if "state_dict" in record:
         network = rebuild(record)
-        device_used = resolve_device(device)
         network.to(device_used)
         values = predict_batches(network, batches, device=device_used, task=task)
     else:
         x, _, _ = next(iter(Batches(inputs, cells, genes, batch_size=len(genes))))
         values = _predict_sklearn(record, x.numpy(), task)
-    name = layer_key(key)
     layer = adata.layers[name] if name in adata.layers else None
     layer = (
         np.full(adata.shape, np.nan, dtype=np.float32)

@@ -11,28 +11,98 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .._settings import logger, settings
-from .._utils import progress
+from .._settings import check_device, logger, settings
+from .._utils import check_int, check_number, progress
 from ._data import Batches
 from ._metrics import score
 
 LossFunction = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+PRECISIONS = ("auto", "bf16", "fp32")
+
+
+def check_precision(precision: object) -> str:
+    """Refuse a precision other than ``"auto"``, ``"bf16"`` or ``"fp32"``."""
+    if not isinstance(precision, str) or precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
+    return precision
+
+
+def check_training(
+    *,
+    epochs: object = None,
+    batch_size: object = None,
+    lr: object = None,
+    weight_decay: object = None,
+    patience: object = None,
+    device: object = None,
+    precision: object = "auto",
+    seed: object = None,
+) -> dict:
+    """Check every training option before any work; the one place they are checked.
+
+    ``None`` means "the model's default" for ``epochs``, ``batch_size``, ``lr``
+    and ``weight_decay``, "every epoch" for ``patience``, ``ct.settings.device``
+    for ``device`` and ``ct.settings.seed`` for ``seed``. A device that is
+    named but absent (``"cuda"`` without a GPU) is refused here too.
+
+    Returns
+    -------
+    The options, with integers as ``int`` and numbers as ``float``, and
+    ``seed`` resolved (``device`` stays a name: resolve it with
+    :func:`resolve_device`).
+    """
+    checked = {
+        "epochs": None if epochs is None else check_int(epochs, "epochs", minimum=1),
+        "batch_size": None
+        if batch_size is None
+        else check_int(batch_size, "batch_size", minimum=1),
+        "lr": None if lr is None else check_number(lr, "lr", minimum=0, strict_minimum=True),
+        "weight_decay": None
+        if weight_decay is None
+        else check_number(weight_decay, "weight_decay", minimum=0),
+        "precision": check_precision(precision),
+        "device": None if device is None else check_device(device),
+        "seed": settings.seed if seed is None else check_int(seed, "seed"),
+    }
+    if patience is not None:
+        try:
+            checked["patience"] = check_int(patience, "patience", minimum=1)
+        except ValueError as error:
+            raise ValueError(f"{error}; pass patience=None to train every epoch") from None
+    else:
+        checked["patience"] = None
+    resolve_device(checked["device"])
+    return checked
 
 
 def resolve_device(device: str | None = None) -> torch.device:
     """``"auto"`` (the default, from ``ct.settings.device``) means CUDA when present."""
-    device = device or settings.device
+    device = check_device(device or settings.device)
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} was asked for, but PyTorch sees no CUDA GPU")
+        raise ValueError(
+            f"device={device!r} was asked for, but PyTorch sees no CUDA GPU; "
+            "use device='cpu' or 'auto'"
+        )
+    if device.startswith("cuda") and ":" in device:
+        index = int(device.split(":")[1])
+        if index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r} was asked for, but PyTorch sees "
+                f"{torch.cuda.device_count()} CUDA GPUs (indices from 0)"
+            )
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(
+            "device='mps' was asked for, but PyTorch sees no Apple GPU; "
+            "use device='cpu' or 'auto'"
+        )
     return torch.device(device)
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
     """bf16 autocast on GPU when ``precision`` is ``"auto"`` or ``"bf16"``; fp32 otherwise."""
-    if precision not in ("auto", "bf16", "fp32"):
-        raise ValueError(f"precision must be 'auto', 'bf16' or 'fp32', got {precision!r}")
+    check_precision(precision)
     if device.type == "cuda" and precision in ("auto", "bf16"):
         return torch.autocast("cuda", dtype=torch.bfloat16)
     if precision == "bf16":
@@ -120,6 +190,10 @@ def train(
     The history (one row per epoch: train loss, validation loss and metric)
     and the best epoch (1-based).
     """
+    # the one check of training options, again here for direct callers of the loop
+    check_training(
+        epochs=epochs, lr=lr, weight_decay=weight_decay, patience=patience, precision=precision
+    )
     model.to(device)
     loss_function = loss_function or default_loss(task)
     groups = (

@@ -20,8 +20,10 @@ genes of ``var[split_key]``, so the target's ``test`` genes are never seen.
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -29,26 +31,41 @@ import torch
 from anndata import AnnData
 
 from .. import models
-from .._settings import logger, settings
-from .._utils import progress
+from .._settings import logger
+from .._utils import check_int, check_number, progress
 from ._data import Batches
 from ._fit import (
     ModelData,
-    check_compatible,
+    NormalizationWarning,
+    check_cell_types,
+    check_has_signal,
+    check_key_added,
+    check_model,
     fit,
     has_signal,
     labelled_cell_types,
     model_data,
-    normalization,
     rebuild,
     record_of,
     resolve_training,
+    result_kind,
     samples,
     state_arrays,
     train_samples,
+    with_signal,
 )
 from ._metrics import METRICS, score
-from ._train import predict_batches, resolve_device
+from ._train import check_training, predict_batches, resolve_device
+
+__all__ = [
+    "STRATEGIES",
+    "LeakageWarning",
+    "NormalizationWarning",
+    "finetune",
+    "pretrain",
+    "subsample_curve",
+    "transfer_matrix",
+]
 
 STRATEGIES = ("full", "freeze_encoder", "discriminative_lr", "head_only")
 # Fine-tuning trains the head at the model's from-scratch learning rate and, under
@@ -63,30 +80,133 @@ class LeakageWarning(UserWarning):
     """A model was trained on genes that are in the test split it is evaluated on."""
 
 
-class NormalizationWarning(UserWarning):
-    """Source and target signal were normalised differently (or not at all)."""
-
-
 def _default_model(adata: AnnData) -> str:
     has_histone = "histone" in adata.obsm
     return "deepchrome" if has_histone or "onehot" not in adata.varm else "chromtransfer"
 
 
-def _check_cell_type(adata: AnnData, name: str, role: str) -> None:
+def _check_cell_type(adata: AnnData, name: object, role: str) -> str:
+    if not isinstance(name, str):
+        raise ValueError(f"{role} must be one cell type name (a string), got {name!r}")
     if name not in adata.obs_names:
         raise KeyError(f"{role}={name!r} is not in adata.obs_names {list(adata.obs_names)}")
+    return name
 
 
-def _fitted_on(adata: AnnData, source: str, model: str | None) -> str | None:
-    """Key of a torch model in ``uns`` fitted on ``source`` alone (and of ``model``, if given)."""
-    for key, record in adata.uns.items():
-        if not (isinstance(record, dict) and "state_dict" in record and "config" in record):
-            continue
-        trained_on = list(record["config"]["data"].get("cell_types", []))
-        name = record["config"]["model"].get("name")
-        if trained_on == [source] and (model is None or name == model):
-            return str(key)
-    return None
+@dataclass
+class Source:
+    """The source model of a transfer: ``key`` in ``uns``, or None when it is still to be
+    fitted, as ``model`` on ``cell_types``; ``selection`` says how it was chosen."""
+
+    key: str | None
+    model: str
+    cell_types: list[str]
+    selection: str
+    input_kind: str
+
+
+def _torch_models_fitted_on(adata: AnnData, source: str) -> list[tuple[str, str]]:
+    """(key, model name) of the PyTorch models in ``uns`` fitted on ``source`` alone."""
+    return [
+        (str(key), str(record["config"]["model"].get("name")))
+        for key, record in adata.uns.items()
+        if result_kind(record) == "model"
+        and "state_dict" in record
+        and list(record["config"]["data"].get("cell_types", [])) == [source]
+    ]
+
+
+def choose_source(
+    adata: AnnData, source: str | None, *, model: str | None, source_key: str | None
+) -> Source:
+    """The source model, chosen unambiguously and before any training.
+
+    ``source_key`` names it. Otherwise it is the model ``model`` (DeepChrome
+    by default; ChromTransfer for sequence-only objects) fitted on ``source``
+    alone: the one in ``uns`` if there is exactly one, else one fitted now.
+    Several such models, or models of other kinds only while ``model`` is
+    not named, are refused with the list of candidates.
+    """
+    if source_key is not None:
+        record = record_of(adata, source_key)
+        name = str(record["config"]["model"].get("name"))
+        if result_kind(record) == "differential":
+            raise ValueError(
+                f"uns[{source_key!r}] is a DeepDiff model of two cell types; transfer needs a "
+                "model of one cell type (ct.tl.fit or ct.tl.pretrain)"
+            )
+        if "state_dict" not in record:
+            raise ValueError(
+                f"uns[{source_key!r}] is a scikit-learn baseline; transfer needs a PyTorch model"
+            )
+        if model is not None and model != name:
+            raise ValueError(
+                f"model={model!r} but uns[{source_key!r}] holds a {name!r} model; pass one of them"
+            )
+        trained_on = [str(c) for c in record["config"]["data"].get("cell_types", [])]
+        if source is not None and source not in trained_on:
+            raise ValueError(
+                f"source={source!r} but the model uns[{source_key!r}] was fitted on {trained_on}; "
+                "pass source_key alone, or the source it was fitted on"
+            )
+        kind = record["config"]["data"].get("input", "histone")
+        return Source(source_key, name, trained_on, "given source_key", kind)
+    if source is None:
+        raise ValueError("name the source: a cell type (source=) or a fitted model (source_key=)")
+    _check_cell_type(adata, source, "source")
+    wanted = _default_model(adata) if model is None else model
+    spec = models.get_model(wanted)
+    if getattr(spec, "is_sklearn", False):
+        raise ValueError(f"transfer needs a PyTorch model; {wanted!r} is scikit-learn")
+    kind = getattr(spec, "input_kind", "histone")
+    fitted = _torch_models_fitted_on(adata, source)
+    matching = [key for key, name in fitted if name == wanted]
+    if len(matching) > 1:
+        raise ValueError(
+            f"several {wanted!r} models in uns were fitted on {source!r} alone: {matching}; "
+            "pass source_key= to say which to transfer"
+        )
+    if matching:
+        return Source(matching[0], wanted, [source], f"the {wanted} model fitted on {source}", kind)
+    if fitted and model is None:
+        found = ", ".join(f"uns[{key!r}] ({name})" for key, name in fitted)
+        raise ValueError(
+            f"source {source!r} has fitted models {found}, but none of the default "
+            f"{wanted!r}: pass source_key= to transfer one of them, or model={wanted!r} to fit "
+            f"a {wanted} model on {source!r}"
+        )
+    if kind == "histone" and not has_signal(adata)[adata.obs_names.get_loc(source)]:
+        raise ValueError(
+            f"source {source!r} has no histone signal in this object (obsm['histone'] is NaN "
+            f"for it, e.g. RNA-seq without ChIP-seq), so no model can be fitted on it; cell "
+            f"types with signal: {with_signal(adata)}"
+        )
+    return Source(None, wanted, [source], f"{wanted} fitted now on {source}", kind)
+
+
+def fit_source(adata: AnnData, chosen: Source, **fit_options) -> str:
+    """The ``uns`` key of the chosen source model, fitting it first if needed."""
+    if chosen.key is not None:
+        logger.info(f"transfer: source model uns[{chosen.key!r}] ({chosen.selection})")
+        return chosen.key
+    (source,) = chosen.cell_types
+    key = f"{chosen.model}_{source}"
+    if key in adata.uns:
+        raise ValueError(
+            f"uns[{key!r}], where the {chosen.model} model of {source!r} would go, holds "
+            "something else; pass source_key= or delete it first"
+        )
+    logger.info(f"transfer: no {chosen.model} model fitted on {source!r} yet: fitting uns[{key!r}]")
+    try:
+        fit(adata, chosen.model, cell_types=[source], key_added=key, **fit_options)
+    except ValueError as error:
+        if "has no" in str(error):
+            raise ValueError(
+                f"source {source!r} has no fitted model in adata.uns and no training labels to "
+                f"fit one: {error}"
+            ) from error
+        raise
+    return key
 
 
 def source_model(
@@ -107,7 +227,7 @@ def source_model(
         Source cell type (an obs name).
     model
         Model name to look for or fit; DeepChrome (ChromTransfer for
-        sequence-only objects) when fitting and None.
+        sequence-only objects) when None.
     source_key
         Use the model under ``uns[source_key]`` (e.g. from :func:`pretrain`
         or :func:`~chromtools.tl.load_model`).
@@ -118,61 +238,8 @@ def source_model(
     -------
     The key of a fitted PyTorch model in ``adata.uns``.
     """
-    if source_key is not None:
-        record = record_of(adata, source_key)
-        if "state_dict" not in record:
-            raise ValueError(
-                f"uns[{source_key!r}] is a scikit-learn baseline; transfer needs a PyTorch model"
-            )
-        return source_key
-    if source is None:
-        raise ValueError("name the source: a cell type (source=) or a fitted model (source_key=)")
-    _check_cell_type(adata, source, "source")
-    found = _fitted_on(adata, source, model)
-    if found is not None:
-        logger.info(f"using the model in uns[{found!r}], fitted on {source!r}")
-        return found
-    model = model or _default_model(adata)
-    key = f"{model}_{source}"
-    logger.info(f"no model fitted on {source!r} yet: fitting {model!r} to uns[{key!r}]")
-    try:
-        fit(adata, model, cell_types=[source], key_added=key, **fit_options)
-    except ValueError as error:
-        if "has no" in str(error):
-            raise ValueError(
-                f"source {source!r} has no fitted model in adata.uns and no training labels to "
-                f"fit one: {error}"
-            ) from error
-        raise
-    return key
-
-
-def check_normalization(adata: AnnData, data_config: dict, what: str) -> None:
-    """Warn when a model's training signal and this object's were normalised differently."""
-    if data_config.get("input", "histone") != "histone":
-        return
-    trained = data_config.get("normalization", {}).get("method", "none")
-    here = normalization(adata)["method"]
-    if trained != here:
-        fix = (
-            "fit the model on signal normalised as this object's is (ct.pp.normalize)"
-            if trained == "none"
-            else f"normalise both the same way (ct.pp.normalize(adata, method={trained!r}))"
-        )
-        warnings.warn(
-            f"{what} was trained on signal normalised with {trained!r}, but this object's "
-            f"signal is normalised with {here!r}: inputs are not comparable; {fix}",
-            NormalizationWarning,
-            stacklevel=3,
-        )
-    elif here == "none":
-        warnings.warn(
-            f"{what} and this object use raw, unnormalised signal: cell types differ in "
-            "sequencing depth, so a model moved between them sees shifted inputs. Run "
-            "ct.pp.normalize(adata) (per-track depth, then log1p) before fitting",
-            NormalizationWarning,
-            stacklevel=3,
-        )
+    chosen = choose_source(adata, source, model=model, source_key=source_key)
+    return fit_source(adata, chosen, **fit_options)
 
 
 def check_leakage(adata: AnnData, data_config: dict, test: np.ndarray, what: str) -> None:
@@ -209,11 +276,22 @@ def _check_strategy(strategy: str) -> None:
         raise ValueError(f"unknown strategy {strategy!r}; choose one of {list(STRATEGIES)}")
 
 
-def _check_fraction(fraction: float) -> float:
-    fraction = float(fraction)
+def _check_fraction(fraction: object) -> float:
+    fraction = check_number(fraction, "fraction")
     if not 0.0 < fraction <= 1.0:
         raise ValueError(f"fraction must be in (0, 1], got {fraction}")
     return fraction
+
+
+def _check_targets_are_new(targets: list[str], chosen: Source) -> None:
+    """Refuse targets the source model was trained on: their "zero-shot" score is in-domain."""
+    same = [t for t in targets if t in chosen.cell_types]
+    if same:
+        raise ValueError(
+            f"targets {same} are cell types the source model was trained on "
+            f"({chosen.cell_types}), so its 'zero-shot' score there is in-domain performance; "
+            "transfer to other cell types"
+        )
 
 
 def transferred(record: dict, strategy: str, lr: float) -> tuple[torch.nn.Module, list[dict]]:
@@ -368,11 +446,10 @@ def transfer_once(
     return result
 
 
-def _prepare(adata: AnnData, source_key: str, split_key: str, what: str):
+def _prepare(adata: AnnData, source_key: str, split_key: str, what: str, targets: list[str]):
     record = record_of(adata, source_key)
+    check_model(adata, record, what, cell_types=targets)
     data_config = record["config"]["data"]
-    check_compatible(adata, data_config, what)
-    check_normalization(adata, data_config, what)
     spec = models.get_model(record["config"]["model"]["name"])
     data = model_data(adata, spec, data_config["target"], split_key, data_config.get("marks"))
     check_leakage(adata, data_config, data.masks["test"], what)
@@ -414,13 +491,18 @@ def finetune(
         Object with histone signal (or one-hot sequence) of source and
         targets, labels, and ``var[split_key]``.
     source
-        Source cell type. Its model is the one in ``uns`` fitted on it alone
-        (of ``model``, if named); if there is none it is fitted now.
+        Source cell type. Its model is the one ``model`` in ``uns`` fitted on
+        it alone; if there is none it is fitted now. Several candidates, or
+        only models of other kinds when ``model`` is not named, are refused
+        with their keys: pass ``source_key``.
     target
-        Target cell types; by default every other cell type with histone
-        signal (labelled or not).
+        Target cell types; by default every cell type with histone signal
+        (labelled or not) that the source model was not trained on. The
+        source model's own cell types are refused: their "zero-shot" score
+        would be in-domain.
     model
-        Model to look for or fit on ``source``; DeepChrome by default.
+        Model to look for or fit on ``source``; DeepChrome by default
+        (ChromTransfer for objects with sequence only).
     source_key
         Transfer the model in ``uns[source_key]`` instead (e.g. from
         :func:`pretrain` or :func:`~chromtools.tl.load_model`).
@@ -461,46 +543,82 @@ def finetune(
         ``finetuned``, ``scratch``) with test ``auroc``, ``auprc``… (or
         ``pearson``… for expression) and ``n_train``; ``test_predictions``:
         one row per target × approach × test gene (``truth``, ``prediction``),
-        for ROC curves and bootstrap intervals; ``not_evaluated``:
-        target → why it has no metrics; ``models``: target → the fine-tuned
-        model, usable as ``ct.tl.predict(adata, f"{key_added}/{target}")``.
+        for ROC curves and bootstrap intervals; ``targets``: one row per
+        target with the ``approach`` it got (``finetuned``, or ``zero_shot``
+        for a target without labels), ``evaluated``, ``n_train``, the
+        ``model`` key whose predictions are in ``layers[key_added]`` and the
+        ``reason`` it was not evaluated; ``not_evaluated``: target → why it
+        has no metrics; ``models``: target → the fine-tuned model, usable as
+        ``ct.tl.predict(adata, f"{key_added}/{target}")``. ``params`` records
+        ``source_key`` and ``source_selection`` (how the source model was chosen).
     """
     fraction = _check_fraction(fraction)
     _check_strategy(strategy)
-    seed = settings.seed if seed is None else seed
-    source_key = source_model(
+    options = check_training(
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        weight_decay=weight_decay,
+        patience=patience,
+        device=device,
+        precision=precision,
+        seed=seed,
+    )
+    seed = options["seed"]
+    if not isinstance(scratch, bool):
+        raise ValueError(f"scratch must be True or False, got {scratch!r}")
+    check_key_added(adata, key_added, "finetune", layers=True)
+    chosen = choose_source(adata, source, model=model, source_key=source_key)
+    targets = _targets(adata, chosen, target)
+    sizes = {k: options[k] for k in ("epochs", "batch_size", "weight_decay")}
+    source_key = fit_source(
         adata,
-        source,
-        model=model,
-        source_key=source_key,
+        chosen,
         split_key=split_key,
         seed=seed,
         device=device,
-        epochs=epochs,
-        batch_size=batch_size,
-        weight_decay=weight_decay,
-        patience=patience,
+        patience=options["patience"],
         precision=precision,
+        **sizes,
     )
-    record, data = _prepare(adata, source_key, split_key, f"the source model uns[{source_key!r}]")
-    sources = list(record["config"]["data"].get("cell_types", []))
-    targets = _targets(adata, data, target, sources)
+    record, data = _prepare(
+        adata, source_key, split_key, f"the source model uns[{source_key!r}]", targets
+    )
     name = record["config"]["model"]["name"]
-    options = {"device": resolve_device(device), "precision": precision, "patience": patience}
-    sizes = {"epochs": epochs, "batch_size": batch_size, "weight_decay": weight_decay}
-    finetune_training = resolve_training(name, lr=lr, **sizes)
+    train_options = {
+        "device": resolve_device(device),
+        "precision": precision,
+        "patience": options["patience"],
+    }
+    finetune_training = resolve_training(name, lr=options["lr"], **sizes)
     scratch_training = resolve_training(name, **sizes)
     source_network = rebuild(record)
     labelled = set(adata.obs_names[labelled_cell_types(adata, data)])
     layer = np.full(adata.shape, np.nan, dtype=np.float32)
     every_gene = np.arange(adata.n_vars)
-    rows, test_predictions, not_evaluated, fitted = [], [], {}, {}
+    rows, test_predictions, not_evaluated, fitted, approaches = [], [], {}, {}, []
     for cell_type in progress(targets, desc=f"finetune from {source or source_key}", unit="target"):
-        target_data = _Target(adata, data, cell_type, options["device"], precision)
+        target_data = _Target(adata, data, cell_type, train_options["device"], precision)
         row_index = adata.obs_names.get_loc(cell_type)
         if cell_type not in labelled:
             layer[row_index] = target_data.predict(source_network, genes=every_gene)
-            not_evaluated[cell_type] = "no training labels: zero-shot predictions only"
+            why = "no training labels: zero-shot predictions only"
+            not_evaluated[cell_type] = why
+            approaches.append(
+                {
+                    "target": cell_type,
+                    "approach": "zero_shot",
+                    "evaluated": False,
+                    "n_train": 0,
+                    "model": source_key,
+                    "reason": why,
+                }
+            )
+            logger.warning(
+                f"finetune: target {cell_type!r} has no training labels, so nothing was "
+                f"fine-tuned or scored: layers[{key_added!r}] holds the zero-shot predictions "
+                f"of the source model uns[{source_key!r}] for it"
+            )
             continue
         zero_shot = target_data.predict(source_network)
         result = transfer_once(
@@ -511,7 +629,7 @@ def finetune(
             finetune_training=finetune_training,
             scratch_training=scratch_training if scratch else None,
             seed=seed,
-            **options,
+            **train_options,
         )
         network = result["network"]
         layer[row_index] = target_data.predict(network, genes=every_gene)
@@ -521,6 +639,20 @@ def finetune(
             scores = target_data.score(values)
             rows.append({"target": cell_type, "approach": approach, **scores, "n_train": n_train})
             test_predictions.append(target_data.prediction_table(approach, values))
+        approaches.append(
+            {
+                "target": cell_type,
+                "approach": "finetuned",
+                "evaluated": True,
+                "n_train": result["n_train"],
+                "model": f"{key_added}/{cell_type}",
+                "reason": "",
+            }
+        )
+        logger.info(
+            f"finetune: target {cell_type!r} fine-tuned ({strategy}) on {result['n_train']} "
+            f"training genes: model {key_added}/{cell_type}, predictions in layers[{key_added!r}]"
+        )
         fitted[cell_type] = {
             "params": {
                 "model": name,
@@ -550,6 +682,7 @@ def finetune(
         "params": {
             "source": source,
             "source_key": source_key,
+            "source_selection": chosen.selection,
             "targets": targets,
             "model": name,
             "strategy": strategy,
@@ -561,6 +694,9 @@ def finetune(
             "scratch_training": scratch_training,
         },
         "metrics": pd.DataFrame(rows),
+        "targets": pd.DataFrame(
+            approaches, columns=["target", "approach", "evaluated", "n_train", "model", "reason"]
+        ),
         "test_predictions": pd.concat(test_predictions, ignore_index=True)
         if test_predictions
         else pd.DataFrame(columns=["target", "approach", "gene", "truth", "prediction"]),
@@ -569,23 +705,27 @@ def finetune(
     }
 
 
-def _targets(
-    adata: AnnData, data: ModelData, target: Sequence[str] | str | None, sources: list[str]
-) -> list[str]:
-    """Target cell types: those given, else every non-source cell type with inputs."""
-    if isinstance(target, str):
-        target = [target]
-    usable = has_signal(adata) if data.config["input"] == "histone" else np.ones(adata.n_obs, bool)
+def _targets(adata: AnnData, chosen: Source, target: Sequence[str] | str | None) -> list[str]:
+    """Target cell types: those given, else every cell type with inputs that the source
+    model was not trained on; refuses names not in obs, repeats, the source's own cell
+    types and cell types without histone signal."""
+    histone = chosen.input_kind == "histone"
     if target is None:
-        target = [c for c in adata.obs_names[usable] if c not in sources]
+        usable = has_signal(adata) if histone else np.ones(adata.n_obs, bool)
+        target = [c for c in adata.obs_names[usable] if c not in chosen.cell_types]
         if not target:
-            raise ValueError(f"no cell type other than the source {sources} to transfer to")
-    for name in target:
-        _check_cell_type(adata, name, "target")
-    without = [c for c in target if not usable[adata.obs_names.get_loc(c)]]
-    if without:
-        raise ValueError(f"targets {without} have no histone signal to predict from")
-    return list(target)
+            raise ValueError(
+                f"no cell type other than the source {chosen.cell_types} to transfer to"
+                + (f"; cell types with histone signal: {with_signal(adata)}" if histone else "")
+            )
+        return [str(c) for c in target]
+    if isinstance(target, str):
+        _check_cell_type(adata, target, "target")
+    targets = check_cell_types(adata, target, "target")
+    _check_targets_are_new(targets, chosen)
+    if histone:
+        check_has_signal(adata, targets, "targets")
+    return targets
 
 
 def pretrain(
@@ -679,8 +819,21 @@ def transfer_matrix(
     ``matrix`` (that table), ``scores`` (long table: source, target, every
     metric, ``n`` test genes) and ``params``.
     """
-    seed = settings.seed if seed is None else seed
     spec = models.get_model(model)
+    if getattr(spec, "is_sklearn", False):
+        raise ValueError(f"transfer_matrix needs a PyTorch model; {model!r} is scikit-learn")
+    set_here = {"adata", "model", "cell_types", "key_added", "split_key", "device", "seed"}
+    allowed = sorted(set(inspect.signature(fit).parameters) - set_here)
+    unknown = sorted(set(fit_options) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"transfer_matrix: {unknown} are not options of ct.tl.fit it can pass on; "
+            f"those are {allowed}"
+        )
+    training_names = ("epochs", "batch_size", "lr", "weight_decay", "patience", "precision")
+    training = {k: v for k, v in fit_options.items() if k in training_names}
+    seed = check_training(device=device, seed=seed, **training)["seed"]
+    check_key_added(adata, key_added, "transfer_matrix")
     data = model_data(adata, spec, fit_options.get("target", "label"), split_key)
     if metric not in METRICS[data.task.kind]:
         raise ValueError(
@@ -688,23 +841,22 @@ def transfer_matrix(
             f"({data.task.kind} of target={data.config['target']!r})"
         )
     labelled = list(adata.obs_names[labelled_cell_types(adata, data)])
-    sources = list(labelled if sources is None else sources)
-    targets = list(labelled if targets is None else targets)
-    for name in sources:
-        _check_cell_type(adata, name, "source")
-    for name in targets:
-        _check_cell_type(adata, name, "target")
+    sources = check_cell_types(adata, labelled if sources is None else sources, "sources")
+    targets = check_cell_types(adata, labelled if targets is None else targets, "targets")
     unlabelled = [c for c in targets if c not in labelled]
     if unlabelled:
         raise ValueError(f"targets {unlabelled} have no training labels or no inputs to score")
+    # every source model is chosen (and every missing one known fittable) before any fitting
+    chosen = {name: choose_source(adata, name, model=model, source_key=None) for name in sources}
     device_used = resolve_device(device)
     rows = []
     for source in progress(sources, desc="transfer matrix", unit="source"):
-        key = source_model(
-            adata, source, model=model, split_key=split_key, seed=seed, device=device,
-            **fit_options,
-        )  # fmt: skip
-        record, source_data = _prepare(adata, key, split_key, f"the model uns[{key!r}]")
+        key = fit_source(
+            adata, chosen[source], split_key=split_key, seed=seed, device=device, **fit_options
+        )
+        record, source_data = _prepare(
+            adata, key, split_key, f"the model uns[{key!r}]", [t for t in targets if t != source]
+        )
         network = rebuild(record)
         for name in targets:
             target_data = _Target(adata, source_data, name, device_used, "auto")
@@ -784,26 +936,51 @@ def subsample_curve(
     test metric), ``runs`` (every subsample's scores, with ``zero_shot``
     once as a reference, ``fraction`` 0) and ``params``.
     """
+    if isinstance(fractions, str) or not isinstance(fractions, Sequence) or not fractions:
+        raise ValueError(
+            f"fractions must be a non-empty list of shares in (0, 1], got {fractions!r}"
+        )
     fractions = [_check_fraction(f) for f in fractions]
-    if n_boot < 1:
-        raise ValueError(f"n_boot must be at least 1, got {n_boot}")
+    repeated = sorted({f for f in fractions if fractions.count(f) > 1})
+    if repeated:
+        raise ValueError(f"fractions {repeated} appear more than once; name each share once")
+    try:
+        n_boot = check_int(n_boot, "n_boot", minimum=1)
+    except ValueError as error:
+        raise ValueError(f"{error}: n_boot must be at least 1") from None
     _check_strategy(strategy)
-    seed = settings.seed if seed is None else seed
-    sizes = {"epochs": epochs, "batch_size": batch_size, "weight_decay": weight_decay}
-    key = source_model(
-        adata, source, model=model, source_key=source_key, split_key=split_key, seed=seed,
-        device=device, patience=patience, precision=precision, **sizes,
+    training = check_training(
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        weight_decay=weight_decay,
+        patience=patience,
+        device=device,
+        precision=precision,
+        seed=seed,
+    )
+    seed = training["seed"]
+    check_key_added(adata, key_added, "subsample_curve")
+    chosen = choose_source(adata, source, model=model, source_key=source_key)
+    (target,) = _targets(adata, chosen, _check_cell_type(adata, target, "target"))
+    sizes = {k: training[k] for k in ("epochs", "batch_size", "weight_decay")}
+    key = fit_source(
+        adata, chosen, split_key=split_key, seed=seed, device=device,
+        patience=training["patience"], precision=precision, **sizes,
     )  # fmt: skip
-    record, data = _prepare(adata, key, split_key, f"the source model uns[{key!r}]")
-    _check_cell_type(adata, target, "target")
+    record, data = _prepare(adata, key, split_key, f"the source model uns[{key!r}]", [target])
     if not labelled_cell_types(adata, data)[adata.obs_names.get_loc(target)]:
         raise ValueError(f"target {target!r} has no training labels to subsample")
     name = record["config"]["model"]["name"]
-    options = {"device": resolve_device(device), "precision": precision, "patience": patience}
+    options = {
+        "device": resolve_device(device),
+        "precision": precision,
+        "patience": training["patience"],
+    }
     target_data = _Target(adata, data, target, options["device"], precision)
     zero_shot = target_data.score(target_data.predict(rebuild(record)))
     rows = [{"fraction": 0.0, "boot": 0, "approach": "zero_shot", "n_train": 0, **zero_shot}]
-    finetune_training = resolve_training(name, lr=lr, **sizes)
+    finetune_training = resolve_training(name, lr=training["lr"], **sizes)
     scratch_training = resolve_training(name, **sizes)
     runs = [(f, b) for f in fractions for b in range(n_boot)]
     for fraction, boot in progress(runs, desc=f"subsample curve → {target}", unit="run"):
