@@ -11,13 +11,18 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from .._utils import canonical_mark_order, check_marks, check_signal
+from .._errors import FormatError
+from .._utils import canonical_mark_order, check_int, check_marks, check_window
 from ._anndata import new_anndata
+from ._parse import Lines, check_file, check_values, parse, read_lines
 
 # Column orders of the two published formats (see shared/data/README.md).
 DEEPCHROME_MARKS = ("H3K27me3", "H3K36me3", "H3K4me1", "H3K4me3", "H3K9me3")
 DEEPDIFF_MARKS = ("H3K4me1", "H3K4me3", "H3K9me3", "H3K27me3", "H3K36me3")
 SPLITS = ("train", "valid", "test")
+
+# ENSG_SYMBOL_bin; a symbol may hold "_" (Y_RNA), the id and the bin do not.
+_DEEPDIFF_NAME = r"^(?P<key>[^_]+_.+)_(?P<bin>[0-9]{1,9})$"
 
 PathLike = str | os.PathLike
 Files = PathLike | Sequence[PathLike] | Mapping[str, PathLike]
@@ -29,48 +34,103 @@ def _as_split_files(files: Files, what: str) -> list[tuple[str | None, Path]]:
         unknown = [s for s in files if s not in SPLITS]
         if unknown:
             raise ValueError(f"{what}: split names {unknown} are not among {SPLITS}")
-        pairs = [(split, Path(p)) for split, p in files.items()]
+        pairs = [(split, p) for split, p in files.items()]
     elif isinstance(files, (str, os.PathLike)):
-        pairs = [(None, Path(files))]
+        pairs = [(None, files)]
+    elif isinstance(files, Sequence):
+        pairs = [(None, p) for p in files]
     else:
-        pairs = [(None, Path(p)) for p in files]
-    for _, path in pairs:
-        if not path.is_file():
-            raise FileNotFoundError(f"{what}: no such file {path}")
-    return pairs
+        raise TypeError(
+            f"{what}: files must be a path, a list of paths or {{split: path}}, "
+            f"got {type(files).__name__}"
+        )
+    if not pairs:
+        raise ValueError(f"{what}: no files given; pass a path, a list of paths or {{split: path}}")
+    not_paths = [p for _, p in pairs if not isinstance(p, (str, os.PathLike))]
+    if not_paths:
+        raise TypeError(f"{what}: files must be paths, got {not_paths[:3]}")
+    return [(split, check_file(p, what)) for split, p in pairs]
 
 
 def _binned_table(
-    path: Path, marks: Sequence[str], n_leading: int, n_trailing: int
-) -> pd.DataFrame:
-    """Read a header-less per-bin table and check its column count."""
+    path: Path, what: str, leading: Sequence[str], marks: Sequence[str], label: bool
+) -> tuple[pd.DataFrame, Lines]:
+    """Read a header-less per-bin table, checking its columns and numbers."""
+    lines = read_lines(path, what, ",")
+    names = [*leading, *marks, *(["label"] if label else [])]
+    lines.require_fields(
+        len(names),
+        f"{len(leading)} id column(s), marks {list(marks)}{', label' if label else ''}",
+    )
     # ids stay text: the published gene ids have leading zeros ("000003")
-    table = pd.read_csv(path, header=None, dtype={0: str})
-    expected = n_leading + len(marks) + n_trailing
-    if table.shape[1] != expected:
-        raise ValueError(
-            f"{path}: expected {expected} columns ({n_leading} id column(s), marks "
-            f"{list(marks)}{', label' if n_trailing else ''}), found {table.shape[1]}"
-        )
-    return table
+    table = parse(lines, names, text=leading[:1], numeric=names[1:])
+    ids = table[leading[0]]
+    empty = np.flatnonzero(ids.isna().to_numpy() | (ids.fillna("").str.strip() == "").to_numpy())
+    if len(empty):
+        raise lines.error(f"{len(empty)} rows have no {leading[0]}, on {lines.at(empty)}")
+    return table, lines
 
 
 def _to_tensor(
-    genes: pd.Series, bins: pd.Series, signal: np.ndarray, path: Path
+    genes: pd.Series, bins: pd.Series, signal: np.ndarray, lines: Lines
 ) -> tuple[pd.Index, np.ndarray]:
-    """Pivot per-bin rows to (genes, marks, bins), checking every gene has every bin."""
+    """Pivot per-bin rows to (genes, marks, bins), checking every gene has bins 1..n."""
+    bins = bins.to_numpy(dtype=np.float64)
+    not_whole = np.flatnonzero(~np.isfinite(bins) | (bins != np.round(bins)) | (bins < 1))
+    if len(not_whole):
+        raise lines.error(
+            f"bin ids must be whole numbers from 1, found {bins[not_whole[0]]:g} on "
+            f"{lines.at(not_whole)}"
+        )
     gene_index = pd.Index(pd.unique(genes))
     counts = genes.value_counts()
     n_bins = int(counts.iloc[0])
     if (counts != n_bins).any():
         uneven = counts[counts != n_bins].index[:5].tolist()
-        raise ValueError(f"{path}: genes {uneven} do not have {n_bins} bins like the others")
-    order = np.lexsort((bins.to_numpy(), gene_index.get_indexer(genes)))
-    expected_bins = np.tile(np.arange(1, n_bins + 1), len(gene_index))
-    if not np.array_equal(bins.to_numpy()[order], expected_bins):
-        raise ValueError(f"{path}: bin ids must run 1..{n_bins} for every gene")
+        raise lines.error(f"genes {uneven} do not have {n_bins} bins like the others")
+    repeated = np.flatnonzero(pd.DataFrame({"gene": genes, "bin": bins}).duplicated(keep=False))
+    if len(repeated):
+        gene, number = genes.iloc[repeated[0]], int(bins[repeated[0]])
+        same = repeated[(genes.iloc[repeated] == gene).to_numpy() & (bins[repeated] == number)]
+        raise lines.error(f"gene {gene!r} has bin {number} more than once, on {lines.at(same)}")
+    beyond = np.flatnonzero(bins > n_bins)
+    if len(beyond):
+        raise lines.error(
+            f"bin ids must run 1..{n_bins} for every gene; gene {genes.iloc[beyond[0]]!r} has "
+            f"bin {int(bins[beyond[0]])} on {lines.at(beyond)}"
+        )
+    order = np.lexsort((bins, gene_index.get_indexer(genes)))
     tensor = signal[order].reshape(len(gene_index), n_bins, -1).transpose(0, 2, 1)
     return gene_index, np.ascontiguousarray(tensor, dtype=np.float32)
+
+
+def _gene_labels(table: pd.DataFrame, gene_index: pd.Index, lines: Lines) -> np.ndarray:
+    """One 0/1 label per gene, refusing genes whose rows disagree."""
+    label = table["label"].to_numpy()
+    bad = np.flatnonzero(~np.isin(label, (0, 1)))
+    if len(bad):
+        raise lines.error(f"labels must be 0 or 1, found {label[bad[0]]:g} on {lines.at(bad)}")
+    per_gene = table.groupby("gene", sort=False)["label"]
+    mixed = per_gene.nunique()
+    mixed = mixed[mixed > 1].index
+    if len(mixed):
+        gene = mixed[0]
+        rows = np.flatnonzero((table["gene"] == gene).to_numpy())
+        first = label[rows[0]]
+        other = rows[label[rows] != first]
+        raise lines.error(
+            f"gene {gene!r} has label {first:g} on {lines.at(rows[:1])} but {1 - first:g} on "
+            f"{lines.at(other)}; a gene has one label ({len(mixed)} genes disagree)"
+        )
+    return per_gene.first().reindex(gene_index).to_numpy(dtype=np.float32)
+
+
+def _check_bins(tensors: list[np.ndarray], paths: list[Path], what: str) -> None:
+    """Refuse files whose genes have different numbers of bins."""
+    n_bins = [t.shape[2] for t in tensors]
+    if len(set(n_bins)) > 1:
+        found = {str(p): n for p, n in zip(paths, n_bins, strict=True)}
+        raise FormatError(f"{what}: every file needs the same bins per gene, found {found}")
 
 
 def _centred_window(n_bins: int, bin_size: int) -> tuple[int, int]:
@@ -83,6 +143,12 @@ def _reorder_marks(tensor: np.ndarray, marks: Sequence[str]) -> tuple[np.ndarray
     ordered = canonical_mark_order(marks)
     index = [list(marks).index(m) for m in ordered]
     return np.ascontiguousarray(tensor[..., index, :]), ordered
+
+
+def _check_name(name, what: str) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"{what} must be a non-empty string, got {name!r}")
+    return name
 
 
 def read_deepchrome(
@@ -123,20 +189,21 @@ def read_deepchrome(
     carries no expression), and ``var['split']`` when splits were given.
     """
     marks = check_marks(marks, "read_deepchrome marks")
+    cell_type = _check_name(cell_type, "read_deepchrome cell_type")
+    bin_size = check_int(bin_size, "bin_size", minimum=1)
+    if window is not None:
+        window = check_window(window, bin_size)
     genes, tensors, labels, splits = [], [], [], []
-    for split, path in _as_split_files(files, "read_deepchrome"):
-        table = _binned_table(path, marks, n_leading=2, n_trailing=1)
-        table[0] = table[0].astype(str)
-        signal = table.iloc[:, 2 : 2 + len(marks)].to_numpy(dtype=np.float64)
-        check_signal(signal, str(path))
-        gene_index, tensor = _to_tensor(table[0], table[1], signal, path)
-        label = table.groupby(0, sort=False)[table.columns[-1]].first().reindex(gene_index)
-        if not np.isin(label.to_numpy(), (0, 1)).all():
-            raise ValueError(f"{path}: labels must be 0 or 1")
+    files = _as_split_files(files, "read_deepchrome")
+    for split, path in files:
+        table, lines = _binned_table(path, "read_deepchrome", ["gene", "bin"], marks, label=True)
+        signal = check_values(table[marks].to_numpy(), lines, marks)
+        gene_index, tensor = _to_tensor(table["gene"], table["bin"], signal, lines)
         genes.append(gene_index)
         tensors.append(tensor)
-        labels.append(label.to_numpy(dtype=np.float32))
+        labels.append(_gene_labels(table, gene_index, lines))
         splits.append(np.full(len(gene_index), split or "", dtype=object))
+    _check_bins(tensors, [path for _, path in files], "read_deepchrome")
     tensor, marks = _reorder_marks(np.concatenate(tensors), marks)
     var = pd.DataFrame(index=np.concatenate(genes))
     if any(s != "" for part in splits for s in part):
@@ -167,28 +234,41 @@ def read_expression(path: PathLike) -> pd.Series:
     -------
     Read counts as a float Series indexed by gene id.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"expression table: no such file {path}")
-    table = pd.read_csv(path, header=None)
-    if table.shape[1] != 2:
-        raise ValueError(
-            f"{path}: expected 2 columns (gene id, read count), found {table.shape[1]}"
+    path = check_file(path, "expression table")
+    what = "expression table"
+    lines = read_lines(path, what, ",")
+    lines.require_fields(2, "gene id, read count")
+    table = parse(lines, ["gene", "count"], text=["gene"], numeric=["count"])
+    ids = table["gene"]
+    empty = np.flatnonzero(ids.isna().to_numpy() | (ids.fillna("").str.strip() == "").to_numpy())
+    if len(empty):
+        raise lines.error(f"{len(empty)} rows have no gene id, on {lines.at(empty)}")
+    repeated = np.flatnonzero(ids.duplicated(keep=False).to_numpy())
+    if len(repeated):
+        raise lines.error(
+            f"gene ids {list(pd.unique(ids.iloc[repeated]))[:5]} repeat, on {lines.at(repeated)}"
         )
-    counts = pd.Series(table[1].to_numpy(dtype=np.float64), index=table[0].astype(str))
-    if counts.index.duplicated().any():
-        raise ValueError(
-            f"{path}: gene ids {list(counts.index[counts.index.duplicated()][:5])} repeat"
-        )
-    if (counts < 0).any() or counts.isna().any():
-        raise ValueError(f"{path}: read counts must be non-negative numbers")
-    return counts
+    try:
+        values = check_values(table[["count"]].to_numpy(), lines, ["read count"])
+    except FormatError as error:
+        raise FormatError(f"{error}; read counts must be non-negative numbers") from None
+    return pd.Series(values[:, 0].astype(np.float64), index=pd.Index(ids.to_numpy(), dtype=str))
 
 
 def _expression_files(expression: Mapping[str, PathLike] | PathLike) -> dict[str, Path]:
     """``{cell type: path}`` from a mapping or a folder of ``<cell type>.expr.csv[.gz]``."""
     if isinstance(expression, Mapping):
-        return {str(k): Path(v) for k, v in expression.items()}
+        if not expression:
+            raise ValueError("expression: the mapping {cell type: path} is empty")
+        return {
+            _check_name(str(k), "expression cell type"): check_file(v, f"expression[{k!r}]")
+            for k, v in expression.items()
+        }
+    if not isinstance(expression, (str, os.PathLike)):
+        raise TypeError(
+            "expression must be {cell type: path} or a folder of <cell type>.expr.csv[.gz] "
+            f"tables, got {type(expression).__name__}"
+        )
     folder = Path(expression)
     if not folder.is_dir():
         raise FileNotFoundError(f"expression: {folder} is neither a mapping nor a folder")
@@ -240,26 +320,50 @@ def read_deepdiff(
     the papers' threshold), ``layers['label']`` = X above that median.
     """
     marks = check_marks(marks, "read_deepdiff marks")
+    bin_size = check_int(bin_size, "bin_size", minimum=1)
+    if window is not None:
+        window = check_window(window, bin_size)
+    if not isinstance(histone, Mapping):
+        raise TypeError(f"histone must be {{cell type: files}}, got {type(histone).__name__}")
     if not histone:
         raise ValueError("histone: give at least one {cell type: files} entry")
+    # Every file is found before any is read.
+    histone_files = {
+        _check_name(str(c), "histone cell type"): _as_split_files(files, f"histone[{c!r}]")
+        for c, files in histone.items()
+    }
+    expression_files = _expression_files(expression) if expression is not None else {}
     per_cell: dict[str, np.ndarray] = {}
     genes: pd.Index | None = None
     split: pd.Series | None = None
-    for cell_type, files in histone.items():
-        parts, part_genes, part_splits = [], [], []
-        for split_name, path in _as_split_files(files, f"histone[{cell_type!r}]"):
-            table = _binned_table(path, marks, n_leading=1, n_trailing=0)
-            names = table[0].astype(str).str.rsplit("_", n=1, expand=True)
-            if names.shape[1] != 2 or not names[1].str.isdigit().all():
-                raise ValueError(
-                    f"{path}: first column must be ENSG_SYMBOL_bin, e.g. ENSG0001_ABC_1"
+    tensors, paths = [], []
+    for cell_type, files in histone_files.items():
+        what = f"histone[{cell_type!r}]"
+        parts, part_genes, part_splits, part_files = [], [], [], {}
+        for split_name, path in files:
+            table, lines = _binned_table(path, what, ["name"], marks, label=False)
+            names = table["name"].str.extract(_DEEPDIFF_NAME)
+            bad = np.flatnonzero(names["bin"].isna().to_numpy())
+            if len(bad):
+                raise lines.error(
+                    f"the first column must be ENSG_SYMBOL_bin (e.g. ENSG0001_ABC_1), found "
+                    f"{table['name'].iloc[bad[0]]!r} on {lines.at(bad)}"
                 )
-            signal = table.iloc[:, 1:].to_numpy(dtype=np.float64)
-            check_signal(signal, str(path))
-            gene_index, tensor = _to_tensor(names[0], names[1].astype(int), signal, path)
+            signal = check_values(table[marks].to_numpy(), lines, marks)
+            gene_index, tensor = _to_tensor(names["key"], names["bin"], signal, lines)
+            again = gene_index.intersection(pd.Index(list(part_files)))
+            if len(again):
+                raise FormatError(
+                    f"{what}: genes {list(again[:5])} are both in {part_files[again[0]]} "
+                    f"and {path}; a gene belongs to one split"
+                )
+            part_files.update(dict.fromkeys(gene_index, path))
             parts.append(tensor)
             part_genes.append(gene_index)
             part_splits.append(pd.Series(split_name or "", index=gene_index))
+            tensors.append(tensor)
+            paths.append(path)
+        _check_bins(tensors, paths, "read_deepdiff histone")
         cell_genes = pd.Index(np.concatenate(part_genes))
         if genes is None:
             genes, split = cell_genes, pd.concat(part_splits)
@@ -269,18 +373,14 @@ def read_deepdiff(
                 f"{len(genes)} of the first cell type; all cell types need the same genes"
             )
         tensor = np.concatenate(parts)
-        per_cell[str(cell_type)] = tensor[cell_genes.get_indexer(genes)]
+        per_cell[cell_type] = tensor[cell_genes.get_indexer(genes)]
 
     ids = genes.str.split("_", n=1, expand=True)
     var = pd.DataFrame({"gene_name": ids.get_level_values(1)}, index=ids.get_level_values(0))
     if (split != "").any():
         var["split"] = pd.Categorical(split.reindex(genes).to_numpy(), categories=SPLITS)
 
-    tables = (
-        {c: read_expression(p) for c, p in _expression_files(expression).items()}
-        if (expression is not None)
-        else {}
-    )
+    tables = {c: read_expression(p) for c, p in expression_files.items()}
     cell_types = list(per_cell) + [c for c in tables if c not in per_cell]
     n_marks, n_bins = len(marks), next(iter(per_cell.values())).shape[2]
     tensor = np.full((len(cell_types), len(var), n_marks, n_bins), np.nan, dtype=np.float32)

@@ -13,7 +13,7 @@ Coordinates are 0-based and half-open, as in BED files and in the
 
 from __future__ import annotations
 
-import gzip
+import io
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -24,9 +24,11 @@ import numpy as np
 import pandas as pd
 import pyfaidx
 
-from .._utils import progress
+from .._errors import FormatError
+from .._utils import check_int, progress
 from ..get._aligned import META
 from ._anndata import check_var, new_anndata
+from ._parse import MAX_POSITION, check_file, parse, read_bytes, read_lines, split_lines
 
 BASES = "ACGT"
 # Byte → one-hot row. Every byte that is not A/C/G/T in either case (N, IUPAC
@@ -36,6 +38,10 @@ for _i, _base in enumerate(BASES):
     _LOOKUP[ord(_base), _i] = 1
     _LOOKUP[ord(_base.lower()), _i] = 1
 _PAD = ord("N")
+# Bytes a sequence of a FASTA may hold: IUPAC letters in either case, gaps.
+_SEQUENCE_LETTERS = (
+    bytes(range(ord("A"), ord("Z") + 1)) + bytes(range(ord("a"), ord("z") + 1)) + b"-*."
+)
 # Regions fetched per vectorised gather: 4,096 × 600 bp of int64 byte offsets
 # is 20 MB, whatever the number of regions.
 _CHUNK = 4096
@@ -79,10 +85,6 @@ def _suffix(path: Path) -> str:
     return suffixes[-1] if suffixes else ""
 
 
-def _open_text(path: Path):
-    return gzip.open(path, "rt") if path.suffix.lower() in (".gz", ".bgz") else open(path)
-
-
 def _toggle_chr(name: str) -> str:
     return name[3:] if name.startswith("chr") else f"chr{name}"
 
@@ -101,13 +103,26 @@ class Genome:
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise FileNotFoundError(f"fasta: no such file {self.path}")
+        self.path = check_file(path, "fasta")
+        index_files = [Path(f"{self.path}.fai"), Path(f"{self.path}.gzi")]
+        existed = [p.exists() for p in index_files]
         try:
             self._faidx = pyfaidx.Faidx(str(self.path), as_raw=True)
-        except (pyfaidx.FastaIndexingError, pyfaidx.UnsupportedCompressionFormat) as error:
-            raise ValueError(f"fasta: {self.path} is not a readable FASTA file: {error}") from None
+        except PermissionError:
+            raise PermissionError(f"fasta: no permission to read {self.path}") from None
+        except (
+            pyfaidx.FastaIndexingError,
+            pyfaidx.UnsupportedCompressionFormat,
+            ValueError,
+            OSError,
+            EOFError,
+            IndexError,
+        ) as error:
+            # pyfaidx writes the index as it goes: leave no half-written one behind.
+            for index_file, before in zip(index_files, existed, strict=True):
+                if not before:
+                    index_file.unlink(missing_ok=True)
+            raise FormatError(f"fasta: {self.path} is not a readable FASTA file: {error}") from None
         self.index = dict(self._faidx.index)
         with open(self.path, "rb") as handle:
             # bgzip output starts with the gzip magic number; it cannot be memory-mapped.
@@ -194,7 +209,12 @@ class Genome:
         for row, window in enumerate(position):
             first, last = max(int(window[0]), 0), min(int(window[-1]) + 1, length)
             if last > first:
-                text = str(self._faidx.fetch(name, first + 1, last))
+                try:
+                    text = str(self._faidx.fetch(name, first + 1, last))
+                except (pyfaidx.FetchError, ValueError, OSError, EOFError) as error:
+                    raise FormatError(
+                        f"fasta: cannot read {name}:{first}-{last} from {self.path} ({error})"
+                    ) from None
                 out[row, first - window[0] : last - window[0]] = np.frombuffer(
                     text.encode(), dtype=np.uint8
                 )
@@ -270,6 +290,7 @@ def windows(
 def _whole(values: pd.Series, column: str, ids: pd.Index, what: str, minimum: int) -> np.ndarray:
     numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
     bad = ~np.isfinite(numbers) | (numbers != np.round(numbers)) | (numbers < minimum)
+    bad |= numbers > MAX_POSITION
     if bad.any():
         raise ValueError(
             f"{what}: {column} must be whole numbers ≥ {minimum}; {int(bad.sum())} rows have "
@@ -303,37 +324,38 @@ def genome_onehot(
 
 def _read_bed(path: Path) -> pd.DataFrame:
     """A BED file; a last ``#`` header line with one name per column names them."""
-    skip, names = 0, None
-    with _open_text(path) as handle:
-        for line in handle:
-            if not line.startswith(("track", "browser", "#")):
-                data_fields = len(line.rstrip("\n").split("\t"))
-                break
-            skip += 1
-            if line.startswith("#"):
-                names = line[1:].strip().split("\t")
-        else:
-            raise ValueError(f"{path}: the BED file has no regions")
-    table = pd.read_csv(path, sep="\t", header=None, skiprows=skip, dtype={0: str})
-    if names is None or len(names) != data_fields:
-        names = list(_BED_COLUMNS[: table.shape[1]]) + [
-            f"column{i + 1}" for i in range(len(_BED_COLUMNS), table.shape[1])
+    data = read_bytes(path, "regions")
+    names = None
+    for line in io.BytesIO(data):
+        if not line.startswith((b"track", b"browser", b"#")):
+            break
+        if line.startswith(b"#"):
+            names = line[1:].decode().strip().split("\t")
+    lines = split_lines(data, path, "regions", "\t", comments=(b"#", b"track", b"browser"))
+    if not len(lines):
+        raise lines.error("the BED file has no regions")
+    n_fields = int(lines.fields[0])
+    lines.require_fields(n_fields, "as many as on the first region")
+    if names is None or len(names) != n_fields:
+        names = list(_BED_COLUMNS[:n_fields]) + [
+            f"column{i + 1}" for i in range(len(_BED_COLUMNS), n_fields)
         ]
-    return table.set_axis(names, axis=1)
+    return parse(lines, names, text=[names[0]])
 
 
 def _read_table(path: Path) -> pd.DataFrame:
-    if not path.is_file():
+    if not path.exists():
         # A lone "chr1:100-700" string is read as a path; say how to pass regions.
         hint = (
             f"; to read one region pass a list, [{str(path)!r}]" if _REGION.match(str(path)) else ""
         )
         raise FileNotFoundError(f"regions: no such file {path}{hint}")
+    path = check_file(path, "regions")
     suffix = _suffix(path)
     if suffix == ".bed":
         return _read_bed(path)
     if suffix in _TABLE_SUFFIXES:
-        return pd.read_csv(path, sep=_TABLE_SUFFIXES[suffix], dtype={"chrom": str})
+        return parse(read_lines(path, "regions", _TABLE_SUFFIXES[suffix]), text=["chrom"])
     raise ValueError(
         f"regions: unknown format {suffix!r} of {path}; expected .bed, .csv, .tsv, .txt, "
         f".tab (regions) or {', '.join(_FASTA_SUFFIXES)} (sequences), optionally .gz"
@@ -350,8 +372,9 @@ def _parse_names(names: Sequence[str], what: str) -> pd.DataFrame:
             f"optionally 'name::' before and '(+)' or '(-)' after), e.g. "
             f"{list(np.asarray(names, dtype=object)[bad][:3])}"
         )
+    # float first: a start of 30 digits is refused by windows(), not overflowed here.
     table = parsed[["chrom"]].assign(
-        start=parsed["start"].astype(np.int64), end=parsed["end"].astype(np.int64)
+        start=parsed["start"].astype(np.float64), end=parsed["end"].astype(np.float64)
     )
     if parsed["strand"].notna().any():
         table["strand"] = parsed["strand"].fillna(".").to_numpy()
@@ -395,18 +418,39 @@ def _label_values(table: pd.DataFrame, labels: list[str], what: str) -> np.ndarr
 
 
 def _read_fasta_records(path: Path) -> tuple[list[str], list[bytes]]:
-    if not path.is_file():
-        raise FileNotFoundError(f"regions: no such file {path}")
-    opener = gzip.open if path.suffix.lower() in (".gz", ".bgz") else open
-    with opener(path, "rb") as handle:
-        text = handle.read().lstrip()
+    """Names and sequences of a FASTA's records, refusing empty, repeated or non-letter ones."""
+    path = check_file(path, "regions")
+    data = read_bytes(path, "regions")
+    text = data.lstrip()
     if not text.startswith(b">"):
-        raise ValueError(f"{path}: not a FASTA file (it does not start with '>')")
-    names, sequences = [], []
-    for record in text.split(b"\n>"):
-        header, _, body = record.lstrip(b">").partition(b"\n")
-        names.append(header.split()[0].decode() if header.split() else "")
-        sequences.append(body.replace(b"\n", b"").replace(b"\r", b"").strip())
+        raise FormatError(f"regions: {path} is not a FASTA file (it does not start with '>')")
+    line = 1 + data[: len(data) - len(text)].count(b"\n")
+    names, sequences, first_line = [], [], {}
+    for record in text[1:].split(b"\n>"):
+        header, _, body = record.partition(b"\n")
+        fields = header.split()
+        name = fields[0].decode() if fields else ""
+        where = f"the record on line {line}"
+        if not name:
+            raise FormatError(f"regions: {path}: {where} has no name after '>'")
+        sequence = body.replace(b"\n", b"").strip()
+        if not sequence:
+            raise FormatError(f"regions: {path}: record {name!r} ({where}) has no sequence")
+        invalid = sequence.translate(None, _SEQUENCE_LETTERS)
+        if invalid:
+            raise FormatError(
+                f"regions: {path}: record {name!r} ({where}) holds {invalid[:1].decode()!r}, "
+                "which is not a base letter; expected letters such as A, C, G, T, N"
+            )
+        if name in first_line:
+            raise FormatError(
+                f"regions: {path}: record name {name!r} appears twice, on lines "
+                f"{first_line[name]} and {line}; every region must be listed once"
+            )
+        first_line[name] = line
+        names.append(name)
+        sequences.append(sequence)
+        line += record.count(b"\n") + 1
     return names, sequences
 
 
@@ -553,7 +597,7 @@ def read_regions(
     chromosome names the FASTA lacks (``chr1`` vs ``1``) or regions beyond
     a chromosome end.
     """
-    width = int(width)
+    width = check_int(width, "width")
     if width < 1:
         raise ValueError(f"width must be a positive number of base pairs, got {width}")
     if isinstance(labels, str):

@@ -7,7 +7,6 @@ GENCODE and GTF files count) and ``strand`` is ``"+"`` or ``"-"``.
 
 from __future__ import annotations
 
-import gzip
 import os
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pandas as pd
 from anndata.utils import make_index_unique
 
 from ._anndata import check_var
+from ._parse import MAX_POSITION, Lines, check_file, describe_lines, parse, read_lines
 
 REQUIRED = ("chrom", "tss", "strand")
 _GTF_COLUMNS = ("chrom", "source", "feature", "start", "end", "score", "strand", "frame", "attr")
@@ -66,6 +66,7 @@ def read_genes(genes: pd.DataFrame | str | os.PathLike) -> pd.DataFrame:
     a missing file and ``ValueError`` naming the input for missing columns,
     genes without a TSS, a strand other than ``+``/``-``, or repeated ids.
     """
+    lines = None
     if isinstance(genes, pd.DataFrame):
         what = "genes DataFrame"
         table = genes.copy()
@@ -73,20 +74,19 @@ def read_genes(genes: pd.DataFrame | str | os.PathLike) -> pd.DataFrame:
             table.insert(0, "gene_id", table.index.to_numpy())
         table = table.reset_index(drop=True)
     elif isinstance(genes, (str, os.PathLike)):
-        path = Path(genes)
+        path = check_file(genes, "genes")
         what = str(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"genes: no such file {path}")
-        table = _read_file(path)
+        table, lines = _read_file(path)
     else:
         raise TypeError(
             f"genes must be a DataFrame or the path of a GTF, BED, TSV or CSV file, "
             f"got {type(genes).__name__}"
         )
-    return _checked(table, what)
+    return _checked(table, what, lines)
 
 
-def _read_file(path: Path) -> pd.DataFrame:
+def _read_file(path: Path) -> tuple[pd.DataFrame, np.ndarray]:
+    """The table of a file and the line number of each of its rows."""
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] == ".gz":
         suffixes = suffixes[:-1]
@@ -96,72 +96,124 @@ def _read_file(path: Path) -> pd.DataFrame:
     if suffix == ".bed":
         return _read_bed(path)
     if suffix in (".tsv", ".txt", ".tab", ".csv"):
-        sep = "," if suffix == ".csv" else "\t"
-        return pd.read_csv(path, sep=sep, dtype={"chrom": str, "gene_id": str, "gene_name": str})
+        lines = read_lines(path, "genes", "," if suffix == ".csv" else "\t")
+        table = parse(lines, text=["chrom", "gene_id", "gene_name", "strand"], numeric=["tss"])
+        return table, lines.numbers[1:]
     raise ValueError(
         f"{path}: unknown gene annotation format {suffix!r}; expected .gtf, .bed, .tsv, "
         ".txt, .tab or .csv (optionally .gz)"
     )
 
 
-def _read_gtf(path: Path) -> pd.DataFrame:
-    # Header lines ("##description: …") have no tabs: they come out as rows with
-    # an empty feature column and are dropped. comment="#" would also cut
-    # attribute values that contain '#'.
-    table = pd.read_csv(
-        path, sep="\t", header=None, names=_GTF_COLUMNS, dtype={"chrom": str}, quoting=3
-    )
-    table = table[table["feature"].notna() & ~table["chrom"].str.startswith("#")]
+def _read_gtf(path: Path) -> tuple[pd.DataFrame, np.ndarray]:
+    # Header lines ("##description: …") are comments; a '#' inside a line is
+    # kept, as attribute values may contain one.
+    lines = read_lines(path, "genes", "\t", comments=(b"#",))
+    if not len(lines):
+        raise lines.error("the GTF holds no features (only blank or '#' lines)")
+    lines.require_fields(len(_GTF_COLUMNS), "GTF: " + ", ".join(_GTF_COLUMNS))
+    text = [c for c in _GTF_COLUMNS if c not in ("start", "end")]
+    table = parse(lines, _GTF_COLUMNS, text=text, numeric=["start", "end"])
+    table["line"] = lines.numbers
     genes = table[table["feature"] == "gene"]
-    attributes = genes if len(genes) else table
+    features = genes if len(genes) else table
+    _check_span(features, lines, first=1)
     found = {}
     for key, column in _GTF_ATTRIBUTES.items():
-        values = attributes["attr"].str.extract(rf'(?:^|;)\s*{key} "([^"]*)"', expand=False)
+        attributes = features["attr"].fillna("")
+        values = attributes.str.extract(rf'(?:^|;)\s*{key} "([^"]*)"', expand=False)
         if values.notna().any() and column not in found:
             found[column] = values
     if "gene_id" not in found:
-        raise ValueError(f"{path}: no gene_id attribute in the GTF's column 9")
-    parsed = attributes[["chrom", "start", "end", "strand"]].assign(**found)
-    parsed["start"] = pd.to_numeric(parsed["start"], errors="coerce")
-    parsed["end"] = pd.to_numeric(parsed["end"], errors="coerce")
+        raise lines.error("no gene_id attribute in the GTF's column 9")
+    no_id = (found["gene_id"].isna() | (found["gene_id"] == "")).to_numpy()
+    if no_id.any():
+        raise lines.error(
+            f"{int(no_id.sum())} features have no gene_id attribute, on "
+            f"{describe_lines(features['line'].to_numpy()[no_id])}"
+        )
+    parsed = features[["chrom", "start", "end", "strand", "line"]].assign(**found)
     if not len(genes):
         # No gene lines: a gene spans all its transcripts and exons.
-        aggregations = {"chrom": "first", "start": "min", "end": "max", "strand": "first"}
-        aggregations.update({c: "first" for c in found if c != "gene_id"})
-        parsed = parsed.groupby("gene_id", sort=False).agg(aggregations).reset_index()
+        parsed = _span_transcripts(parsed, lines, [c for c in found if c != "gene_id"])
     parsed["tss"] = np.where(parsed["strand"] == "-", parsed["end"], parsed["start"])
-    return parsed.drop(columns=["start", "end"])
+    return parsed.drop(columns=["start", "end", "line"]), parsed["line"].to_numpy()
 
 
-def _read_bed(path: Path) -> pd.DataFrame:
-    table = pd.read_csv(
-        path, sep="\t", header=None, dtype={0: str, 3: str}, skiprows=_bed_header_lines(path)
-    )
-    if table.shape[1] < 6:
-        raise ValueError(
-            f"{path}: a BED of genes needs 6 columns ({', '.join(_BED_COLUMNS)}) with the "
-            f"strand in column 6, found {table.shape[1]}"
+def _span_transcripts(parsed: pd.DataFrame, lines: Lines, attributes: list[str]) -> pd.DataFrame:
+    """One row per gene_id from its features, refusing genes on two chromosomes or strands."""
+    grouped = parsed.groupby("gene_id", sort=False)
+    for column in ("chrom", "strand"):
+        split = grouped[column].nunique(dropna=False)
+        if (split > 1).any():
+            gene = split.index[split > 1][0]
+            rows = (parsed["gene_id"] == gene).to_numpy()
+            raise lines.error(
+                f"gene_id {gene!r} has features on {column}s "
+                f"{sorted(parsed.loc[rows, column].astype(str).unique())}, on "
+                f"{describe_lines(parsed['line'].to_numpy()[rows])}; a gene lies on one {column}"
+            )
+    aggregations = {"chrom": "first", "start": "min", "end": "max", "strand": "first"}
+    aggregations.update({c: "first" for c in attributes})
+    aggregations["line"] = "first"
+    return grouped.agg(aggregations).reset_index()
+
+
+def _read_bed(path: Path) -> tuple[pd.DataFrame, np.ndarray]:
+    lines = read_lines(path, "genes", "\t", comments=(b"#", b"track", b"browser"))
+    if not len(lines):
+        raise lines.error("the BED holds no genes (only blank, header or '#' lines)")
+    n_fields = int(lines.fields[0])
+    if n_fields < 6:
+        raise lines.error(
+            f"a BED of genes needs 6 columns ({', '.join(_BED_COLUMNS)}) with the strand in "
+            f"column 6, found {n_fields} on {lines.at([0])}"
         )
-    table = table.iloc[:, :6].set_axis(list(_BED_COLUMNS), axis=1)
-    start = pd.to_numeric(table["start"], errors="coerce")
-    end = pd.to_numeric(table["end"], errors="coerce")
+    lines.require_fields(n_fields, "as many as on the first line")
+    names = [*_BED_COLUMNS, *(f"column{i + 1}" for i in range(6, n_fields))]
+    text = [c for c in names if c not in ("start", "end")]
+    table = parse(lines, names, text=text, numeric=["start", "end"])
+    table["line"] = lines.numbers
+    _check_span(table, lines, first=0)
     # BED starts are 0-based and ends exclusive: the first base is start + 1.
-    tss = np.where(table["strand"] == "-", end, start + 1)
-    return pd.DataFrame(
+    tss = np.where(table["strand"] == "-", table["end"], table["start"] + 1)
+    genes = pd.DataFrame(
         {"gene_id": table["name"], "chrom": table["chrom"], "tss": tss, "strand": table["strand"]}
     )
+    return genes, lines.numbers
 
 
-def _bed_header_lines(path: Path) -> int:
-    """Leading ``track``, ``browser`` and ``#`` lines of a BED file."""
-    with gzip.open(path, "rt") if path.suffix == ".gz" else open(path) as handle:
-        for count, line in enumerate(handle):
-            if not line.startswith(("track", "browser", "#")):
-                return count
-    return 0
+def _check_span(table: pd.DataFrame, lines: Lines, first: int) -> None:
+    """Refuse starts and ends that are not whole positions (≥ ``first``), or end before start.
+
+    BED (``first=0``) ends are exclusive, so a feature needs end > start; GTF
+    (``first=1``) ends are inclusive, so end ≥ start.
+    """
+    line = table["line"].to_numpy()
+    for column in ("start", "end"):
+        values = table[column].to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(values) | (values != np.round(values)) | (values < first)
+        bad |= values > MAX_POSITION
+        if bad.any():
+            raise lines.error(
+                f"{column} must be a whole position ≥ {first}, found {values[bad][0]:g} on "
+                f"{describe_lines(line[bad])}"
+            )
+    exclusive = first == 0
+    backwards = (table["end"] < table["start"] + exclusive).to_numpy()
+    if backwards.any():
+        raise lines.error(
+            f"end must be {'greater than' if exclusive else 'at least'} start; "
+            f"{int(backwards.sum())} features are not, on {describe_lines(line[backwards])}"
+        )
 
 
-def _checked(table: pd.DataFrame, what: str) -> pd.DataFrame:
+def _checked(table: pd.DataFrame, what: str, lines: np.ndarray | None) -> pd.DataFrame:
+    """var of genes from a table, naming the file's lines (``lines``) of bad rows."""
+
+    def where(bad: np.ndarray) -> str:
+        return "" if lines is None else f" (on {describe_lines(lines[bad])})"
+
     missing = [c for c in REQUIRED if c not in table.columns]
     if missing:
         raise ValueError(
@@ -169,17 +221,22 @@ def _checked(table: pd.DataFrame, what: str) -> pd.DataFrame:
             f"(found {list(table.columns)})"
         )
     ids = _gene_ids(table)
+    no_id = pd.isna(ids) | (pd.Series(ids, dtype=object).astype(str).str.strip() == "").to_numpy()
+    if no_id.any():
+        raise ValueError(f"{what}: {int(no_id.sum())} genes have no gene id{where(no_id)}")
     tss = pd.to_numeric(table["tss"], errors="coerce").to_numpy(dtype=np.float64)
     no_tss = ~np.isfinite(tss)
     if no_tss.any():
         raise ValueError(
             f"{what}: {int(no_tss.sum())} genes have no TSS, e.g. {list(ids[no_tss][:5])}"
+            f"{where(no_tss)}"
         )
-    bad_tss = (tss != np.round(tss)) | (tss < 1)
+    bad_tss = (tss != np.round(tss)) | (tss < 1) | (tss > MAX_POSITION)
     if bad_tss.any():
         raise ValueError(
             f"{what}: TSS must be whole 1-based positions ≥ 1; {int(bad_tss.sum())} genes "
             f"have others, e.g. {dict(zip(ids[bad_tss][:5], tss[bad_tss][:5], strict=True))}"
+            f"{where(bad_tss)}"
         )
     strand = table["strand"].astype(str).str.strip().to_numpy()
     bad_strand = ~np.isin(strand, ["+", "-"])
@@ -187,13 +244,20 @@ def _checked(table: pd.DataFrame, what: str) -> pd.DataFrame:
         raise ValueError(
             f"{what}: strand must be '+' or '-'; {int(bad_strand.sum())} genes have "
             f"{sorted(set(strand[bad_strand]))[:5]}, e.g. {list(ids[bad_strand][:5])}"
+            f"{where(bad_strand)}"
         )
     chrom = table["chrom"]
     no_chrom = chrom.isna().to_numpy() | (chrom.astype(str).str.strip() == "").to_numpy()
     if no_chrom.any():
         raise ValueError(
             f"{what}: {int(no_chrom.sum())} genes have no chromosome, "
-            f"e.g. {list(ids[no_chrom][:5])}"
+            f"e.g. {list(ids[no_chrom][:5])}{where(no_chrom)}"
+        )
+    repeated = pd.Index(ids.astype(str)).duplicated(keep=False)
+    if lines is not None and repeated.any():
+        raise ValueError(
+            f"{what}: {len(set(ids[repeated]))} gene/region ids appear more than once, e.g. "
+            f"{list(pd.unique(ids[repeated]))[:5]}{where(repeated)}; ids must be unique"
         )
     var = pd.DataFrame(
         {"chrom": chrom.astype(str).to_numpy(), "tss": tss.astype(np.int64), "strand": strand},

@@ -6,6 +6,7 @@ import os
 
 from anndata import AnnData
 
+from .._utils import check_int
 from ..get._aligned import META
 from ..io._fasta import genome_onehot
 from ._signal import record, start
@@ -51,7 +52,7 @@ def one_hot(
     vs ``1``) or places genes/regions beyond a chromosome end, and
     ``FileNotFoundError`` for a missing FASTA.
     """
-    width = int(width)
+    width = check_int(width, "width")
     # Read before touching adata, so a bad input leaves it unchanged.
     onehot, centre = genome_onehot(adata.var, fasta, width, "one_hot")
     adata = start(adata, copy)
