@@ -25,13 +25,15 @@ import pandas as pd
 import torch
 from anndata import AnnData
 
-from .. import get, models
-from .._settings import settings
+from .. import models
 from ..models.deepdiff import VARIANTS
 from ..pp._labels import raw_counts
 from ._data import Batches, Inputs
 from ._fit import (
     check_finite_inputs,
+    check_hyperparameters,
+    check_key_added,
+    check_marks,
     has_signal,
     histone_config,
     resolve_training,
@@ -40,7 +42,7 @@ from ._fit import (
     train_samples,
 )
 from ._metrics import score
-from ._train import LossFunction, autocast, predict_batches, resolve_device
+from ._train import LossFunction, check_training, predict_batches, resolve_device
 
 BASELINES = ("attentivechrome_difference", "svr2")
 # DeepDiff hyperparameters that the AttentiveChrome baselines share, so both
@@ -59,7 +61,10 @@ def _counts(adata: AnnData, layer: str, cell_types: list[str]) -> np.ndarray:
     return raw_counts(adata, cell_types, layer, "differential")
 
 
-def _check_cell_types(adata: AnnData, a: str, b: str) -> None:
+def _check_cell_types(adata: AnnData, a: object, b: object) -> None:
+    not_names = [c for c in (a, b) if not isinstance(c, str)]
+    if not_names:
+        raise ValueError(f"differential: a and b must be cell type names, got {not_names}")
     if a == b:
         raise ValueError(
             f"differential: a and b are both {a!r}; name two different cell types to compare"
@@ -84,8 +89,8 @@ def _architecture(variant: str, hyperparameters: dict | None) -> dict:
         raise ValueError(
             f"differential: unknown DeepDiff variant {variant!r}; choose one of {list(VARIANTS)}"
         )
-    hyperparameters = dict(hyperparameters or {})
-    clashing = sorted(set(hyperparameters) & {"variant", "n_marks", "n_bins", "n_outputs"})
+    hyperparameters = check_hyperparameters(hyperparameters, "differential")
+    clashing = sorted(set(hyperparameters) & {"variant"})
     if clashing:
         raise ValueError(
             f"differential: hyperparameters {clashing} are set by differential itself "
@@ -317,22 +322,39 @@ def differential(
         baselines) × split, columns ``model``, ``split``, ``pearson``,
         ``spearman``, ``mse``, ``n``.
     """
-    a, b = str(a), str(b)
+    options = check_training(
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        patience=patience,
+        device=device,
+        precision=precision,
+        seed=seed,
+    )
+    seed, patience = options["seed"], options["patience"]
+    if not isinstance(baselines, bool):
+        raise ValueError(f"differential: baselines must be True or False, got {baselines!r}")
+    outputs = [key_added] + ([f"{key_added}_{name}" for name in BASELINES] if baselines else [])
+    check_key_added(adata, key_added, "differential", var=outputs)
     architecture = _architecture(variant, hyperparameters)
     _check_cell_types(adata, a, b)
     counts = _counts(adata, layer, [a, b])
     masks = split_masks(adata, split_key)
-    marks = list(marks) if marks is not None else get.marks(adata)
+    marks = check_marks(adata, marks)
     inputs = Inputs.histone(adata, marks)
     positions = tuple(int(p) for p in adata.obs_names.get_indexer([a, b]))
     pairs = np.tile(positions, (adata.n_vars, 1))
     check_finite_inputs(
-        inputs, pairs.ravel(), np.arange(adata.n_vars), f"differential({a!r}, {b!r})"
+        inputs,
+        pairs.ravel(),
+        np.arange(adata.n_vars),
+        f"differential({a!r}, {b!r})",
+        adata.obs_names,
     )
     device_used = resolve_device(device)
-    autocast(device_used, precision)  # refuses an unknown precision before training
-    seed = settings.seed if seed is None else seed
-    training = resolve_training("deepdiff", epochs=epochs, batch_size=batch_size, lr=lr)
+    training = resolve_training(
+        "deepdiff", epochs=options["epochs"], batch_size=options["batch_size"], lr=options["lr"]
+    )
 
     expression = np.log2(counts + 1.0)
     fold_change = expression[1] - expression[0]
