@@ -74,6 +74,18 @@ def _sequence_types(uns: dict, prefix: str = "") -> dict[str, str]:
     return types
 
 
+def _writable(uns: dict) -> dict:
+    """``uns`` with tuples as lists, which anndata can write (their type is recorded)."""
+    return {
+        key: _writable(value)
+        if isinstance(value, dict)
+        else list(value)
+        if isinstance(value, tuple)
+        else value
+        for key, value in uns.items()
+    }
+
+
 def _restore_types(uns: dict, types: dict[str, str]) -> None:
     for name, kind in types.items():
         *parents, leaf = name.split("/")
@@ -259,7 +271,7 @@ def write_zarr(
         root.attrs.update({"encoding-type": "anndata", "encoding-version": "0.1.0"})
         write_elem(root, "obs", adata.obs)
         write_elem(root, "var", adata.var)
-        write_elem(root, "uns", dict(adata.uns))
+        write_elem(root, "uns", _writable(adata.uns))
         for key in ("obsp", "varp"):
             write_elem(root, key, dict(getattr(adata, key)))
         if adata.X is not None:

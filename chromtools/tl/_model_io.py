@@ -14,7 +14,7 @@ from safetensors.numpy import load_file, save_file
 
 from .._errors import StoreError
 from ..io._atomic import MODEL_CONFIG as CONFIG
-from ..io._atomic import MODEL_FORMAT, atomic_write, check_destination, check_readable
+from ..io._atomic import MODEL_FORMAT, atomic_write, check_destination
 from ..io._atomic import MODEL_WEIGHTS as WEIGHTS
 from ._fit import check_compatible, rebuild, record_of
 
@@ -161,11 +161,13 @@ def load_model(adata: AnnData, path: str | os.PathLike, *, key_added: str | None
         (marks, bins, window).
     """
     path = Path(path)
-    if path.is_dir() and not (path / CONFIG).is_file():
-        raise StoreError(f"{path} is not a saved chromtools model: {CONFIG} is missing")
-    path = check_readable(path, "model")
-    if not (path / WEIGHTS).is_file():
-        raise StoreError(f"{path} is not a saved chromtools model: {WEIGHTS} is missing")
+    if not path.exists():
+        raise FileNotFoundError(f"no saved chromtools model at {path}")
+    if not path.is_dir():
+        raise StoreError(f"{path} is a file, not a saved chromtools model (a folder)")
+    for name in (CONFIG, WEIGHTS):
+        if not (path / name).is_file():
+            raise StoreError(f"{path} is not a saved chromtools model: {name} is missing")
     saved = _read_config(path)
     state = _read_weights(path)
     key = key_added or saved["params"].get("model", "model")
