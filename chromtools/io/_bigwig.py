@@ -21,7 +21,7 @@ import sys
 import threading
 import uuid
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,10 +35,19 @@ import pandas as pd
 import pybigtools
 import pyBigWig
 
+from .._errors import FormatError
 from .._settings import settings
-from .._utils import canonical_mark_order, check_marks, check_signal, check_window, progress
+from .._utils import (
+    canonical_mark_order,
+    check_int,
+    check_marks,
+    check_signal,
+    check_window,
+    progress,
+)
 from ._anndata import new_anndata
 from ._genes import read_genes
+from ._parse import check_file, describe_lines, parse, read_lines
 from ._zarr import CHUNK_GENES, read_zarr, write_zarr
 
 PathLike = str | os.PathLike
@@ -183,12 +192,9 @@ def read_bigwigs(
         raise ValueError(
             f"missing_chromosomes must be 'error' or 'drop', got {missing_chromosomes!r}"
         )
-    chunk_genes = int(chunk_genes)
-    if chunk_genes < 1:
-        raise ValueError(f"chunk_genes must be a positive integer, got {chunk_genes}")
-    n_jobs = settings.n_jobs if n_jobs is None else int(n_jobs)
-    if n_jobs < 1:
-        raise ValueError(f"n_jobs must be a positive integer, got {n_jobs}")
+    chunk_genes = check_int(chunk_genes, "chunk_genes", minimum=1)
+    n_jobs = check_int(settings.n_jobs if n_jobs is None else n_jobs, "n_jobs", minimum=1)
+    bin_size = check_int(bin_size, "bin_size", minimum=1)
     window = check_window(window, bin_size)
     table, what = _read_tracks(tracks)
     marks = canonical_mark_order(check_marks(pd.unique(table["mark"]), f"{what} marks"))
@@ -245,22 +251,29 @@ def _read_tracks(
     tracks: pd.DataFrame | PathLike | Sequence[tuple[str, str, PathLike]],
 ) -> tuple[pd.DataFrame, str]:
     """The tracks table with resolved paths, checked for columns, repeats and files."""
-    base = None
+    base, line_numbers = None, None
     if isinstance(tracks, pd.DataFrame):
         what, table = "tracks DataFrame", tracks.copy()
     elif isinstance(tracks, (str, os.PathLike)):
-        path = Path(tracks)
-        what = str(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"tracks: no such file {path}")
+        path = check_file(tracks, "tracks")
+        what, base = str(path), path.parent
         sep = "," if path.name.lower().removesuffix(".gz").endswith(".csv") else "\t"
-        table, base = pd.read_csv(path, sep=sep, dtype=str), path.parent
-    else:
+        lines = read_lines(path, "tracks", sep)
+        table = parse(lines, text=TRACK_COLUMNS)
+        line_numbers = lines.numbers[1:]
+    elif isinstance(tracks, Iterable):
         what = "tracks list"
-        rows = [tuple(row) for row in tracks]
-        if any(len(row) != 3 for row in rows):
+        rows = list(tracks)
+        if any(
+            not isinstance(row, Sequence) or isinstance(row, str) or len(row) != 3 for row in rows
+        ):
             raise ValueError(f"{what}: every track must be a (cell_type, mark, path) tuple")
-        table = pd.DataFrame(rows, columns=list(TRACK_COLUMNS))
+        table = pd.DataFrame([tuple(row) for row in rows], columns=list(TRACK_COLUMNS))
+    else:
+        raise TypeError(
+            "tracks must be a DataFrame, the path of a CSV/TSV table or a list of "
+            f"(cell_type, mark, path) tuples, got {type(tracks).__name__}"
+        )
     missing = [c for c in TRACK_COLUMNS if c not in table.columns]
     if missing:
         raise ValueError(
@@ -269,13 +282,21 @@ def _read_tracks(
         )
     if not len(table):
         raise ValueError(f"{what}: no tracks")
-    table = table[list(TRACK_COLUMNS)].astype({"cell_type": str, "mark": str})
+    table = table[list(TRACK_COLUMNS)].reset_index(drop=True)
+    for column in TRACK_COLUMNS:
+        table[column] = _track_field(table[column], column, what, line_numbers)
     paths = [Path(p) for p in table["path"]]
     table["path"] = [p if base is None or p.is_absolute() else base / p for p in paths]
     repeated = table[table.duplicated(["cell_type", "mark"], keep=False)]
     if len(repeated):
         pairs = sorted(set(zip(repeated["cell_type"], repeated["mark"], strict=True)))
-        raise ValueError(f"{what}: (cell type, mark) pairs listed more than once: {pairs}")
+        where = (
+            "" if line_numbers is None else f" (on {describe_lines(line_numbers[repeated.index])})"
+        )
+        raise ValueError(f"{what}: (cell type, mark) pairs listed more than once: {pairs}{where}")
+    folders = [str(p) for p in table["path"] if p.is_dir()]
+    if folders:
+        raise ValueError(f"{what}: these bigWig paths are folders, not files: {folders[:5]}")
     absent = [
         f"{path} ({cell_type}, {mark})"
         for cell_type, mark, path in table.itertuples(index=False)
@@ -283,19 +304,46 @@ def _read_tracks(
     ]
     if absent:
         raise FileNotFoundError(f"{what}: bigWig files not found: {absent}")
-    return table.reset_index(drop=True), what
+    return table, what
+
+
+def _track_field(
+    values: pd.Series, column: str, what: str, line_numbers: np.ndarray | None
+) -> pd.Series:
+    """A column of the tracks table as stripped text, refusing empty or missing cells."""
+    missing = values.isna().to_numpy()
+    text = values.where(~missing, "").astype(str).str.strip()
+    empty = missing | (text == "").to_numpy()
+    if empty.any():
+        index = np.flatnonzero(empty)
+        where = (
+            f"rows {index[:5].tolist()}"
+            if line_numbers is None
+            else describe_lines(line_numbers[index])
+        )
+        raise ValueError(
+            f"{what}: {int(empty.sum())} tracks have no {column} (on {where}); every track "
+            "needs a cell_type, a mark and a path"
+        )
+    return text
 
 
 def _check_track(track: _Track) -> None:
     """Open a bigWig, record its chromosomes, refuse NaN or negative signal."""
     try:
         with pybigtools.open(str(track.path)) as bigwig:
-            if not bigwig.is_bigwig:
-                raise ValueError(f"{track}: the file is a bigBed, not a bigWig")
-            summary = bigwig.info()["summary"]
-            track.chroms = {str(name): int(size) for name, size in bigwig.chroms().items()}
-    except (pybigtools.BBIReadError, OSError) as error:
-        raise ValueError(f"{track}: not a readable bigWig file ({error})") from error
+            is_bigwig = bigwig.is_bigwig
+            if is_bigwig:
+                summary = bigwig.info()["summary"]
+                track.chroms = {str(name): int(size) for name, size in bigwig.chroms().items()}
+    except PermissionError:
+        raise PermissionError(f"{track}: no permission to read the file") from None
+    except (pybigtools.BBIReadError, OSError, ValueError, KeyError) as error:
+        # pybigtools refuses a damaged or header-only file with BBIReadError and
+        # a name without a bigWig suffix with ValueError.
+        raise FormatError(f"{track}: not a readable bigWig file ({error})") from None
+    if not is_bigwig:
+        raise FormatError(f"{track}: the file is a bigBed, not a bigWig")
     # The header summary covers every value in the file, so a track of
     # log-ratios or z-scores is refused before any window is read.
     if summary["basesCovered"] and not np.isfinite(summary["sum"]):
@@ -485,11 +533,16 @@ class _Plan:
         last = min(first + self.chunk_genes, self.n_genes)
         # A handle per read: pybigtools caches the blocks it decompressed, so a
         # handle kept open per track would hold memory growing with the tracks.
-        handle = self.reader(track.path)
         try:
-            signal = self._windows(handle, track, first, last)
-        finally:
-            handle.close()
+            handle = self.reader(track.path)
+            try:
+                signal = self._windows(handle, track, first, last)
+            finally:
+                handle.close()
+        except (pybigtools.BBIReadError, RuntimeError, OSError) as error:
+            # A file whose header is intact but whose data are truncated or
+            # damaged fails only here, when its blocks are read.
+            raise FormatError(f"{track}: damaged bigWig data ({error})") from None
         minus = self.minus[first:last]
         signal[minus] = signal[minus, ::-1]
         check_signal(signal, str(track))

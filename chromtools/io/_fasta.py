@@ -597,9 +597,7 @@ def read_regions(
     chromosome names the FASTA lacks (``chr1`` vs ``1``) or regions beyond
     a chromosome end.
     """
-    width = check_int(width, "width")
-    if width < 1:
-        raise ValueError(f"width must be a positive number of base pairs, got {width}")
+    width = check_int(width, "width", minimum=1)
     if isinstance(labels, str):
         labels = [labels]
     labels = [str(label) for label in labels] if labels is not None else []

@@ -52,7 +52,7 @@ def one_hot(
     vs ``1``) or places genes/regions beyond a chromosome end, and
     ``FileNotFoundError`` for a missing FASTA.
     """
-    width = check_int(width, "width")
+    width = check_int(width, "width", minimum=1)
     # Read before touching adata, so a bad input leaves it unchanged.
     onehot, centre = genome_onehot(adata.var, fasta, width, "one_hot")
     adata = start(adata, copy)
