@@ -511,3 +511,16 @@ def test_save_model_refuses_non_finite_weights(saved_model, tmp_path):
         ct.tl.save_model(adata, "broken", tmp_path / "m")
     del adata.uns["broken"]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_load_model_warns_when_the_signal_is_normalised_otherwise(tmp_path):
+    from chromtools.tl._fit import NormalizationWarning
+
+    trained = ct.datasets.synthetic_histone(2, 40, n_bins=20, seed=3)
+    ct.pp.split(trained, seed=0)
+    raw = trained.copy()
+    ct.pp.normalize(trained)
+    ct.tl.fit(trained, "deepchrome", cell_types=["cell0"], epochs=1)
+    ct.tl.save_model(trained, "deepchrome", tmp_path / "m")
+    with pytest.warns(NormalizationWarning, match="depth_log1p"):
+        ct.tl.load_model(raw, tmp_path / "m")

@@ -16,7 +16,7 @@ from .._errors import StoreError
 from ..io._atomic import MODEL_CONFIG as CONFIG
 from ..io._atomic import MODEL_FORMAT, atomic_write, check_destination
 from ..io._atomic import MODEL_WEIGHTS as WEIGHTS
-from ._fit import check_compatible, rebuild, record_of
+from ._fit import check_model, non_finite_weights, rebuild, record_of
 
 
 def _jsonable(value):
@@ -62,7 +62,11 @@ def save_model(
     if "state_dict" not in record:
         raise ValueError(f"uns[{key!r}] is a scikit-learn baseline; only PyTorch models are saved")
     state = {name: np.ascontiguousarray(value) for name, value in record["state_dict"].items()}
-    check_finite_weights(state, f"the model under uns[{key!r}]")
+    if bad := non_finite_weights(state):
+        raise ValueError(
+            f"the model under uns[{key!r}] has {bad} non-finite weights (NaN or infinite); "
+            "it cannot predict. Fit it again"
+        )
     config = {
         "format": MODEL_FORMAT,
         "config": _jsonable(record["config"]),
@@ -73,17 +77,6 @@ def save_model(
         tmp.mkdir()
         save_file(state, str(tmp / WEIGHTS))
         (tmp / CONFIG).write_text(json.dumps(config, indent=1))
-
-
-def check_finite_weights(state: dict[str, np.ndarray], what: str) -> None:
-    """Refuse weights holding NaN or infinity: such a model predicts only NaN."""
-    bad = {name: int((~np.isfinite(v)).sum()) for name, v in state.items() if v.dtype.kind == "f"}
-    bad = {name: n for name, n in bad.items() if n}
-    if bad:
-        raise ValueError(
-            f"{what} has {sum(bad.values())} non-finite (NaN or infinite) weights, in "
-            f"{sorted(bad)[:5]}; it cannot predict. Fit it again."
-        )
 
 
 def _read_config(path: Path) -> dict:
@@ -159,6 +152,12 @@ def load_model(adata: AnnData, path: str | os.PathLike, *, key_added: str | None
     ValueError
         The weights hold NaN or infinity, or the model does not fit ``adata``
         (marks, bins, window).
+
+    Warns
+    -----
+    NormalizationWarning
+        ``adata``'s signal is normalised otherwise than the model's training
+        signal (as :func:`predict` and :func:`finetune` warn).
     """
     path = Path(path)
     if not path.exists():
@@ -171,14 +170,13 @@ def load_model(adata: AnnData, path: str | os.PathLike, *, key_added: str | None
     saved = _read_config(path)
     state = _read_weights(path)
     key = key_added or saved["params"].get("model", "model")
-    check_compatible(adata, saved["config"]["data"], f"the model in {path}")
-    check_finite_weights(state, f"the model in {path}")
     record = {
         "params": {**saved["params"], "loaded_from": str(path)},
         "config": saved["config"],
         "history": pd.DataFrame(saved["history"]),
         "state_dict": state,
     }
+    check_model(adata, record, f"the model in {path}")
     try:
         rebuild(record)  # fails here, not at predict time, if weights and config disagree
     except (RuntimeError, TypeError, ValueError, KeyError) as error:
