@@ -10,6 +10,8 @@ import pandas as pd
 from anndata import AnnData
 
 from .._settings import logger
+from .._utils import check_number
+from ..get._aligned import META
 from ._signal import record, start
 
 # obs['expression_median'] (written by the readers) is on the scale of X, log2(count + 1)
@@ -87,6 +89,25 @@ def _median_thresholds(adata: AnnData, values, layer: str | None) -> pd.DataFram
     return pd.DataFrame({"threshold": thresholds, "source": sources}, index=adata.obs_names)
 
 
+def _check_label_key(adata: AnnData, key_added: object, layer: str | None) -> None:
+    """Refuse a labels layer that would overwrite the expression read or another layer
+    that is not labels (``label`` or the previous binarize's ``key_added``)."""
+    if not isinstance(key_added, str) or not key_added:
+        raise ValueError(f"binarize: key_added must be a non-empty layer name, got {key_added!r}")
+    if key_added == layer:
+        raise ValueError(
+            f"binarize: key_added={key_added!r} is the layer being binarised; writing the "
+            "labels there would destroy the expression. Use key_added='label'"
+        )
+    previous = adata.uns.get(META, {}).get("pp", {}).get("binarize", {})
+    labels = {"label", previous.get("key_added")}
+    if key_added in adata.layers and key_added not in labels:
+        raise ValueError(
+            f"binarize: key_added={key_added!r} would overwrite layers[{key_added!r}], which "
+            "does not hold labels; pick another name or delete that layer first"
+        )
+
+
 def binarize(
     adata: AnnData,
     *,
@@ -134,16 +155,21 @@ def binarize(
         or no expression).
     """
     values = _expression(adata, layer, "binarize")
+    _check_label_key(adata, key_added, layer)
     if isinstance(threshold, str):
         if threshold != "median":
             raise ValueError(f"binarize: threshold must be 'median' or a number, got {threshold!r}")
         thresholds = _median_thresholds(adata, values, layer)
-    elif isinstance(threshold, (int, float, np.number)) and np.isfinite(threshold):
-        thresholds = pd.DataFrame(
-            {"threshold": float(threshold), "source": "fixed"}, index=adata.obs_names
-        )
     else:
-        raise ValueError(f"binarize: threshold must be 'median' or a number, got {threshold!r}")
+        try:
+            threshold = check_number(threshold, "threshold")
+        except ValueError:
+            raise ValueError(
+                f"binarize: threshold must be 'median' or a finite number, got {threshold!r}"
+            ) from None
+        thresholds = pd.DataFrame(
+            {"threshold": threshold, "source": "fixed"}, index=adata.obs_names
+        )
     adata = start(adata, copy)
     values = _expression(adata, layer, "binarize")
     cut = thresholds["threshold"].to_numpy(dtype=np.float32)[:, None]
@@ -207,7 +233,17 @@ def log_fold_change(
             f"{list(adata.obs_names)}"
         )
     rows = raw_counts(adata, [a, b], layer, "log_fold_change")
-    key_added = key_added or f"log2fc_{b}_vs_{a}"
+    key_added = f"log2fc_{b}_vs_{a}" if key_added is None else key_added
+    if not isinstance(key_added, str) or not key_added:
+        raise ValueError(
+            f"log_fold_change: key_added must be a non-empty column name, got {key_added!r}"
+        )
+    if key_added in adata.var and not pd.api.types.is_float_dtype(adata.var[key_added]):
+        raise ValueError(
+            f"log_fold_change: key_added={key_added!r} would overwrite var[{key_added!r}], "
+            f"which holds {adata.var[key_added].dtype} values, not a fold change; pick another "
+            "name"
+        )
     adata = start(adata, copy)
     adata.var[key_added] = np.log2(rows[1] + 1.0) - np.log2(rows[0] + 1.0)
     record(adata, "log_fold_change", {"a": a, "b": b, "layer": layer, "key_added": key_added})

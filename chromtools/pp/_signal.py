@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._utils import dask_progress
+from .._utils import check_int, dask_progress
 from ..get._aligned import META, histone, marks, metadata
 
 HISTONE = "histone"
@@ -35,6 +35,8 @@ def start(adata: AnnData, copy: bool) -> AnnData:
     scanpy does, an explicit ``copy=False`` on a view turns the view into an
     actual object first.
     """
+    if not isinstance(copy, bool):
+        raise ValueError(f"copy must be True or False, got {copy!r}")
     if copy:
         return adata.copy()
     if adata.is_view:
@@ -115,9 +117,15 @@ def crop(adata: AnnData, window: Sequence[int], *, copy: bool = False) -> AnnDat
         index, 0-based, into the previous bins).
     """
     meta, bin_size, current = _binned_metadata(adata, "crop")
-    if len(window) != 2:
+    if isinstance(window, str) or not isinstance(window, Sequence | np.ndarray) or len(window) != 2:
         raise ValueError(f"crop: window must be (start, end) around the TSS, got {window!r}")
-    start_bp, end_bp = int(window[0]), int(window[1])
+    try:
+        start_bp = check_int(window[0], "window start")
+        end_bp = check_int(window[1], "window end")
+    except ValueError as error:
+        raise ValueError(
+            f"crop: {error}; the window is (start, end) in whole bp around the TSS, got {window!r}"
+        ) from None
     if end_bp <= start_bp:
         raise ValueError(f"crop: window end must be greater than its start, got {window!r}")
     if start_bp < current[0] or end_bp > current[1]:
@@ -217,28 +225,68 @@ def rebin(adata: AnnData, bin_size: int, *, copy: bool = False) -> AnnData | Non
     return adata if copy else None
 
 
-def _track_statistics(signal, *, spread: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """Per-(cell type, mark) mean (and standard deviation) over genes and bins.
+def _track_statistics(signal, *, spread: bool) -> dict[str, np.ndarray]:
+    """Per-(cell type, mark) summaries over genes and bins, in one pass.
 
-    NaN values are skipped without warnings; a track with no values at all (a
-    cell type without ChIP-seq) gets NaN. Dask input is reduced chunk by chunk;
-    only the small (cell types, marks) result is computed.
+    ``mean`` (and ``sd`` when ``spread``) skip NaN values without warnings; a
+    track with no values at all (a cell type without ChIP-seq) gets NaN.
+    ``infinite`` counts infinite values and ``minimum`` is the smallest
+    finite-or-infinite value (``inf`` for a track of NaN only). Dask input is
+    reduced chunk by chunk; only the small (cell types, marks) result is computed.
     """
     signal = signal.astype(np.float64)
     present = ~np.isnan(signal)
-    sums = [present.sum(axis=(1, 3)), np.nansum(signal, axis=(1, 3))]
+    infinite = np.isinf(signal)
+    finite = np.where(infinite, np.nan, signal)
+    sums = [
+        present.sum(axis=(1, 3)) - infinite.sum(axis=(1, 3)),
+        np.nansum(finite, axis=(1, 3)),
+        infinite.sum(axis=(1, 3)),
+        np.where(present, signal, np.inf).min(axis=(1, 3)),
+    ]
     if spread:
-        sums.append(np.nansum(signal * signal, axis=(1, 3)))
+        sums.append(np.nansum(finite * finite, axis=(1, 3)))
     if isinstance(signal, da.Array):
         with dask_progress("normalize: per-track statistics"):
             sums = da.compute(*sums)
-    count, *totals = (np.asarray(s, dtype=np.float64) for s in sums)
+    count, total, n_infinite, minimum, *squares = (np.asarray(x, dtype=np.float64) for x in sums)
     nothing = np.full(count.shape, np.nan)
-    mean = np.divide(totals[0], count, out=nothing.copy(), where=count > 0)
-    if not spread:
-        return mean, None
-    squares = np.divide(totals[1], count, out=nothing.copy(), where=count > 0)
-    return mean, np.sqrt(np.clip(squares - mean**2, 0, None))
+    mean = np.divide(total, count, out=nothing.copy(), where=count > 0)
+    result = {"mean": mean, "sd": None, "infinite": n_infinite, "minimum": minimum}
+    if spread:
+        second = np.divide(squares[0], count, out=nothing.copy(), where=count > 0)
+        result["sd"] = np.sqrt(np.clip(second - mean**2, 0, None))
+    return result
+
+
+def _tracks(adata: AnnData, mask: np.ndarray, values: np.ndarray | None = None) -> str:
+    """``'E003 H3K4me3 (2)'``-style names of the (cell type, mark) tracks in ``mask``."""
+    names = marks(adata)
+    rows, columns = np.nonzero(mask)
+    shown = [
+        f"{adata.obs_names[r]} {names[c]}" + ("" if values is None else f" ({values[r, c]:g})")
+        for r, c in zip(rows[:10], columns[:10], strict=True)
+    ]
+    return ", ".join(shown) + (f" and {len(rows) - 10} more" if len(rows) > 10 else "")
+
+
+def _check_tracks(adata: AnnData, statistics: dict, method: str) -> None:
+    """Refuse infinite signal, and negative signal for the depth and log1p methods."""
+    infinite = statistics["infinite"] > 0
+    if infinite.any():
+        raise ValueError(
+            f"normalize: the histone signal holds infinite values in the tracks (cell type, "
+            f"mark, count) {_tracks(adata, infinite, statistics['infinite'])}; their scale "
+            "factor would be infinite and the track silently unscaled. Fix those values "
+            "(NaN marks missing signal) before normalising"
+        )
+    negative = statistics["minimum"] < 0
+    if method != "zscore" and negative.any():
+        raise ValueError(
+            f"normalize: method={method!r} needs non-negative read counts or coverage, but "
+            f"tracks (cell type, mark, minimum) {_tracks(adata, negative, statistics['minimum'])} "
+            "have negative values; use method='zscore', or normalise the raw signal"
+        )
 
 
 def normalize(
@@ -307,6 +355,8 @@ def normalize(
             f"normalize: unknown method {method!r}; expected one of {list(NORMALIZE_METHODS)}"
         )
     meta, _, _ = _binned_metadata(adata, "normalize")
+    if not isinstance(force, bool):
+        raise ValueError(f"normalize: force must be True or False, got {force!r}")
     previous = meta.get("pp", {}).get("normalize")
     previous_method = previous.get("method") if previous is not None else None
     if previous is not None and "method" not in previous:
@@ -323,6 +373,10 @@ def normalize(
             "(uns['chromtools']['pp']['normalize']); normalising twice compounds the "
             "transforms. Pass force=True to do it anyway"
         )
+    statistics = None
+    if method is not None:
+        statistics = _track_statistics(histone(adata), spread=method == "zscore")
+        _check_tracks(adata, statistics, method)
     adata = start(adata, copy)
     params: dict = {"method": method, "n_genes": adata.n_vars, "previous": previous_method}
     if method is None:
@@ -331,7 +385,7 @@ def normalize(
 
     stored = adata.obsm[HISTONE]
     if method in ("depth", "depth_log1p", "zscore"):
-        mean, sd = _track_statistics(histone(adata), spread=method == "zscore")
+        mean, sd = statistics["mean"], statistics["sd"]
         scale = mean if sd is None else sd
         has_signal = np.isfinite(scale)
         # all-zero (or constant) tracks are left as they are rather than divided by 0

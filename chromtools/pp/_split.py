@@ -11,29 +11,58 @@ import pandas as pd
 from anndata import AnnData
 
 from .._settings import settings
+from .._utils import check_int, check_number
 from ._signal import record, start
 
 SPLITS = ("train", "valid", "test")
 
 
-def _chromosome_list(chromosomes: str | Sequence[str] | None) -> list[str]:
+def _chromosome_list(chromosomes: str | Sequence[str] | None, what: str) -> list[str]:
     if chromosomes is None:
         return []
     if isinstance(chromosomes, str):
         return [chromosomes]
-    return [str(c) for c in chromosomes]
+    if not isinstance(chromosomes, Sequence | np.ndarray | pd.Index):
+        raise ValueError(
+            f"split: {what} must be a chromosome name or a list of them (as in var['chrom'], "
+            f"e.g. 'chr2'), got {chromosomes!r}"
+        )
+    names = [str(c) for c in chromosomes]
+    repeated = sorted({c for c in names if names.count(c) > 1})
+    if repeated:
+        raise ValueError(f"split: {what} names {repeated} more than once")
+    return names
 
 
 def _check_fractions(fractions: Sequence[float]) -> np.ndarray:
-    values = np.asarray(fractions, dtype=np.float64) if len(fractions) == 3 else None
-    if values is None or not np.isfinite(values).all() or (values < 0).any():
-        raise ValueError(
-            f"split: fractions must be three non-negative numbers (train, valid, test), "
-            f"got {fractions!r}"
-        )
+    expected = (
+        "split: fractions must be three non-negative numbers (train, valid, test), "
+        f"got {fractions!r}"
+    )
+    if isinstance(fractions, str) or not isinstance(fractions, Sequence | np.ndarray):
+        raise ValueError(expected)
+    if len(fractions) != 3:
+        raise ValueError(expected)
+    try:
+        values = np.array([check_number(f, "fraction", minimum=0) for f in fractions])
+    except ValueError:
+        raise ValueError(expected) from None
     if not np.isclose(values.sum(), 1.0):
         raise ValueError(f"split: fractions {tuple(fractions)} must sum to 1, not {values.sum():g}")
     return values
+
+
+def _check_split_key(adata: AnnData, key_added: object) -> None:
+    """Refuse a column name that would overwrite a ``var`` column other than a split."""
+    if not isinstance(key_added, str) or not key_added:
+        raise ValueError(f"split: key_added must be a non-empty column name, got {key_added!r}")
+    if key_added in adata.var:
+        values = set(adata.var[key_added].dropna().astype(str))
+        if not values <= set(SPLITS):
+            raise ValueError(
+                f"split: key_added={key_added!r} would overwrite var[{key_added!r}], which "
+                f"holds {sorted(values)[:5]}, not a train/valid/test split; pick another name"
+            )
 
 
 def gene_uniform(names: Sequence[str], seed: int) -> np.ndarray:
@@ -108,12 +137,14 @@ def split(
         ``test_chromosomes``, ``valid_chromosomes``, ``fractions``, ``seed``,
         ``key_added`` and ``n_genes`` per split.
     """
-    test = _chromosome_list(test_chromosomes)
-    valid = _chromosome_list(valid_chromosomes)
+    test = _chromosome_list(test_chromosomes, "test_chromosomes")
+    valid = _chromosome_list(valid_chromosomes, "valid_chromosomes")
     shares = _check_fractions(fractions)
-    seed = settings.seed if seed is None else seed
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"split: seed must be an integer, got {seed!r}")
+    try:
+        seed = settings.seed if seed is None else check_int(seed, "seed")
+    except ValueError as error:
+        raise ValueError(f"split: {error}") from None
+    _check_split_key(adata, key_added)
     both = sorted(set(test) & set(valid))
     if both:
         raise ValueError(

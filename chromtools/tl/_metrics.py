@@ -7,15 +7,23 @@ import pandas as pd
 from scipy import stats
 from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 
-CLASSIFICATION = ("auroc", "auprc", "f1", "accuracy")
-REGRESSION = ("pearson", "spearman", "mse")
-
+from .._utils import check_int, check_number
 
 #: The metrics :func:`score` reports for each task.
 METRICS = {
     "classification": ("auroc", "auprc", "f1", "accuracy"),
     "regression": ("pearson", "spearman", "mse"),
 }
+
+
+def _known(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
+    """Truth and predictions as float64 vectors of the samples where both are finite."""
+    y_true = np.asarray(y_true, dtype=np.float64).ravel()
+    y_pred = np.asarray(y_pred, dtype=np.float64).ravel()
+    if len(y_true) != len(y_pred):
+        raise ValueError(f"{len(y_true)} true values but {len(y_pred)} predictions")
+    keep = np.isfinite(y_true) & np.isfinite(y_pred)
+    return y_true[keep], y_pred[keep]
 
 
 def score(y_true: np.ndarray, y_pred: np.ndarray, task: str) -> dict[str, float]:
@@ -26,10 +34,14 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, task: str) -> dict[str, float]
     present); ``task="regression"`` reports Pearson and Spearman correlation
     and the mean squared error. ``n`` is the number of samples scored.
     """
-    y_true = np.asarray(y_true, dtype=np.float64).ravel()
-    y_pred = np.asarray(y_pred, dtype=np.float64).ravel()
-    keep = np.isfinite(y_true) & np.isfinite(y_pred)
-    y_true, y_pred = y_true[keep], y_pred[keep]
+    if task not in METRICS:
+        raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
+    y_true, y_pred = _known(y_true, y_pred)
+    if task == "classification" and not np.isin(y_true, (0.0, 1.0)).all():
+        raise ValueError(
+            f"classification truth must be 0/1 labels, got values {np.unique(y_true)[:5]}; "
+            "make labels with ct.pp.binarize"
+        )
     result: dict[str, float] = {"n": float(len(y_true))}
     if task == "classification":
         both = len(np.unique(y_true)) == 2
@@ -43,8 +55,6 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, task: str) -> dict[str, float]
         result["pearson"] = stats.pearsonr(y_true, y_pred)[0] if varied else np.nan
         result["spearman"] = stats.spearmanr(y_true, y_pred)[0] if varied else np.nan
         result["mse"] = float(np.mean((y_true - y_pred) ** 2)) if len(y_true) else np.nan
-    else:
-        raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
     return {name: float(value) for name, value in result.items()}
 
 
@@ -87,10 +97,18 @@ def bootstrap_interval(
     seed: int = 0,
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of one metric, resampling samples."""
-    y_true = np.asarray(y_true, dtype=np.float64).ravel()
-    y_pred = np.asarray(y_pred, dtype=np.float64).ravel()
-    keep = np.isfinite(y_true) & np.isfinite(y_pred)
-    y_true, y_pred = y_true[keep], y_pred[keep]
+    if task not in METRICS:
+        raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
+    if metric not in METRICS[task]:
+        raise ValueError(f"metric {metric!r} is not one of {list(METRICS[task])} ({task})")
+    n_boot = check_int(n_boot, "n_boot", minimum=1)
+    level = check_number(level, "level", minimum=0, strict_minimum=True)
+    if level >= 1:
+        raise ValueError(f"level must be < 1, got {level:g}; e.g. 0.95 for a 95 % interval")
+    seed = check_int(seed, "seed")
+    y_true, y_pred = _known(y_true, y_pred)
+    if not len(y_true):
+        raise ValueError("no sample has both a finite truth and a finite prediction")
     rng = np.random.default_rng(seed)
     values = []
     for _ in range(n_boot):
