@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 import anndata as ad
@@ -9,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .._settings import settings
-from .._utils import CORE_MARKS
+from .._utils import CORE_MARKS, check_int, check_number
 from ..io._anndata import new_anndata
 
 # Relative width of the promoter peak and where the gene body starts, as
@@ -26,6 +27,22 @@ def _profiles(n_bins: int) -> dict[str, np.ndarray]:
     body = np.clip((position - _BODY_START) / 0.1, 0, 1)
     broad = np.exp(-0.5 * ((position - 0.5) / 0.2) ** 2)
     return {"promoter": promoter, "flank": flank, "body": body, "broad": broad}
+
+
+def _cell_type_names(cell_types: Sequence[str] | None, n_cell_types: int) -> list[str]:
+    """Given names (distinct, non-empty strings, one per cell type) or ``cell0`` …"""
+    if cell_types is None:
+        return [f"cell{i}" for i in range(n_cell_types)]
+    if isinstance(cell_types, str):
+        cell_types = [cell_types]
+    cell_types = list(cell_types)
+    if len(cell_types) != n_cell_types:
+        raise ValueError(f"{len(cell_types)} cell_types names for n_cell_types={n_cell_types}")
+    if not all(isinstance(c, str) and c for c in cell_types) or len(set(cell_types)) != len(
+        cell_types
+    ):
+        raise ValueError(f"cell_types must be distinct, non-empty names, got {cell_types}")
+    return cell_types
 
 
 def synthetic_histone(
@@ -106,27 +123,31 @@ def synthetic_histone(
     ``uns['synthetic']`` recording every planted parameter and the mark
     profiles.
     """
-    if not 0 <= shared <= 1:
-        raise ValueError(f"shared must be between 0 and 1, got {shared}")
-    if not 0 <= rule_shift <= 1:
-        raise ValueError(f"rule_shift must be between 0 and 1, got {rule_shift}")
-    if n_cell_types < 1 or n_genes < 2 or n_bins < 10:
-        raise ValueError(
-            f"need n_cell_types >= 1, n_genes >= 2 and n_bins >= 10; got "
-            f"{n_cell_types}, {n_genes}, {n_bins}"
-        )
-    cell_types = (
-        list(cell_types) if cell_types is not None else [f"cell{i}" for i in range(n_cell_types)]
-    )
-    if len(cell_types) != n_cell_types:
-        raise ValueError(f"{len(cell_types)} cell_types names for n_cell_types={n_cell_types}")
+    for name, value in (("shared", shared), ("rule_shift", rule_shift)):
+        if check_number(value, name) < 0 or value > 1:
+            raise ValueError(f"{name} must be between 0 and 1, got {value}")
+    n_cell_types = check_int(n_cell_types, "n_cell_types", minimum=1)
+    n_genes = check_int(n_genes, "n_genes", minimum=2)
+    n_bins = check_int(n_bins, "n_bins", minimum=10)
+    bin_size = check_int(bin_size, "bin_size", minimum=1)
+    noise = check_number(noise, "noise", minimum=0)
+    seed = settings.seed if seed is None else check_int(seed, "seed")
+    cell_types = _cell_type_names(cell_types, n_cell_types)
+    if isinstance(expression_missing, str):
+        expression_missing = [expression_missing]
     unknown = sorted(set(expression_missing) - set(cell_types))
     if unknown:
         raise ValueError(f"expression_missing names {unknown}, which are not in {cell_types}")
-    rng = np.random.default_rng(settings.seed if seed is None else seed)
+    rng = np.random.default_rng(seed)
 
-    depth = np.asarray(depth if depth is not None else rng.uniform(0.5, 3.0, n_cell_types))
-    if depth.shape != (n_cell_types,) or (depth <= 0).any():
+    if depth is None:
+        depth = rng.uniform(0.5, 3.0, n_cell_types)
+    elif isinstance(depth, str) or not all(
+        isinstance(d, numbers.Real) and not isinstance(d, bool) for d in np.ravel(depth)
+    ):
+        raise ValueError(f"depth must be {n_cell_types} positive numbers, got {depth!r}")
+    depth = np.asarray(depth, dtype=np.float64)
+    if depth.shape != (n_cell_types,) or not np.isfinite(depth).all() or (depth <= 0).any():
         raise ValueError(f"depth must be {n_cell_types} positive numbers, got {depth}")
     shift = rule_shift * np.arange(n_cell_types) / max(n_cell_types - 1, 1)
 
@@ -199,7 +220,7 @@ def synthetic_histone(
         "shared": float(shared),
         "rule_shift": float(rule_shift),
         "noise": float(noise),
-        "seed": int(settings.seed if seed is None else seed),
+        "seed": seed,
         "activating": ["H3K4me3", "H3K4me1", "H3K36me3"],
         "repressive": ["H3K27me3", "H3K9me3"],
         "profiles": {name: shape.astype(np.float32) for name, shape in shapes.items()},

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .._settings import settings
+from .._utils import check_int, check_number
 from ..get._aligned import META
 from ..io._anndata import new_anndata
 
@@ -206,7 +207,11 @@ def synthetic_sequences(
     motif's ``matrix_id``, ``name`` and ``frequencies`` (length × 4) under
     ``motifs[cell type]`` and ``motifs['shared']``.
     """
-    cell_types = [str(c) for c in cell_types]
+    if isinstance(cell_types, str):
+        cell_types = [cell_types]
+    if not all(isinstance(c, str) and c for c in cell_types):
+        raise ValueError(f"cell_types must be non-empty names (strings), got {list(cell_types)}")
+    cell_types = list(cell_types)
     if not cell_types or len(set(cell_types)) != len(cell_types):
         raise ValueError(f"cell_types must be distinct names, got {cell_types}")
     reserved = [c for c in cell_types if c in _RESERVED]
@@ -218,17 +223,17 @@ def synthetic_sequences(
         ("gc", gc),
         ("label_noise", label_noise),
     ):
-        if not 0 <= value <= 1:
+        if not 0 <= check_number(value, name) <= 1:
             raise ValueError(f"{name} must be between 0 and 1, got {value}")
-    if n_regions < 1:
-        raise ValueError(f"n_regions must be at least 1, got {n_regions}")
+    n_regions = check_int(n_regions, "n_regions", minimum=1)
+    width = check_int(width, "width", minimum=1)
+    seed = settings.seed if seed is None else check_int(seed, "seed")
     motif_of = _motifs_by_cell_type(cell_types, motifs)
     planted = {c: jaspar_motif(m) for c, m in motif_of.items()}
     planted["shared"] = jaspar_motif(shared_motif)
     longest = max(len(m["frequencies"]) for m in planted.values())
     if width < longest:
         raise ValueError(f"width={width} is shorter than the longest motif ({longest} bp)")
-    seed = settings.seed if seed is None else int(seed)
     rng = np.random.default_rng(seed)
 
     # 1. classes, with exact counts
