@@ -524,3 +524,17 @@ def test_load_model_warns_when_the_signal_is_normalised_otherwise(tmp_path):
     ct.tl.save_model(trained, "deepchrome", tmp_path / "m")
     with pytest.warns(NormalizationWarning, match="depth_log1p"):
         ct.tl.load_model(raw, tmp_path / "m")
+
+
+def test_a_lazy_object_notices_its_store_was_replaced(small, tmp_path):
+    path = tmp_path / "s.zarr"
+    ct.io.write_zarr(small, path)
+    lazy = ct.io.read_zarr(path)
+    changed = small.copy()
+    changed.obsm["histone"] = changed.obsm["histone"] + 1
+    ct.io.write_zarr(changed, path)  # as another process would
+    with pytest.raises(ct.StoreError, match="replaced by another write after this object"):
+        np.asarray(lazy.obsm["histone"])
+    np.testing.assert_array_equal(
+        np.asarray(ct.io.read_zarr(path).obsm["histone"]), changed.obsm["histone"]
+    )

@@ -195,8 +195,9 @@ def _rebind(adata: ad.AnnData, path: Path, slots: list[tuple[str, str | None]]) 
     reading it through the same graph would apply the transform twice.
     """
     root = zarr.open_group(path, mode="r")
+    same = _SameStore(path)
     for slot, key in slots:
-        array = read_elem_lazy(root[slot] if key is None else root[slot][key])
+        array = _lazy(root[slot] if key is None else root[slot][key], same)
         if key is None:
             adata.X = array
         else:
@@ -290,18 +291,55 @@ def write_zarr(
         _rebind(adata, path, reading_target)
 
 
+class _SameStore:
+    """Checked after each chunk is read: the store is still the one that was opened.
+
+    A lazy object holds no lock. If another write replaces the store, chunks
+    read later would come from the new store under the old object's
+    metadata and pending transforms; the manifest of a replaced store is a
+    new file, so one ``stat`` per chunk notices.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.identity = self._identity()
+
+    def _identity(self) -> tuple[int, int] | None:
+        try:
+            stat = (self.path / STORE_MANIFEST).stat()
+        except FileNotFoundError:
+            return None
+        return stat.st_dev, stat.st_ino
+
+    def __call__(self, block: np.ndarray) -> np.ndarray:
+        if self._identity() != self.identity:
+            raise StoreError(
+                f"the store {self.path} was replaced by another write after this object was "
+                "read from it; read it again with ct.io.read_zarr"
+            )
+        return block
+
+
+def _lazy(element: zarr.Array | zarr.Group, same: _SameStore | None):
+    array = read_elem_lazy(element)
+    if same is None or not isinstance(array, da.Array):
+        return array
+    return array.map_blocks(same, dtype=array.dtype, meta=array._meta)
+
+
 def _open(path: Path, lazy: bool) -> ad.AnnData:
     if not lazy:
         return ad.read_zarr(path)
     root = zarr.open_group(path, mode="r")
+    same = _SameStore(path) if (path / STORE_MANIFEST).exists() else None
 
     def lazy_dict(slot: str) -> dict:
         if slot not in root:
             return {}
-        return {key: read_elem_lazy(root[slot][key]) for key in root[slot]}
+        return {key: _lazy(root[slot][key], same) for key in root[slot]}
 
     return ad.AnnData(
-        X=read_elem_lazy(root["X"]) if "X" in root else None,
+        X=_lazy(root["X"], same) if "X" in root else None,
         obs=read_elem(root["obs"]),
         var=read_elem(root["var"]),
         uns=read_elem(root["uns"]) if "uns" in root else {},
