@@ -437,11 +437,13 @@ def test_whole_float_width_is_accepted(genome):
         (">chr1\nACGT\n>chr1\nACGT\n", r"genome\.fa is not a readable FASTA.*Duplicate key"),
         (b"\x1f\x8bgarbage", r"genome\.fa is not a readable FASTA"),
         (">chr1\nACGTACGT\nAC\nACGT\n", r"genome\.fa is not a readable FASTA.*Line length"),
+        (b">\x00\n\n\x00", r"genome\.fa is not a readable FASTA"),
+        (">chr2\nACGT\n", r"\['chr1'\] are not in the FASTA"),
     ],
 )
 def test_malformed_genome_fasta_is_named_and_leaves_no_index(tmp_path, content, match):
     path = write(tmp_path / "genome.fa", content)
-    with pytest.raises(FormatError, match=match):
+    with pytest.raises(ValueError, match=match):
         ct.io.read_regions(["chr1:0-4"], path, 4)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["genome.fa"]
 
@@ -461,6 +463,14 @@ def test_malformed_region_tables_are_named(genome, tmp_path, name, content, matc
     path = write(tmp_path / name, content)
     with pytest.raises(ValueError, match=match):
         ct.io.read_regions(path, genome, 4)
+
+
+def test_a_failed_read_keeps_an_index_that_was_already_there(genome):
+    ct.io.read_regions(["chr1:0-4"], genome, 4)
+    index = Path(f"{genome}.fai").read_bytes()
+    with pytest.raises(ValueError, match="not in the FASTA"):
+        ct.io.read_regions(["chr3:0-4"], genome, 4)
+    assert Path(f"{genome}.fai").read_bytes() == index
 
 
 def test_regions_on_chromosomes_missing_from_the_fasta_or_beyond_its_end(genome):

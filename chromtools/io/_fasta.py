@@ -99,13 +99,17 @@ class Genome:
     Parameters
     ----------
     path
-        FASTA file; its ``.fai`` index is written next to it when missing.
+        FASTA file; its ``.fai`` index is written next to it when missing,
+        and removed again when reading through this object fails.
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = check_file(path, "fasta")
-        index_files = [Path(f"{self.path}.fai"), Path(f"{self.path}.gzi")]
-        existed = [p.exists() for p in index_files]
+        # pyfaidx writes its index next to the FASTA; one written by a call that
+        # then fails is removed again, so a failed read leaves no new file.
+        self._new_index = [
+            p for p in (Path(f"{self.path}.fai"), Path(f"{self.path}.gzi")) if not p.exists()
+        ]
         try:
             self._faidx = pyfaidx.Faidx(str(self.path), as_raw=True)
         except PermissionError:
@@ -117,11 +121,9 @@ class Genome:
             OSError,
             EOFError,
             IndexError,
+            RuntimeError,  # pyfaidx's "Unhandled exception during fasta indexing"
         ) as error:
-            # pyfaidx writes the index as it goes: leave no half-written one behind.
-            for index_file, before in zip(index_files, existed, strict=True):
-                if not before:
-                    index_file.unlink(missing_ok=True)
+            self._remove_new_index()
             raise FormatError(f"fasta: {self.path} is not a readable FASTA file: {error}") from None
         self.index = dict(self._faidx.index)
         with open(self.path, "rb") as handle:
@@ -132,8 +134,14 @@ class Genome:
     def __enter__(self) -> Genome:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, error_type, *exc) -> None:
         self.close()
+        if error_type is not None:
+            self._remove_new_index()
+
+    def _remove_new_index(self) -> None:
+        for index_file in self._new_index:
+            index_file.unlink(missing_ok=True)
 
     def close(self) -> None:
         self._faidx.close()
