@@ -22,8 +22,7 @@ def check_device(value: object, name: str = "device") -> str:
     if isinstance(value, str) and (value in _DEVICES or _INDEXED_CUDA.match(value)):
         return value
     raise ValueError(
-        f"{name} must be one of {list(_DEVICES)} or 'cuda:<index>' such as 'cuda:1', "
-        f"got {value!r}"
+        f"{name} must be one of {list(_DEVICES)} or 'cuda:<index>' such as 'cuda:1', got {value!r}"
     )
 
 

@@ -668,9 +668,9 @@ def record_of(adata: AnnData, key: str) -> dict:
     if result_kind(record) in ("model", "differential"):
         return record
     found = result_kind(record)
-    what = f"uns[{key!r}] is a {found} result, not a model" if found else (
-        f"no fitted model under adata.uns[{key!r}]"
-    )
+    what = f"no fitted model under adata.uns[{key!r}]"
+    if found:
+        what = f"uns[{key!r}] is a {found} result, not a model"
     raise KeyError(f"{what}; {_available_models(adata)}")
 
 

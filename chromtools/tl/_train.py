@@ -94,8 +94,7 @@ def resolve_device(device: str | None = None) -> torch.device:
             )
     if device == "mps" and not torch.backends.mps.is_available():
         raise ValueError(
-            "device='mps' was asked for, but PyTorch sees no Apple GPU; "
-            "use device='cpu' or 'auto'"
+            "device='mps' was asked for, but PyTorch sees no Apple GPU; use device='cpu' or 'auto'"
         )
     return torch.device(device)
 
