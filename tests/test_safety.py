@@ -538,3 +538,52 @@ def test_a_lazy_object_notices_its_store_was_replaced(small, tmp_path):
     np.testing.assert_array_equal(
         np.asarray(ct.io.read_zarr(path).obsm["histone"]), changed.obsm["histone"]
     )
+
+
+_BIGWIG_KILLER = """
+import os, signal, sys
+import pandas as pd
+import pyBigWig
+import chromtools as ct
+from chromtools.io import _atomic
+
+folder, step, value = sys.argv[1], sys.argv[2], float(sys.argv[3])
+bigwig_path = os.path.join(folder, f"track{value:g}.bw")
+bigwig = pyBigWig.open(bigwig_path, "w")
+bigwig.addHeader([("chr1", 5000)])
+bigwig.addEntries(["chr1"], [0], ends=[5000], values=[value])
+bigwig.close()
+genes = pd.DataFrame(
+    {"chrom": ["chr1"] * 3, "tss": [1000, 2000, 3000], "strand": ["+", "-", "+"]},
+    index=["g1", "g2", "g3"],
+)
+
+def die(name):
+    if name == step:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+_atomic.step_hook = die
+ct.io.read_bigwigs(
+    [("E003", "H3K4me3", bigwig_path)], genes, window=(-200, 200), bin_size=100,
+    store=os.path.join(folder, "s.zarr"), overwrite=True,
+)
+"""
+
+
+@pytest.mark.parametrize(("step", "expected"), [("written", 1.0), ("exchanged", 2.0)])
+def test_a_killed_read_bigwigs_leaves_one_whole_store(tmp_path, step, expected):
+    script = tmp_path / "killer.py"
+    script.write_text(_BIGWIG_KILLER)
+
+    def run(step: str, value: float) -> int:
+        command = [sys.executable, str(script), str(tmp_path), step, str(value)]
+        return subprocess.run(command, capture_output=True, timeout=120).returncode
+
+    assert run("none", 1.0) == 0
+    assert run(step, 2.0) == -9
+    assert _histone_value(tmp_path / "s.zarr") == expected
+    ct.io.verify(tmp_path / "s.zarr")
+    assert run("none", 3.0) == 0
+    assert _histone_value(tmp_path / "s.zarr") == 3.0
+    stores = sorted(p.name for p in tmp_path.iterdir() if p.suffix not in (".bw", ".py"))
+    assert stores == ["s.zarr"]
