@@ -46,6 +46,7 @@ from .._utils import (
     progress,
 )
 from ._anndata import new_anndata
+from ._atomic import check_destination
 from ._genes import read_genes
 from ._parse import check_file, describe_lines, parse, read_lines
 from ._zarr import CHUNK_GENES, read_zarr, write_zarr
@@ -196,6 +197,8 @@ def read_bigwigs(
     n_jobs = check_int(settings.n_jobs if n_jobs is None else n_jobs, "n_jobs", minimum=1)
     bin_size = check_int(bin_size, "bin_size", minimum=1)
     window = check_window(window, bin_size)
+    if store is not None:  # refuse a destination that is not ours before reading anything
+        check_destination(store, overwrite=overwrite, kind="store")
     table, what = _read_tracks(tracks)
     marks = canonical_mark_order(check_marks(pd.unique(table["mark"]), f"{what} marks"))
     var = read_genes(genes)
