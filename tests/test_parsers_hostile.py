@@ -439,6 +439,7 @@ def test_whole_float_width_is_accepted(genome):
         (">chr1\nACGTACGT\nAC\nACGT\n", r"genome\.fa is not a readable FASTA.*Line length"),
         (b">\x00\n\n\x00", r"genome\.fa is not a readable FASTA"),
         (">chr2\nACGT\n", r"\['chr1'\] are not in the FASTA"),
+        ("\ufeff>chr1\nACGT\n", r"not a readable FASTA.*byte-order mark"),
     ],
 )
 def test_malformed_genome_fasta_is_named_and_leaves_no_index(tmp_path, content, match):
@@ -457,6 +458,8 @@ def test_malformed_genome_fasta_is_named_and_leaves_no_index(tmp_path, content, 
         ("regions.csv", "chrom,start,end\nchr1,-3,4\n", r"start must be whole numbers ≥ 0"),
         ("regions.tsv", "chrom\tstart\tend\n", "no rows below the header"),
         ("regions.csv", "chrom,start,end\nchr1,0,4,7\n", r"found 4 on line 2"),
+        ("regions.bed", "chr1\t0\t4\tp\t0\t\n", r"strand must be one of .*have \[''\]"),
+        ("regions.csv", "chrom,start,end,strand\nchr1,0,4,*\n", r"have \['\*'\]"),
     ],
 )
 def test_malformed_region_tables_are_named(genome, tmp_path, name, content, match):

@@ -124,7 +124,12 @@ class Genome:
             RuntimeError,  # pyfaidx's "Unhandled exception during fasta indexing"
         ) as error:
             self._remove_new_index()
-            raise FormatError(f"fasta: {self.path} is not a readable FASTA file: {error}") from None
+            with open(self.path, "rb") as handle:
+                bom = handle.read(3) == b"\xef\xbb\xbf"
+            hint = "; it starts with a UTF-8 byte-order mark: save it without one" if bom else ""
+            raise FormatError(
+                f"fasta: {self.path} is not a readable FASTA file: {error}{hint}"
+            ) from None
         self.index = dict(self._faidx.index)
         with open(self.path, "rb") as handle:
             # bgzip output starts with the gzip magic number; it cannot be memory-mapped.
@@ -265,7 +270,12 @@ def windows(
             f"{list(var.index[missing][:3])}"
         )
     strand = (
-        var["strand"].astype(str).str.strip().to_numpy()
+        var["strand"]
+        .astype(object)
+        .where(var["strand"].notna(), "")
+        .astype(str)
+        .str.strip()
+        .to_numpy()
         if "strand" in columns
         else np.full(len(var), "+")
     )

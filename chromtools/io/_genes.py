@@ -238,7 +238,8 @@ def _checked(table: pd.DataFrame, what: str, lines: np.ndarray | None) -> pd.Dat
             f"have others, e.g. {dict(zip(ids[bad_tss][:5], tss[bad_tss][:5], strict=True))}"
             f"{where(bad_tss)}"
         )
-    strand = table["strand"].astype(str).str.strip().to_numpy()
+    given = table["strand"].astype(object)
+    strand = given.where(given.notna(), "").astype(str).str.strip().to_numpy()
     bad_strand = ~np.isin(strand, ["+", "-"])
     if bad_strand.any():
         raise ValueError(
