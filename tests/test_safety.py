@@ -587,3 +587,12 @@ def test_a_killed_read_bigwigs_leaves_one_whole_store(tmp_path, step, expected):
     assert _histone_value(tmp_path / "s.zarr") == 3.0
     stores = sorted(p.name for p in tmp_path.iterdir() if p.suffix not in (".bw", ".py"))
     assert stores == ["s.zarr"]
+
+
+@pytest.mark.parametrize("key_added", ["label", "counts", "a/b"])
+def test_load_model_refuses_a_key_that_would_overwrite_data(saved_model, key_added):
+    adata, path = saved_model
+    labels = adata.layers["label"].copy()
+    with pytest.raises(ValueError, match=rf"key_added={key_added!r}"):
+        ct.tl.load_model(adata, path, key_added=key_added)
+    np.testing.assert_array_equal(adata.layers["label"], labels)

@@ -16,7 +16,7 @@ from .._errors import StoreError
 from ..io._atomic import MODEL_CONFIG as CONFIG
 from ..io._atomic import MODEL_FORMAT, atomic_write, check_destination
 from ..io._atomic import MODEL_WEIGHTS as WEIGHTS
-from ._fit import check_model, non_finite_weights, rebuild, record_of
+from ._fit import check_key_added, check_model, non_finite_weights, rebuild, record_of
 
 
 def _jsonable(value):
@@ -159,6 +159,8 @@ def load_model(adata: AnnData, path: str | os.PathLike, *, key_added: str | None
         ``adata``'s signal is normalised otherwise than the model's training
         signal (as :func:`predict` and :func:`finetune` warn).
     """
+    if key_added is not None:
+        check_key_added(adata, key_added, "model", layers=True)
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no saved chromtools model at {path}")
@@ -169,7 +171,9 @@ def load_model(adata: AnnData, path: str | os.PathLike, *, key_added: str | None
             raise StoreError(f"{path} is not a saved chromtools model: {name} is missing")
     saved = _read_config(path)
     state = _read_weights(path)
-    key = key_added or saved["params"].get("model", "model")
+    key = check_key_added(
+        adata, key_added or saved["params"].get("model", "model"), "model", layers=True
+    )
     record = {
         "params": {**saved["params"], "loaded_from": str(path)},
         "config": saved["config"],
