@@ -596,3 +596,32 @@ def test_load_model_refuses_a_key_that_would_overwrite_data(saved_model, key_add
     with pytest.raises(ValueError, match=rf"key_added={key_added!r}"):
         ct.tl.load_model(adata, path, key_added=key_added)
     np.testing.assert_array_equal(adata.layers["label"], labels)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda a, p: ct.io.write_zarr("adata", p), TypeError, "adata must be an AnnData, got str"),
+        (lambda a, p: ct.io.write_zarr(a, None), TypeError, "path must be a file system path"),
+        (lambda a, p: ct.io.write_zarr(a, p, overwrite="no"), ValueError, "overwrite must be True"),
+        (lambda a, p: ct.io.read_zarr(p, lazy="no"), ValueError, "lazy must be True or False"),
+    ],
+)
+def test_bad_io_arguments_are_named(small, tmp_path, call, error, match):
+    path = tmp_path / "s.zarr"
+    ct.io.write_zarr(small, path)
+    before = _tree(tmp_path)
+    with pytest.raises(error, match=match):
+        call(small, path)
+    assert _tree(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    ("value", "match"),
+    [(object(), "No method registered.*/uns/x"), ([[1, 2], [3]], "ragged list")],
+)
+def test_uns_values_zarr_cannot_encode_are_named(small, tmp_path, value, match):
+    small.uns["x"] = value
+    with pytest.raises(ValueError, match=rf"adata cannot be written to .*s\.zarr.*{match}"):
+        ct.io.write_zarr(small, tmp_path / "s.zarr")
+    assert list(tmp_path.iterdir()) == []

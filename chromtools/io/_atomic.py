@@ -112,6 +112,13 @@ def _listing(path: Path, limit: int = 8) -> str:
     return f"[{shown}]"
 
 
+def as_path(path: object, name: str) -> Path:
+    """``path`` as a ``Path``; a clear error for ``None``, numbers and the like."""
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"{name} must be a file system path (str or os.PathLike), got {path!r}")
+    return Path(path)
+
+
 def check_destination(path: str | os.PathLike, *, overwrite: bool, kind: str) -> Path:
     """Refuse, before any work, a destination that may not be written.
 
@@ -121,7 +128,9 @@ def check_destination(path: str | os.PathLike, *, overwrite: bool, kind: str) ->
     ``FileNotFoundError``/``PermissionError`` when the parent folder is missing
     or not writable.
     """
-    path = Path(path)
+    path = as_path(path, "path")
+    if not isinstance(overwrite, bool):
+        raise ValueError(f"overwrite must be True or False, got {overwrite!r}")
     if not path.name or path.name in (".", ".."):
         raise ValueError(f"{str(path)!r} names no folder to write; give a path like 'data.zarr'")
     if is_temporary(path):
@@ -272,7 +281,7 @@ def atomic_write(path: str | os.PathLike, *, overwrite: bool, kind: str) -> Iter
 
 def check_readable(path: str | os.PathLike, kind: str) -> Path:
     """Refuse a missing path, a temporary, or a folder that is not ``kind``."""
-    path = Path(path)
+    path = as_path(path, "path")
     if is_temporary(path):
         raise StoreError(
             f"{path} is the unfinished temporary of a write, not a store; read {path.parent}/"

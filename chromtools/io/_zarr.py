@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
@@ -13,6 +14,7 @@ import anndata as ad
 import dask.array as da
 import numpy as np
 import zarr
+from anndata._io.specs.registry import IORegistryError
 from anndata.experimental import read_elem_lazy
 from anndata.io import read_elem, write_elem
 
@@ -41,6 +43,23 @@ def _write_array(group: zarr.Group, key: str, array, chunks: tuple[int, ...]) ->
             write_elem(group, key, array, dataset_kwargs={"chunks": chunks})
     else:
         write_elem(group, key, np.asarray(array), dataset_kwargs={"chunks": chunks})
+
+
+@contextlib.contextmanager
+def _unwritable(path: Path) -> Iterator[None]:
+    """anndata's refusal of an element it cannot encode, as a ValueError naming it."""
+    try:
+        yield
+    except IORegistryError as error:
+        detail = " ".join(" ".join([str(error), *getattr(error, "__notes__", [])]).split())
+        raise ValueError(f"adata cannot be written to {path}: {detail}") from None
+    except ValueError as error:
+        if "inhomogeneous" not in str(error):
+            raise
+        raise ValueError(
+            f"adata cannot be written to {path}: an uns entry is a ragged list ({error}); "
+            "store it as a list of equal-length lists or as a DataFrame"
+        ) from None
 
 
 def _check_names(adata: ad.AnnData) -> None:
@@ -254,6 +273,8 @@ def write_zarr(
         stored in Zarr (it contains ``/``); ``chunk_genes`` is not a positive
         integer.
     """
+    if not isinstance(adata, ad.AnnData):
+        raise TypeError(f"adata must be an AnnData, got {type(adata).__name__}")
     chunk_genes = check_int(chunk_genes, "chunk_genes", minimum=1)
     _check_names(adata)
     path = check_destination(path, overwrite=overwrite, kind="store")
@@ -267,7 +288,7 @@ def write_zarr(
             "replace under its parent; write adata.copy() there, or write to another path"
         )
     uns_types = _sequence_types(adata.uns)
-    with atomic_write(path, overwrite=overwrite, kind="store") as tmp:
+    with atomic_write(path, overwrite=overwrite, kind="store") as tmp, _unwritable(path):
         root = zarr.open_group(tmp, mode="w", zarr_format=ad.settings.zarr_write_format)
         root.attrs.update({"encoding-type": "anndata", "encoding-version": "0.1.0"})
         write_elem(root, "obs", adata.obs)
@@ -379,6 +400,8 @@ def read_zarr(path: str | os.PathLike, *, lazy: bool = True) -> ad.AnnData:
     chromtools.StoreError
         ``path`` is not a Zarr store, or the store is incomplete or damaged.
     """
+    if not isinstance(lazy, bool):
+        raise ValueError(f"lazy must be True or False, got {lazy!r}")
     path = check_readable(path, "store")
     for _ in range(5):
         manifest = _manifest(path)
