@@ -618,7 +618,7 @@ def test_bad_io_arguments_are_named(small, tmp_path, call, error, match):
 
 @pytest.mark.parametrize(
     ("value", "match"),
-    [(object(), "No method registered.*/uns/x"), ([[1, 2], [3]], "ragged list")],
+    [(object(), "No method registered.*key 'x'.* to /uns"), ([[1, 2], [3]], "ragged list")],
 )
 def test_uns_values_zarr_cannot_encode_are_named(small, tmp_path, value, match):
     small.uns["x"] = value
