@@ -8,6 +8,7 @@ import gzip
 import struct
 from pathlib import Path
 
+import anndata as ad
 import numpy as np
 import pandas as pd
 import pyBigWig
@@ -601,3 +602,28 @@ def test_bigwig_without_bigwig_suffix_is_named(tmp_path, bigwig):
 def test_bad_bigwig_arguments_are_named(bigwig, kwargs, match):
     with pytest.raises(ValueError, match=match):
         ct.io.read_bigwigs([("E1", "H3K4me3", bigwig)], GENES, window=(-200, 200), **kwargs)
+
+
+@pytest.mark.parametrize("tss", ["3", 3.0, "3.0"])
+def test_one_hot_reads_whole_positions_written_as_text(genome, tss):
+    genes = ad.AnnData(
+        var=pd.DataFrame({"chrom": ["chr1"], "tss": [tss], "strand": ["+"]}, index=["g"])
+    )
+    ct.pp.one_hot(genes, genome, 4)
+    # TSS base 3 (1-based) at position width // 2: window ACGT starting at base 1
+    np.testing.assert_array_equal(genes.varm["onehot"][0].argmax(1), [0, 1, 2, 3])
+
+
+def test_one_hot_refuses_true_as_a_position(genome):
+    genes = ad.AnnData(
+        var=pd.DataFrame({"chrom": ["chr1"], "tss": [True], "strand": ["+"]}, index=["g"])
+    )
+    with pytest.raises(ValueError, match="tss must be whole numbers ≥ 1"):
+        ct.pp.one_hot(genes, genome, 4)
+    with pytest.raises(ValueError, match="TSS must be whole 1-based positions"):
+        ct.io.read_genes(genes.var)
+
+
+def test_region_coordinates_written_as_text(genome):
+    regions = pd.DataFrame({"chrom": ["chr1"], "start": ["0.0"], "end": ["4"]})
+    assert ct.io.read_regions(regions, genome, 4).var_names.tolist() == ["chr1:0-4"]

@@ -14,7 +14,7 @@ import pandas as pd
 from .._errors import FormatError
 from .._utils import canonical_mark_order, check_int, check_marks, check_window
 from ._anndata import new_anndata
-from ._parse import Lines, check_file, check_values, parse, read_lines
+from ._parse import Lines, blank_rows, check_file, check_values, parse, read_lines
 
 # Column orders of the two published formats (see shared/data/README.md).
 DEEPCHROME_MARKS = ("H3K27me3", "H3K36me3", "H3K4me1", "H3K4me3", "H3K9me3")
@@ -64,8 +64,7 @@ def _binned_table(
     )
     # ids stay text: the published gene ids have leading zeros ("000003")
     table = parse(lines, names, text=leading[:1], numeric=names[1:])
-    ids = table[leading[0]]
-    empty = np.flatnonzero(ids.isna().to_numpy() | (ids.fillna("").str.strip() == "").to_numpy())
+    empty = blank_rows(table[leading[0]])
     if len(empty):
         raise lines.error(f"{len(empty)} rows have no {leading[0]}, on {lines.at(empty)}")
     return table, lines
@@ -240,7 +239,7 @@ def read_expression(path: PathLike) -> pd.Series:
     lines.require_fields(2, "gene id, read count")
     table = parse(lines, ["gene", "count"], text=["gene"], numeric=["count"])
     ids = table["gene"]
-    empty = np.flatnonzero(ids.isna().to_numpy() | (ids.fillna("").str.strip() == "").to_numpy())
+    empty = blank_rows(ids)
     if len(empty):
         raise lines.error(f"{len(empty)} rows have no gene id, on {lines.at(empty)}")
     repeated = np.flatnonzero(ids.duplicated(keep=False).to_numpy())

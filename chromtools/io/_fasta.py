@@ -28,7 +28,7 @@ from .._errors import FormatError
 from .._utils import check_int, progress
 from ..get._aligned import META
 from ._anndata import check_var, new_anndata
-from ._parse import MAX_POSITION, check_file, parse, read_bytes, read_lines, split_lines
+from ._parse import MAX_POSITION, booleans, check_file, parse, read_bytes, read_lines, split_lines
 
 BASES = "ACGT"
 # Byte → one-hot row. Every byte that is not A/C/G/T in either case (N, IUPAC
@@ -308,7 +308,7 @@ def windows(
 def _whole(values: pd.Series, column: str, ids: pd.Index, what: str, minimum: int) -> np.ndarray:
     numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
     bad = ~np.isfinite(numbers) | (numbers != np.round(numbers)) | (numbers < minimum)
-    bad |= numbers > MAX_POSITION
+    bad |= (numbers > MAX_POSITION) | booleans(values)
     if bad.any():
         raise ValueError(
             f"{what}: {column} must be whole numbers ≥ {minimum}; {int(bad.sum())} rows have "
@@ -328,10 +328,8 @@ def genome_onehot(
     """
     chrom, start, minus, centre = windows(var, width, what)
     with Genome(fasta) as genome:
-        if centre == "tss":
-            last = var["tss"].to_numpy(dtype=np.int64)
-        else:
-            last = var["end"].to_numpy(dtype=np.int64)
+        # windows() checked these are whole numbers, maybe written as text ("5.0").
+        last = pd.to_numeric(var["tss" if centre == "tss" else "end"]).to_numpy(dtype=np.int64)
         genome.check(var, what, last)
         sequences = genome.fetch(chrom, start, width)
     return encode(sequences, minus), centre
@@ -413,8 +411,8 @@ def _region_var(table: pd.DataFrame, what: str, labels: list[str]) -> pd.DataFra
     var["chrom"] = var["chrom"].astype(str)
     # windows() checks that start and end are whole numbers and end > start.
     windows(var[["chrom", "start", "end"]], 1, what)
-    var["start"] = var["start"].astype(np.int64)
-    var["end"] = var["end"].astype(np.int64)
+    var["start"] = pd.to_numeric(var["start"]).astype(np.int64)
+    var["end"] = pd.to_numeric(var["end"]).astype(np.int64)
     var.index = var["chrom"] + ":" + var["start"].astype(str) + "-" + var["end"].astype(str)
     return check_var(var, what)
 

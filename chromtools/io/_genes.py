@@ -15,7 +15,7 @@ import pandas as pd
 from anndata.utils import make_index_unique
 
 from ._anndata import check_var
-from ._parse import MAX_POSITION, Lines, check_file, describe_lines, parse, read_lines
+from ._parse import MAX_POSITION, Lines, booleans, check_file, describe_lines, parse, read_lines
 
 REQUIRED = ("chrom", "tss", "strand")
 _GTF_COLUMNS = ("chrom", "source", "feature", "start", "end", "score", "strand", "frame", "attr")
@@ -231,7 +231,7 @@ def _checked(table: pd.DataFrame, what: str, lines: np.ndarray | None) -> pd.Dat
             f"{what}: {int(no_tss.sum())} genes have no TSS, e.g. {list(ids[no_tss][:5])}"
             f"{where(no_tss)}"
         )
-    bad_tss = (tss != np.round(tss)) | (tss < 1) | (tss > MAX_POSITION)
+    bad_tss = (tss != np.round(tss)) | (tss < 1) | (tss > MAX_POSITION) | booleans(table["tss"])
     if bad_tss.any():
         raise ValueError(
             f"{what}: TSS must be whole 1-based positions ≥ 1; {int(bad_tss.sum())} genes "

@@ -269,6 +269,21 @@ def _numeric_culprit(
     return None
 
 
+def booleans(values: pd.Series) -> np.ndarray:
+    """Where ``values`` are True/False, which pandas would otherwise read as 1 and 0."""
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return np.ones(len(values), dtype=bool)
+    if values.dtype == object:
+        return values.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
+    return np.zeros(len(values), dtype=bool)
+
+
+def blank_rows(values: pd.Series) -> np.ndarray:
+    """Rows whose text is missing or only whitespace (checked once per distinct value)."""
+    blank = [v for v in pd.unique(values) if not isinstance(v, str) or not v.strip()]
+    return np.flatnonzero(values.isin(blank).to_numpy()) if blank else np.zeros(0, np.int64)
+
+
 def check_values(
     values: np.ndarray,
     lines: Lines,
