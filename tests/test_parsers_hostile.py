@@ -4,8 +4,12 @@ pandas, gzip, pyfaidx or pybigtools traceback."""
 
 from __future__ import annotations
 
+import bz2
 import gzip
+import io
+import lzma
 import struct
+import zipfile
 from pathlib import Path
 
 import anndata as ad
@@ -100,6 +104,28 @@ def test_truncated_gzip_is_named(tmp_path):
     path = truncated_gzip(tmp_path / "cells.csv.gz", GOOD_DEEPCHROME * 50)
     with pytest.raises(FormatError, match=r"cells\.csv\.gz is a damaged or truncated gzip"):
         ct.io.read_deepchrome(path)
+
+
+def _zip(data: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("cells.csv", data)
+    return buffer.getvalue()
+
+
+COMPRESSIONS = {"gzip": gzip.compress, "bzip2": bz2.compress, "xz": lzma.compress, "zip": _zip}
+
+
+@pytest.mark.parametrize("kind", list(COMPRESSIONS))
+def test_compressed_tables_read_like_plain_ones_and_truncated_ones_are_named(tmp_path, kind):
+    packed = COMPRESSIONS[kind](GOOD_DEEPCHROME.encode())
+    plain = ct.io.read_deepchrome(write(tmp_path / "plain.csv", GOOD_DEEPCHROME))
+    (tmp_path / "packed.csv").write_bytes(packed)
+    other = ct.io.read_deepchrome(tmp_path / "packed.csv")
+    np.testing.assert_array_equal(other.obsm["histone"], plain.obsm["histone"])
+    (tmp_path / "cut.csv").write_bytes(packed[: len(packed) - 12])
+    with pytest.raises(FormatError, match=rf"cut\.csv is a damaged or truncated {kind} file"):
+        ct.io.read_deepchrome(tmp_path / "cut.csv")
 
 
 def test_windows_line_ends_and_byte_order_mark_read_like_plain_text(tmp_path):

@@ -11,8 +11,10 @@ examples per parser is ``CHROMTOOLS_HYPOTHESIS_EXAMPLES`` (200 by default);
 
 from __future__ import annotations
 
+import bz2
 import collections
 import gzip
+import lzma
 import os
 from pathlib import Path
 
@@ -110,7 +112,7 @@ def broken(draw, valid: str, sep: str | None) -> bytes:
     if encoding == "gzip":
         return gzip.compress(data)
     if encoding == "cut":
-        packed = gzip.compress(data) if draw(st.booleans()) else data
+        packed = draw(st.sampled_from([gzip.compress, bz2.compress, lzma.compress, bytes]))(data)
         return packed[: draw(st.integers(0, len(packed)))]
     return data
 

@@ -4,17 +4,21 @@ All of chromtools' text readers (DeepChrome/DeepDiff CSVs, expression tables,
 gene annotations, track and region tables) go through :func:`read_lines` and
 :func:`parse`, so a file is refused the same way whatever its format: the
 message names the file, the line and what was expected, never a pandas or
-gzip traceback. Files may be gzipped (recognised by their first bytes, not
-their name), start with a UTF-8 byte-order mark and end lines with ``\\r\\n``.
+gzip traceback. Files may be compressed with gzip, bzip2, xz or zip
+(recognised by their first bytes, not their name), start with a UTF-8
+byte-order mark and end lines with ``\\r\\n``.
 Fields are never quoted: a ``"`` is an ordinary character.
 """
 
 from __future__ import annotations
 
+import bz2
 import csv
 import gzip
 import io
+import lzma
 import os
+import zipfile
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,12 +33,29 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 # Above 2**53 a float64 no longer holds every integer, so a coordinate that
 # large cannot be a position; every genome is far smaller.
 MAX_POSITION = 2**53
-_GZIP_MAGIC = b"\x1f\x8b"
+
 _BOM = b"\xef\xbb\xbf"
 # Bytes scanned per step when counting fields, to bound temporary arrays.
 _BLOCK = 1 << 26
 # Strings pandas reads as a missing number: not the culprit of a failed parse.
 _MISSING = {"", "NA", "N/A", "n/a", "NaN", "nan", "-NaN", "-nan", "NULL", "null", "None", "<NA>"}
+
+
+def _unzip(data: bytes) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = archive.namelist()
+        if len(names) != 1:
+            raise ValueError(f"a zip archive of a table holds one file, this one {len(names)}")
+        return archive.read(names[0])
+
+
+# Compressions recognised by their first bytes, as pandas read them by suffix.
+_COMPRESSIONS = {
+    b"\x1f\x8b": ("gzip", gzip.decompress),
+    b"BZh": ("bzip2", bz2.decompress),
+    b"\xfd7zXZ\x00": ("xz", lzma.decompress),
+    b"PK\x03\x04": ("zip", _unzip),
+}
 
 
 def check_file(path: str | os.PathLike, what: str) -> Path:
@@ -67,13 +88,23 @@ def read_bytes(path: Path, what: str) -> bytes:
         raise FileNotFoundError(f"{what}: no such file {path}") from None
     except OSError as error:
         raise FormatError(f"{what}: cannot read {path} ({error})") from None
-    if data.startswith(_GZIP_MAGIC):
-        try:
-            data = gzip.decompress(data)
-        except (EOFError, gzip.BadGzipFile, zlib.error) as error:
-            raise FormatError(
-                f"{what}: {path} is a damaged or truncated gzip file ({error})"
-            ) from None
+    for magic, (kind, decompress) in _COMPRESSIONS.items():
+        if data.startswith(magic):
+            try:
+                data = decompress(data)
+            except (
+                EOFError,
+                OSError,
+                ValueError,
+                zlib.error,
+                lzma.LZMAError,
+                zipfile.BadZipFile,
+                NotImplementedError,
+            ) as error:
+                raise FormatError(
+                    f"{what}: {path} is a damaged or truncated {kind} file ({error})"
+                ) from None
+            break
     data = data.removeprefix(_BOM)
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
@@ -166,10 +197,13 @@ def split_lines(
     for prefix in comments:
         keep &= ~_starts_with(buffer, starts, ends, prefix)
     if not keep.all():
-        lengths = ends - starts + 1
-        if len(data) and not data.endswith(b"\n"):
-            lengths[-1] -= 1
-        data = buffer[np.repeat(keep, lengths)].tobytes()
+        # Join the runs of kept lines (with their newlines): no per-byte mask,
+        # as a GTF's few header lines would otherwise cost a copy of the file.
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], keep.astype(np.int8), [0]])))
+        data = b"".join(
+            data[starts[first] : ends[last - 1] + 1]
+            for first, last in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True)
+        )
     return Lines(
         path=path,
         what=what,
