@@ -186,6 +186,17 @@ def read_deepchrome(
     AnnData with one obs row, ``obsm['histone']`` (1, genes, marks, bins),
     ``layers['label']`` from the file's label column, ``X`` all NaN (the format
     carries no expression), and ``var['split']`` when splits were given.
+
+    Raises
+    ------
+    FormatError
+        (a ``ValueError``) naming the file and line for a malformed file: wrong
+        column counts, text where numbers belong, NaN, infinite, negative or
+        float32-overflowing signal, labels other than 0/1 or differing between
+        the rows of one gene, repeated or missing bins, empty files, damaged
+        gzip; and for files with different bins per gene.
+    FileNotFoundError
+        For a missing file (``ValueError`` for a folder).
     """
     marks = check_marks(marks, "read_deepchrome marks")
     cell_type = _check_name(cell_type, "read_deepchrome cell_type")
@@ -232,6 +243,13 @@ def read_expression(path: PathLike) -> pd.Series:
     Returns
     -------
     Read counts as a float Series indexed by gene id.
+
+    Raises
+    ------
+    FormatError
+        (a ``ValueError``) naming the file and line for rows without two
+        fields, empty or repeated gene ids, and counts that are not numbers,
+        NaN, infinite, negative or too large for float32.
     """
     path = check_file(path, "expression table")
     what = "expression table"
@@ -317,6 +335,14 @@ def read_deepdiff(
     is given: ``layers['counts']`` (raw read counts), ``X`` = log2(count + 1),
     ``obs['expression_median']`` (median of log2(count + 1) over the WHOLE table,
     the papers' threshold), ``layers['label']`` = X above that median.
+
+    Raises
+    ------
+    FormatError
+        As :func:`read_deepchrome` and :func:`read_expression`, and for names
+        that are not ``ENSG_SYMBOL_bin``, a gene in two split files, or cell
+        types with different bins per gene. Every file is checked to exist
+        (``FileNotFoundError``) before any is read.
     """
     marks = check_marks(marks, "read_deepdiff marks")
     bin_size = check_int(bin_size, "bin_size", minimum=1)

@@ -611,7 +611,10 @@ def read_regions(
     missing file, ``KeyError`` for unknown label columns and ``ValueError``
     for missing columns, repeated regions, labels other than 0/1,
     chromosome names the FASTA lacks (``chr1`` vs ``1``) or regions beyond
-    a chromosome end.
+    a chromosome end; a malformed file (ragged rows, a FASTA record without
+    a name or sequence, a repeated record, characters that are not bases, an
+    unreadable genome FASTA) is a ``FormatError`` (a ``ValueError``) naming
+    the file and the line or record.
     """
     width = check_int(width, "width", minimum=1)
     if isinstance(labels, str):

@@ -64,7 +64,12 @@ def read_genes(genes: pd.DataFrame | str | os.PathLike) -> pd.DataFrame:
     ``tss`` (int64, 1-based), ``strand`` (``"+"``/``"-"``), ``gene_name`` when
     known, then any other annotation columns. Raises ``FileNotFoundError`` for
     a missing file and ``ValueError`` naming the input for missing columns,
-    genes without a TSS, a strand other than ``+``/``-``, or repeated ids.
+    genes without a TSS, a strand other than ``+``/``-``, or repeated ids; for
+    a file, :class:`~chromtools._errors.FormatError` (a ``ValueError``) also
+    names the lines, and refuses rows with the wrong number of columns,
+    coordinates that are not whole positions or run backwards, features
+    without a ``gene_id``, and a ``gene_id`` spread over two chromosomes or
+    strands.
     """
     lines = None
     if isinstance(genes, pd.DataFrame):
