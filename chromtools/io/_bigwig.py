@@ -185,7 +185,10 @@ def read_bigwigs(
     ``ValueError`` naming the track or genes for unknown marks, a window that
     is not a multiple of ``bin_size``, chromosome names that do not match
     (``chr1`` vs ``1``), missing chromosomes, TSSs beyond a chromosome end,
-    and NaN or negative signal.
+    and NaN or negative signal. A damaged, truncated or misnamed bigWig and a
+    malformed tracks table (rows without a cell type, mark or path, repeated
+    pairs, ragged rows) are a ``FormatError`` or ``ValueError`` naming the
+    file and the track or line.
     """
     if reader not in _READERS:
         raise ValueError(f"reader must be one of {list(_READERS)}, got {reader!r}")
