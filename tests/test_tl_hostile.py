@@ -486,3 +486,39 @@ def test_settings_refuse_bools_and_malformed_devices(name, value, message):
     with pytest.raises(ValueError, match=message):
         setattr(ct.settings, name, value)
     assert getattr(ct.settings, name) == before
+
+
+def test_subsample_curve_refuses_an_unlabelled_target_before_fitting_the_source(adata):
+    del adata.uns["source"]
+    before = snapshot(adata)
+    with pytest.raises(ValueError, match="target 'cell2' has no training labels to subsample"):
+        ct.tl.subsample_curve(adata, "cell0", "cell2", **TINY)
+    assert_unchanged(adata, before)
+
+
+def test_transfer_matrix_refuses_an_unlabelled_source_before_fitting_any(adata):
+    before = snapshot(adata)
+    with pytest.raises(ValueError, match=r"sources \['cell2'\] have no 'deepchrome' model"):
+        ct.tl.transfer_matrix(adata, ["cell1", "cell2"], ["cell0"], **TINY)
+    assert_unchanged(adata, before)
+
+
+def test_labels_other_than_0_and_1_are_refused(adata):
+    adata.layers["label"][0, :3] = 2.0
+    with pytest.raises(ValueError, match=r"must hold 0/1 labels .*found values \[2.0\]"):
+        ct.tl.fit(adata, "deepchrome", **TINY)
+    assert "deepchrome" not in adata.uns
+
+
+def test_predict_never_writes_over_a_reserved_layer(adata):
+    adata.uns["counts"] = adata.uns["source"]
+    counts = adata.layers["counts"].copy()
+    with pytest.raises(ValueError, match=r"would write its predictions over layers\['counts'\]"):
+        ct.tl.predict(adata, "counts")
+    np.testing.assert_array_equal(adata.layers["counts"], counts)
+
+
+def test_a_split_without_valid_genes_trains_without_early_stopping(adata):
+    adata.var["no_valid"] = adata.var["split"].astype(str).replace("valid", "train")
+    ct.tl.fit(adata, "deepchrome", cell_types="cell0", split_key="no_valid", key_added="nv", **TINY)
+    assert "valid_auroc" not in adata.uns["nv"]["history"]

@@ -195,7 +195,16 @@ def target_values(adata: AnnData, target: str) -> Task:
     else:
         values = adata.X
     values = values.compute() if hasattr(values, "compute") else values
-    return Task(TARGETS[target], np.asarray(values, dtype=np.float32))
+    values = np.asarray(values.toarray() if hasattr(values, "toarray") else values, np.float32)
+    if target == "label":
+        found = np.unique(values[np.isfinite(values)])
+        if not np.isin(found, (0.0, 1.0)).all():
+            raise ValueError(
+                f"adata.layers['label'] must hold 0/1 labels (NaN where unknown), found values "
+                f"{found[~np.isin(found, (0.0, 1.0))][:5].tolist()}; make labels with "
+                "ct.pp.binarize, or fit target='expression'"
+            )
+    return Task(TARGETS[target], values)
 
 
 def split_masks(adata: AnnData, split_key: str) -> dict[str, np.ndarray]:
@@ -854,6 +863,11 @@ def predict(
         check_has_signal(adata, cell_types, "cell_types")
     check_model(adata, record, f"the model under uns[{key!r}]", cell_types=cell_types)
     name = layer_key(key)
+    if name in RESERVED_KEYS:
+        raise ValueError(
+            f"predict({key!r}) would write its predictions over layers[{name!r}], a reserved "
+            f"name of chromtools' data layout; store the model under another key"
+        )
     if name in adata.layers and name != key and result_kind(adata.uns.get(name)) is not None:
         raise ValueError(
             f"predict({key!r}) writes layers[{name!r}], which holds the predictions of the "

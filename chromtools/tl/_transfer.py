@@ -50,7 +50,9 @@ from ._fit import (
     resolve_training,
     result_kind,
     samples,
+    split_masks,
     state_arrays,
+    target_values,
     train_samples,
     with_signal,
 )
@@ -209,39 +211,6 @@ def fit_source(adata: AnnData, chosen: Source, **fit_options) -> str:
     return key
 
 
-def source_model(
-    adata: AnnData,
-    source: str | None,
-    *,
-    model: str | None = None,
-    source_key: str | None = None,
-    **fit_options,
-) -> str:
-    """The ``uns`` key of the source model: given, found, or fitted now on ``source``.
-
-    Parameters
-    ----------
-    adata
-        Object with histone signal (or sequence) and, to fit, labels of ``source``.
-    source
-        Source cell type (an obs name).
-    model
-        Model name to look for or fit; DeepChrome (ChromTransfer for
-        sequence-only objects) when None.
-    source_key
-        Use the model under ``uns[source_key]`` (e.g. from :func:`pretrain`
-        or :func:`~chromtools.tl.load_model`).
-    **fit_options
-        Passed to :func:`~chromtools.tl.fit` when the source model is fitted here.
-
-    Returns
-    -------
-    The key of a fitted PyTorch model in ``adata.uns``.
-    """
-    chosen = choose_source(adata, source, model=model, source_key=source_key)
-    return fit_source(adata, chosen, **fit_options)
-
-
 def check_leakage(adata: AnnData, data_config: dict, test: np.ndarray, what: str) -> None:
     """Warn, naming them, when a model's training genes are among these test genes."""
     trained = pd.Index(data_config.get("train_genes", []))
@@ -281,6 +250,15 @@ def _check_fraction(fraction: object) -> float:
     if not 0.0 < fraction <= 1.0:
         raise ValueError(f"fraction must be in (0, 1], got {fraction}")
     return fraction
+
+
+def _check_training_labels(adata: AnnData, chosen: Source, target: str, split_key: str) -> None:
+    """Refuse, before any fitting, a target without labels on its training genes."""
+    record = adata.uns[chosen.key] if chosen.key is not None else None
+    wanted = record["config"]["data"]["target"] if record is not None else "label"
+    values = target_values(adata, wanted).values[adata.obs_names.get_loc(target)]
+    if not np.isfinite(values[split_masks(adata, split_key)["train"]]).any():
+        raise ValueError(f"target {target!r} has no training labels to subsample")
 
 
 def _check_targets_are_new(targets: list[str], chosen: Source) -> None:
@@ -848,6 +826,12 @@ def transfer_matrix(
         raise ValueError(f"targets {unlabelled} have no training labels or no inputs to score")
     # every source model is chosen (and every missing one known fittable) before any fitting
     chosen = {name: choose_source(adata, name, model=model, source_key=None) for name in sources}
+    unfittable = [name for name in sources if chosen[name].key is None and name not in labelled]
+    if unfittable:
+        raise ValueError(
+            f"sources {unfittable} have no {model!r} model fitted on them alone in adata.uns "
+            f"and no training labels to fit one; sources with labels: {labelled}"
+        )
     device_used = resolve_device(device)
     rows = []
     for source in progress(sources, desc="transfer matrix", unit="source"):
@@ -963,14 +947,13 @@ def subsample_curve(
     check_key_added(adata, key_added, "subsample_curve")
     chosen = choose_source(adata, source, model=model, source_key=source_key)
     (target,) = _targets(adata, chosen, _check_cell_type(adata, target, "target"))
+    _check_training_labels(adata, chosen, target, split_key)
     sizes = {k: training[k] for k in ("epochs", "batch_size", "weight_decay")}
     key = fit_source(
         adata, chosen, split_key=split_key, seed=seed, device=device,
         patience=training["patience"], precision=precision, **sizes,
     )  # fmt: skip
     record, data = _prepare(adata, key, split_key, f"the source model uns[{key!r}]", [target])
-    if not labelled_cell_types(adata, data)[adata.obs_names.get_loc(target)]:
-        raise ValueError(f"target {target!r} has no training labels to subsample")
     name = record["config"]["model"]["name"]
     options = {
         "device": resolve_device(device),
