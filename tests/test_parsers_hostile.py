@@ -653,3 +653,11 @@ def test_one_hot_refuses_true_as_a_position(genome):
 def test_region_coordinates_written_as_text(genome):
     regions = pd.DataFrame({"chrom": ["chr1"], "start": ["0.0"], "end": ["4"]})
     assert ct.io.read_regions(regions, genome, 4).var_names.tolist() == ["chr1:0-4"]
+
+
+def test_every_region_file_is_checked_before_the_genome_is_indexed(tmp_path):
+    genome = write(tmp_path / "genome.fa", ">chr1\nACGTACGTAC\n")
+    present = write(tmp_path / "open.bed", "chr1\t0\t4\n")
+    with pytest.raises(FileNotFoundError, match=r"closed\.bed"):
+        ct.io.read_regions({1: present, 0: tmp_path / "closed.bed"}, genome, 4)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["genome.fa", "open.bed"]

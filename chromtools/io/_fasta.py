@@ -359,14 +359,19 @@ def _read_bed(path: Path) -> pd.DataFrame:
     return parse(lines, names, text=[names[0]])
 
 
-def _read_table(path: Path) -> pd.DataFrame:
+def _check_source(path: Path) -> Path:
+    """The file of a source of regions, which must exist."""
     if not path.exists():
         # A lone "chr1:100-700" string is read as a path; say how to pass regions.
         hint = (
             f"; to read one region pass a list, [{str(path)!r}]" if _REGION.match(str(path)) else ""
         )
         raise FileNotFoundError(f"regions: no such file {path}{hint}")
-    path = check_file(path, "regions")
+    return check_file(path, "regions")
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    path = _check_source(path)
     suffix = _suffix(path)
     if suffix == ".bed":
         return _read_bed(path)
@@ -620,6 +625,13 @@ def read_regions(
     if isinstance(labels, str):
         labels = [labels]
     labels = [str(label) for label in labels] if labels is not None else []
+    # Every file must exist before any is read (and a genome index written).
+    sources = regions.values() if isinstance(regions, Mapping) else [regions]
+    for source in sources:
+        if isinstance(source, (str, os.PathLike)):
+            _check_source(Path(source))
+    if fasta is not None:
+        check_file(fasta, "fasta")
     if isinstance(regions, Mapping):
         if labels:
             raise ValueError(
