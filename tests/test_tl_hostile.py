@@ -522,3 +522,21 @@ def test_a_split_without_valid_genes_trains_without_early_stopping(adata):
     adata.var["no_valid"] = adata.var["split"].astype(str).replace("valid", "train")
     ct.tl.fit(adata, "deepchrome", cell_types="cell0", split_key="no_valid", key_added="nv", **TINY)
     assert "valid_auroc" not in adata.uns["nv"]["history"]
+
+
+def test_a_new_finetune_drops_the_predictions_of_the_models_it_replaces(adata):
+    ct.tl.finetune(adata, source_key="source", target="cell1", scratch=False, **TINY)
+    ct.tl.predict(adata, "finetune/cell1", cell_types="cell1")
+    assert "finetune_cell1" in adata.layers
+    ct.tl.finetune(adata, source_key="source", target="cell2", scratch=False, **TINY)
+    assert "finetune_cell1" not in adata.layers
+    assert set(adata.uns["finetune"]["models"]) == set()
+
+
+def test_a_differential_rerun_without_baselines_drops_their_old_columns(adata):
+    small = {"hyperparameters": {"bin_hidden": 4, "mark_hidden": 4}, **TINY}
+    ct.tl.differential(adata, "cell0", "cell1", layer="counts", key_added="dd", **small)
+    assert "dd_svr2" in adata.var
+    ct.tl.differential(adata, "cell0", "cell1", key_added="dd", baselines=False, **small)
+    assert "dd_svr2" not in adata.var and "dd_attentivechrome_difference" not in adata.var
+    assert "dd" in adata.var

@@ -423,6 +423,9 @@ def differential(
         "cell_types": [a, b],
         "train_genes": [str(g) for g in adata.var_names[masks["train"]]],
     }
+    # a rerun without baselines must not leave the earlier run's baseline columns behind
+    stale = [f"{key_added}_{name}" for name in BASELINES if f"{key_added}_{name}" in adata.var]
+    adata.var.drop(columns=stale, inplace=True)
     adata.var[key_added] = predictions["deepdiff"].astype(np.float64)
     for name in BASELINES if baselines else ():
         adata.var[f"{key_added}_{name}"] = np.asarray(predictions[name], dtype=np.float64)

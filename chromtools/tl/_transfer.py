@@ -44,6 +44,7 @@ from ._fit import (
     fit,
     has_signal,
     labelled_cell_types,
+    layer_key,
     model_data,
     rebuild,
     record_of,
@@ -655,6 +656,11 @@ def finetune(
             "history": result["history"],
             "state_dict": state_arrays(network),
         }
+    earlier = adata.uns.get(key_added)
+    if result_kind(earlier) == "finetune":
+        # predictions of the fine-tuned models this call replaces would outlive them
+        for old in earlier["models"]:
+            adata.layers.pop(layer_key(f"{key_added}/{old}"), None)
     adata.layers[key_added] = layer
     adata.uns[key_added] = {
         "params": {
