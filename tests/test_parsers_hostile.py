@@ -661,3 +661,12 @@ def test_every_region_file_is_checked_before_the_genome_is_indexed(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"closed\.bed"):
         ct.io.read_regions({1: present, 0: tmp_path / "closed.bed"}, genome, 4)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["genome.fa", "open.bed"]
+
+
+def test_a_failed_read_of_several_sources_leaves_no_genome_index(tmp_path):
+    genome = write(tmp_path / "genome.fa", ">chr1\nACGTACGTAC\n")
+    good = write(tmp_path / "open.bed", "chr1\t0\t4\n")
+    bad = write(tmp_path / "closed.bed", "chr1\t0\tfour\n")
+    with pytest.raises(ValueError, match="end must be whole numbers"):
+        ct.io.read_regions({1: good, 0: bad}, genome, 4)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["closed.bed", "genome.fa", "open.bed"]

@@ -13,10 +13,11 @@ Coordinates are 0-based and half-open, as in BED files and in the
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import anndata as ad
@@ -89,6 +90,20 @@ def _toggle_chr(name: str) -> str:
     return name[3:] if name.startswith("chr") else f"chr{name}"
 
 
+@contextlib.contextmanager
+def new_index_removed_on_error(fasta: str | os.PathLike | None) -> Iterator[None]:
+    """Remove the index pyfaidx writes next to ``fasta`` if the block fails, so a
+    failed read leaves no new file; an index that was there is kept."""
+    new = [] if fasta is None else [Path(f"{fasta}{s}") for s in (".fai", ".gzi")]
+    new = [path for path in new if not path.exists()]
+    try:
+        yield
+    except BaseException:
+        for path in new:
+            path.unlink(missing_ok=True)
+        raise
+
+
 class Genome:
     """A genome FASTA indexed by pyfaidx, read by vectorised byte gathers.
 
@@ -99,17 +114,11 @@ class Genome:
     Parameters
     ----------
     path
-        FASTA file; its ``.fai`` index is written next to it when missing,
-        and removed again when reading through this object fails.
+        FASTA file; its ``.fai`` index is written next to it when missing.
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = check_file(path, "fasta")
-        # pyfaidx writes its index next to the FASTA; one written by a call that
-        # then fails is removed again, so a failed read leaves no new file.
-        self._new_index = [
-            p for p in (Path(f"{self.path}.fai"), Path(f"{self.path}.gzi")) if not p.exists()
-        ]
         try:
             self._faidx = pyfaidx.Faidx(str(self.path), as_raw=True)
         except PermissionError:
@@ -123,7 +132,6 @@ class Genome:
             IndexError,
             RuntimeError,  # pyfaidx's "Unhandled exception during fasta indexing"
         ) as error:
-            self._remove_new_index()
             with open(self.path, "rb") as handle:
                 bom = handle.read(3) == b"\xef\xbb\xbf"
             hint = "; it starts with a UTF-8 byte-order mark: save it without one" if bom else ""
@@ -139,14 +147,8 @@ class Genome:
     def __enter__(self) -> Genome:
         return self
 
-    def __exit__(self, error_type, *exc) -> None:
+    def __exit__(self, *exc) -> None:
         self.close()
-        if error_type is not None:
-            self._remove_new_index()
-
-    def _remove_new_index(self) -> None:
-        for index_file in self._new_index:
-            index_file.unlink(missing_ok=True)
 
     def close(self) -> None:
         self._faidx.close()
@@ -327,7 +329,7 @@ def genome_onehot(
     ``(onehot, centre)``: uint8 (rows, width, 4) and ``"tss"`` or ``"midpoint"``.
     """
     chrom, start, minus, centre = windows(var, width, what)
-    with Genome(fasta) as genome:
+    with new_index_removed_on_error(fasta), Genome(fasta) as genome:
         # windows() checked these are whole numbers, maybe written as text ("5.0").
         last = pd.to_numeric(var["tss" if centre == "tss" else "end"]).to_numpy(dtype=np.int64)
         genome.check(var, what, last)
@@ -632,48 +634,51 @@ def read_regions(
             _check_source(Path(source))
     if fasta is not None:
         check_file(fasta, "fasta")
-    if isinstance(regions, Mapping):
-        if labels:
-            raise ValueError(
-                "read_regions: labels come either from table columns (labels=) or from a "
-                "dict {class: source}, not both"
-            )
-        parts = []
-        for label, source in regions.items():
-            value = pd.to_numeric(pd.Series([label]), errors="coerce").iloc[0]
-            if value not in (0, 1):
+    # A genome index written by this call is removed again if the call fails.
+    with new_index_removed_on_error(fasta):
+        if isinstance(regions, Mapping):
+            if labels:
                 raise ValueError(
-                    f"read_regions: dict keys are classes 1 (open) or 0 (closed), got {label!r}"
+                    "read_regions: labels come either from table columns (labels=) or from a "
+                    "dict {class: source}, not both"
                 )
-            var, onehot, _ = _source(source, fasta, width, [], f"regions[{label!r}]")
-            parts.append((var, onehot, np.full((1, len(var)), value, dtype=np.float32)))
-        var = check_var(pd.concat([p[0] for p in parts]), "regions (all classes)")
-        onehot = np.concatenate([p[1] for p in parts])
-        values = np.concatenate([p[2] for p in parts], axis=1)
-        # Without a genome every source is a FASTA of regions: record their paths.
-        read_from = {str(label): str(source) for label, source in regions.items()}
-    else:
-        var, onehot, values = _source(regions, fasta, width, labels, "regions")
-        if values is None:
-            values = np.full((1, len(var)), np.nan, dtype=np.float32)
-        read_from = str(regions)
-    names = labels or ["any"]
-    if cell_type is not None:
-        names = [cell_type] if isinstance(cell_type, str) else [str(c) for c in cell_type]
-    if len(names) != values.shape[0]:
-        raise ValueError(
-            f"read_regions: cell_type gives {len(names)} names for {values.shape[0]} rows of "
-            f"labels ({labels or 'one class per region'})"
+            classes = pd.to_numeric(pd.Series(list(regions)), errors="coerce").tolist()
+            for label, value in zip(regions, classes, strict=True):
+                if value not in (0, 1):
+                    raise ValueError(
+                        f"read_regions: dict keys are classes 1 (open) or 0 (closed), got {label!r}"
+                    )
+            parts = []
+            for (label, source), value in zip(regions.items(), classes, strict=True):
+                var, onehot, _ = _source(source, fasta, width, [], f"regions[{label!r}]")
+                parts.append((var, onehot, np.full((1, len(var)), value, dtype=np.float32)))
+            var = check_var(pd.concat([p[0] for p in parts]), "regions (all classes)")
+            onehot = np.concatenate([p[1] for p in parts])
+            values = np.concatenate([p[2] for p in parts], axis=1)
+            # Without a genome every source is a FASTA of regions: record their paths.
+            read_from = {str(label): str(source) for label, source in regions.items()}
+        else:
+            var, onehot, values = _source(regions, fasta, width, labels, "regions")
+            if values is None:
+                values = np.full((1, len(var)), np.nan, dtype=np.float32)
+            read_from = str(regions)
+        names = labels or ["any"]
+        if cell_type is not None:
+            names = [cell_type] if isinstance(cell_type, str) else [str(c) for c in cell_type]
+        if len(names) != values.shape[0]:
+            raise ValueError(
+                f"read_regions: cell_type gives {len(names)} names for {values.shape[0]} rows of "
+                f"labels ({labels or 'one class per region'})"
+            )
+        adata = new_anndata(
+            obs_names=names,
+            var=var,
+            genome=genome,
+            X=values.copy(),
+            layers={"label": values},
+            varm={"onehot": onehot},
         )
-    adata = new_anndata(
-        obs_names=names,
-        var=var,
-        genome=genome,
-        X=values.copy(),
-        layers={"label": values},
-        varm={"onehot": onehot},
-    )
-    adata.uns[META].update(
-        sequence_width=width, fasta=str(fasta) if fasta is not None else read_from
-    )
-    return adata
+        adata.uns[META].update(
+            sequence_width=width, fasta=str(fasta) if fasta is not None else read_from
+        )
+        return adata
