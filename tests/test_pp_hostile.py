@@ -195,6 +195,7 @@ def test_synthetic_histone_refuses_bad_sizes(kwargs, message):
         ({"seed": 1.5}, "seed must be .*integer"),
         ({"gc": math.nan}, "gc must be a finite number"),
         ({"cell_types": ["A", 3]}, "cell_types must be non-empty names"),
+        ({"motifs": 3}, "motifs must be a list of JASPAR ids or TF names"),
     ],
 )
 def test_synthetic_sequences_refuses_bad_sizes(kwargs, message):

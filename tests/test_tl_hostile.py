@@ -273,6 +273,8 @@ def test_a_source_without_chip_seq_is_named_up_front(remc):
         ct.tl.finetune(adata, source="E116")
     with pytest.raises(ValueError, match=r"cell_types \['E116'\]: no histone signal"):
         ct.tl.fit(adata, "deepchrome", cell_types="E116")
+    with pytest.raises(ValueError, match=r"var\['split'\] has no 'test' genes.*ct.pp.split"):
+        ct.tl.finetune(adata, source="E123")
     assert (sorted(adata.uns), sorted(adata.layers)) == before
 
 
@@ -540,3 +542,27 @@ def test_a_differential_rerun_without_baselines_drops_their_old_columns(adata):
     ct.tl.differential(adata, "cell0", "cell1", key_added="dd", baselines=False, **small)
     assert "dd_svr2" not in adata.var and "dd_attentivechrome_difference" not in adata.var
     assert "dd" in adata.var
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda a: ct.tl.finetune(a, source_key="source", target="cell1", **TINY),
+        lambda a: ct.tl.subsample_curve(a, None, "cell1", source_key="source", **TINY),
+        lambda a: ct.tl.transfer_matrix(a, ["cell0"], ["cell1"], **TINY),
+    ],
+)
+def test_transfers_without_test_genes_are_refused(adata, call):
+    adata.var["split"] = adata.var["split"].astype(str).replace("test", "train")
+    before = snapshot(adata)
+    with pytest.raises(ValueError, match=r"var\['split'\] has no 'test' genes"):
+        call(adata)
+    assert_unchanged(adata, before)
+
+
+def test_a_target_with_one_class_is_refused(adata):
+    adata.layers["label"][1] = np.where(np.isnan(adata.layers["label"][1]), np.nan, 1.0)
+    before = snapshot(adata)
+    with pytest.raises(ValueError, match="target 'cell1': all .* training labels are 1"):
+        ct.tl.finetune(adata, source_key="source", target="cell1", **TINY)
+    assert_unchanged(adata, before)

@@ -330,6 +330,11 @@ def _motifs_by_cell_type(
         return dict(zip(cell_types, DEFAULT_MOTIFS, strict=False))
     if isinstance(motifs, str):
         motifs = [motifs]
+    if not isinstance(motifs, Mapping | Sequence):
+        raise ValueError(
+            f"motifs must be a list of JASPAR ids or TF names (one per cell type) or a dict "
+            f"{{cell type: motif}}, got {motifs!r}"
+        )
     if isinstance(motifs, Mapping):
         missing = [c for c in cell_types if c not in motifs]
         if missing:

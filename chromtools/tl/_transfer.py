@@ -253,13 +253,34 @@ def _check_fraction(fraction: object) -> float:
     return fraction
 
 
-def _check_training_labels(adata: AnnData, chosen: Source, target: str, split_key: str) -> None:
-    """Refuse, before any fitting, a target without labels on its training genes."""
+def _check_scorable(
+    adata: AnnData, chosen: Source, targets: list[str], split_key: str, *, labels_needed: bool
+) -> None:
+    """Refuse, before any fitting, targets whose transfer could not be trained or scored:
+    no training labels (when ``labels_needed``), one class only, or no ``test`` genes."""
     record = adata.uns[chosen.key] if chosen.key is not None else None
     wanted = record["config"]["data"]["target"] if record is not None else "label"
-    values = target_values(adata, wanted).values[adata.obs_names.get_loc(target)]
-    if not np.isfinite(values[split_masks(adata, split_key)["train"]]).any():
-        raise ValueError(f"target {target!r} has no training labels to subsample")
+    task = target_values(adata, wanted)
+    masks = split_masks(adata, split_key)
+    labelled = []
+    for name in targets:
+        row = task.values[adata.obs_names.get_loc(name), masks["train"]]
+        known = row[np.isfinite(row)]
+        if not len(known):
+            if labels_needed:
+                raise ValueError(f"target {name!r} has no training labels to subsample")
+            continue
+        if task.kind == "classification" and len(np.unique(known)) < 2:
+            raise ValueError(
+                f"target {name!r}: all {len(known)} training labels are {int(known[0])}; "
+                "fine-tuning a classifier needs both classes"
+            )
+        labelled.append(name)
+    if labelled and not masks["test"].any():
+        raise ValueError(
+            f"adata.var[{split_key!r}] has no 'test' genes, so the transfer to {labelled} "
+            "cannot be scored; assign train/valid/test genes with ct.pp.split(adata)"
+        )
 
 
 def _check_targets_are_new(targets: list[str], chosen: Source) -> None:
@@ -549,6 +570,7 @@ def finetune(
     check_key_added(adata, key_added, "finetune", layers=True)
     chosen = choose_source(adata, source, model=model, source_key=source_key)
     targets = _targets(adata, chosen, target)
+    _check_scorable(adata, chosen, targets, split_key, labels_needed=False)
     sizes = {k: options[k] for k in ("epochs", "batch_size", "weight_decay")}
     source_key = fit_source(
         adata,
@@ -830,6 +852,11 @@ def transfer_matrix(
     unlabelled = [c for c in targets if c not in labelled]
     if unlabelled:
         raise ValueError(f"targets {unlabelled} have no training labels or no inputs to score")
+    if not data.masks["test"].any():
+        raise ValueError(
+            f"adata.var[{split_key!r}] has no 'test' genes to score the transfers on; assign "
+            "train/valid/test genes with ct.pp.split(adata)"
+        )
     # every source model is chosen (and every missing one known fittable) before any fitting
     chosen = {name: choose_source(adata, name, model=model, source_key=None) for name in sources}
     unfittable = [name for name in sources if chosen[name].key is None and name not in labelled]
@@ -953,7 +980,7 @@ def subsample_curve(
     check_key_added(adata, key_added, "subsample_curve")
     chosen = choose_source(adata, source, model=model, source_key=source_key)
     (target,) = _targets(adata, chosen, _check_cell_type(adata, target, "target"))
-    _check_training_labels(adata, chosen, target, split_key)
+    _check_scorable(adata, chosen, [target], split_key, labels_needed=True)
     sizes = {k: training[k] for k in ("epochs", "batch_size", "weight_decay")}
     key = fit_source(
         adata, chosen, split_key=split_key, seed=seed, device=device,
