@@ -66,8 +66,8 @@ class Settings:
             check_device(value, "ct.settings.device")
         if name == "n_jobs" and (not _is_int(value) or value < 1):
             raise ValueError(f"ct.settings.n_jobs must be a positive integer, got {value!r}")
-        if name == "seed" and not _is_int(value):
-            raise ValueError(f"ct.settings.seed must be an integer, got {value!r}")
+        if name == "seed" and (not _is_int(value) or value < 0):
+            raise ValueError(f"ct.settings.seed must be an integer >= 0, got {value!r}")
         if name == "progress" and not isinstance(value, bool):
             raise ValueError(f"ct.settings.progress must be True or False, got {value!r}")
         if name == "verbosity":

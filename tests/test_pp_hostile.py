@@ -174,6 +174,7 @@ def test_a_repeated_split_may_replace_its_own_column(adata):
         ({"n_bins": 20.5}, "n_bins must be .*integer"),
         ({"bin_size": 0}, "bin_size must be .*integer"),
         ({"seed": "abc"}, "seed must be .*integer"),
+        ({"seed": -2}, "seed must be .*, got -2"),
         ({"shared": math.nan}, "shared must be a finite number"),
         ({"depth": (1.0, math.nan, 1.0)}, "depth must be 3 positive numbers"),
         ({"depth": "abc"}, "depth must be 3 positive numbers"),

@@ -75,7 +75,8 @@ BAD_OPTIONS = [
     ({"patience": -1}, r"patience must be .*integer.*, got -1; pass patience=None"),
     ({"patience": 1.5}, r"patience must be .*integer.*, got 1.5"),
     ({"device": "tpu"}, r"device must be one of \['auto', 'cpu', 'cuda', 'mps'\]"),
-    ({"seed": "abc"}, "seed must be an integer, got 'abc'"),
+    ({"seed": "abc"}, r"seed must be .*integer.*, got 'abc'"),
+    ({"seed": -1}, r"seed must be .*, got -1"),
     ({"precision": "fp16"}, r"precision must be one of \['auto', 'bf16', 'fp32'\], got 'fp16'"),
 ]
 
@@ -542,6 +543,8 @@ def test_a_differential_rerun_without_baselines_drops_their_old_columns(adata):
     ct.tl.differential(adata, "cell0", "cell1", key_added="dd", baselines=False, **small)
     assert "dd_svr2" not in adata.var and "dd_attentivechrome_difference" not in adata.var
     assert "dd" in adata.var
+    with pytest.raises(ValueError, match=r"DeepDiff model: its metrics are in adata.uns\['dd'\]"):
+        ct.tl.evaluate(adata, "dd")
 
 
 @pytest.mark.parametrize(

@@ -131,7 +131,7 @@ def synthetic_histone(
     n_bins = check_int(n_bins, "n_bins", minimum=10)
     bin_size = check_int(bin_size, "bin_size", minimum=1)
     noise = check_number(noise, "noise", minimum=0)
-    seed = settings.seed if seed is None else check_int(seed, "seed")
+    seed = settings.seed if seed is None else check_int(seed, "seed", minimum=0)
     cell_types = _cell_type_names(cell_types, n_cell_types)
     if isinstance(expression_missing, str):
         expression_missing = [expression_missing]

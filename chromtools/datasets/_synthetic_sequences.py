@@ -227,7 +227,7 @@ def synthetic_sequences(
             raise ValueError(f"{name} must be between 0 and 1, got {value}")
     n_regions = check_int(n_regions, "n_regions", minimum=1)
     width = check_int(width, "width", minimum=1)
-    seed = settings.seed if seed is None else check_int(seed, "seed")
+    seed = settings.seed if seed is None else check_int(seed, "seed", minimum=0)
     motif_of = _motifs_by_cell_type(cell_types, motifs)
     planted = {c: jaspar_motif(m) for c, m in motif_of.items()}
     planted["shared"] = jaspar_motif(shared_motif)

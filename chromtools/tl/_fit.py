@@ -914,6 +914,11 @@ def evaluate(adata: AnnData, key: str, *, split_key: str | None = None) -> pd.Da
     (labels) or ``pearson``, ``spearman``, ``mse`` (expression), and ``n``.
     """
     record = record_of(adata, key)
+    if result_kind(record) == "differential":
+        raise ValueError(
+            f"uns[{key!r}] is a DeepDiff model: its metrics are in adata.uns[{key!r}]['metrics'] "
+            "and its predictions in adata.var"
+        )
     name = layer_key(key)
     if name not in adata.layers:
         raise KeyError(f"adata.layers[{name!r}] is missing: run ct.tl.predict(adata, {key!r})")

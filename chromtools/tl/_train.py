@@ -62,7 +62,7 @@ def check_training(
         else check_number(weight_decay, "weight_decay", minimum=0),
         "precision": check_precision(precision),
         "device": None if device is None else check_device(device),
-        "seed": settings.seed if seed is None else check_int(seed, "seed"),
+        "seed": settings.seed if seed is None else check_int(seed, "seed", minimum=0),
     }
     if patience is not None:
         try:
