@@ -517,16 +517,20 @@ def fit(
         ``"label"`` (classify high/low, ``layers['label']``) or
         ``"expression"`` (regress ``X``).
     key_added
-        Where results go; the model name by default.
+        Where results go; the model name by default. It may replace an
+        earlier model under that key (its predictions are dropped), never a
+        reserved slot (``label``, ``chromtools``, ``histone``, ``counts``,
+        ``onehot``, ``split``), another kind of result or a layer, ``obsm`` or
+        ``uns`` entry that is not a model; ``/`` is refused (Zarr cannot store it).
     marks
-        Marks to use, by name; all by default.
+        Marks to use, by name, each once; all by default.
     split_key
         ``var`` column with ``train``/``valid``/``test`` per gene.
     epochs, batch_size, lr, weight_decay
         Training settings; the model's defaults (``TRAINING_DEFAULTS``) when None.
     patience
-        Stop after this many epochs without a better validation score
-        (AUROC for labels, MSE for expression); None trains every epoch.
+        Stop after this many epochs (at least 1) without a better validation
+        score (AUROC for labels, MSE for expression); None trains every epoch.
     device
         ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``…; ``ct.settings.device`` by default.
     precision
@@ -834,6 +838,12 @@ def predict(
         ``"auto"``, ``"cpu"``, ``"cuda"``…; ``ct.settings.device`` by default.
     batch_size
         Genes per inference batch.
+
+    The model is checked against the object first (:func:`check_model`): marks,
+    bins and window must be the model's and its weights finite; a
+    :class:`NormalizationWarning` says when the signal was normalised
+    otherwise than the model's training signal, or is raw while the model
+    predicts cell types it was not trained on.
 
     Returns
     -------

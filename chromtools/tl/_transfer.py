@@ -515,9 +515,12 @@ def finetune(
         Share of each target's training (and validation) labels used, in
         (0, 1]; drawn per class with ``seed``.
     key_added
-        Where results go.
+        Where results go. An earlier finetune result there is replaced, and
+        the layers its fine-tuned models predicted into are dropped; any other
+        entry under that key is refused.
     split_key
-        ``var`` column of ``train``/``valid``/``test`` genes.
+        ``var`` column of ``train``/``valid``/``test`` genes; labelled
+        targets need ``test`` genes to be scored on.
     scratch
         Also train the from-scratch comparison.
     epochs, batch_size, weight_decay
