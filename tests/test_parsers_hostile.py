@@ -369,7 +369,7 @@ def test_malformed_gene_annotation_is_named(tmp_path, case):
         path = truncated_gzip(tmp_path / name, "chrom\ttss\tstrand\n" + "chr1\t5\t+\n" * 500)
     else:
         path = write(tmp_path / name, content)
-    with pytest.raises(ValueError, match=match) as error:
+    with pytest.raises(FormatError, match=match) as error:
         ct.io.read_genes(path)
     assert name in str(error.value)
 
@@ -481,8 +481,8 @@ def test_malformed_genome_fasta_is_named_and_leaves_no_index(tmp_path, content, 
     [
         ("regions.bed", "chr1\t0\t4\nchr1\t4\n", r"expected 3 columns .*found 2 on line 2"),
         ("regions.bed", "track x\n#chrom\tstart\tend\n", "has no regions"),
-        ("regions.csv", "chrom,start,end\nchr1,0,four\n", r"end must be whole numbers"),
-        ("regions.csv", "chrom,start,end\nchr1,-3,4\n", r"start must be whole numbers ≥ 0"),
+        ("regions.csv", "chrom,start,end\nchr1,0,four\n", r"end must be whole .*'line 2'"),
+        ("regions.csv", "chrom,start,end\nchr1,0,4\nchr1,-3,4\n", r"start .* ≥ 0.*'line 3'"),
         ("regions.tsv", "chrom\tstart\tend\n", "no rows below the header"),
         ("regions.csv", "chrom,start,end\nchr1,0,4,7\n", r"found 4 on line 2"),
         ("regions.bed", "chr1\t0\t4\tp\t0\t\n", r"strand must be one of .*have \[''\]"),
@@ -491,8 +491,9 @@ def test_malformed_genome_fasta_is_named_and_leaves_no_index(tmp_path, content, 
 )
 def test_malformed_region_tables_are_named(genome, tmp_path, name, content, match):
     path = write(tmp_path / name, content)
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ValueError, match=match) as error:
         ct.io.read_regions(path, genome, 4)
+    assert name in str(error.value)
 
 
 def test_a_failed_read_keeps_an_index_that_was_already_there(genome):
@@ -548,14 +549,18 @@ def tracks_file(tmp_path: Path, body: str, name: str = "tracks.csv") -> Path:
         ),
         ("E1,H3K4me3\n", r"expected 3 columns .*found 2 on line 2"),
         ("", "no rows below the header"),
-        ("E1,H3K4me3,.\n", r"bigWig paths are folders"),
     ],
 )
 def test_malformed_tracks_table_is_named(tmp_path, bigwig, body, match):
     path = tracks_file(tmp_path, body)
-    with pytest.raises(ValueError, match=match) as error:
+    with pytest.raises(FormatError, match=match) as error:
         _bigwig._read_tracks(path)
     assert "tracks.csv" in str(error.value)
+
+
+def test_tracks_table_naming_a_folder(tmp_path, bigwig):
+    with pytest.raises(ValueError, match=r"tracks\.csv: these bigWig paths are folders"):
+        _bigwig._read_tracks(tracks_file(tmp_path, "E1,H3K4me3,.\n"))
 
 
 @pytest.mark.parametrize(

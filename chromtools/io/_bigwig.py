@@ -280,14 +280,16 @@ def _read_tracks(
             "tracks must be a DataFrame, the path of a CSV/TSV table or a list of "
             f"(cell_type, mark, path) tuples, got {type(tracks).__name__}"
         )
+    # Rows of a file are a malformed file; rows of a DataFrame or list a bad argument.
+    error = ValueError if line_numbers is None else FormatError
     missing = [c for c in TRACK_COLUMNS if c not in table.columns]
     if missing:
-        raise ValueError(
+        raise error(
             f"{what}: missing columns {missing}; expected {list(TRACK_COLUMNS)} "
             f"(found {list(table.columns)})"
         )
     if not len(table):
-        raise ValueError(f"{what}: no tracks")
+        raise error(f"{what}: no tracks")
     table = table[list(TRACK_COLUMNS)].reset_index(drop=True)
     for column in TRACK_COLUMNS:
         table[column] = _track_field(table[column], column, what, line_numbers)
@@ -299,7 +301,7 @@ def _read_tracks(
         where = (
             "" if line_numbers is None else f" (on {describe_lines(line_numbers[repeated.index])})"
         )
-        raise ValueError(f"{what}: (cell type, mark) pairs listed more than once: {pairs}{where}")
+        raise error(f"{what}: (cell type, mark) pairs listed more than once: {pairs}{where}")
     folders = [str(p) for p in table["path"] if p.is_dir()]
     if folders:
         raise ValueError(f"{what}: these bigWig paths are folders, not files: {folders[:5]}")
@@ -327,7 +329,7 @@ def _track_field(
             if line_numbers is None
             else describe_lines(line_numbers[index])
         )
-        raise ValueError(
+        raise (ValueError if line_numbers is None else FormatError)(
             f"{what}: {int(empty.sum())} tracks have no {column} (on {where}); every track "
             "needs a cell_type, a mark and a path"
         )

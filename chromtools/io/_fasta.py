@@ -340,7 +340,7 @@ def genome_onehot(
 # --------------------------------------------------------------------------- regions
 
 
-def _read_bed(path: Path) -> pd.DataFrame:
+def _read_bed(path: Path) -> tuple[pd.DataFrame, np.ndarray]:
     """A BED file; a last ``#`` header line with one name per column names them."""
     data = read_bytes(path, "regions")
     names = None
@@ -358,7 +358,7 @@ def _read_bed(path: Path) -> pd.DataFrame:
         names = list(_BED_COLUMNS[:n_fields]) + [
             f"column{i + 1}" for i in range(len(_BED_COLUMNS), n_fields)
         ]
-    return parse(lines, names, text=[names[0]])
+    return parse(lines, names, text=[names[0]]), lines.numbers
 
 
 def _check_source(path: Path) -> Path:
@@ -372,13 +372,15 @@ def _check_source(path: Path) -> Path:
     return check_file(path, "regions")
 
 
-def _read_table(path: Path) -> pd.DataFrame:
+def _read_table(path: Path) -> tuple[pd.DataFrame, np.ndarray]:
+    """A region table and the line number of each of its rows."""
     path = _check_source(path)
     suffix = _suffix(path)
     if suffix == ".bed":
         return _read_bed(path)
     if suffix in _TABLE_SUFFIXES:
-        return parse(read_lines(path, "regions", _TABLE_SUFFIXES[suffix]), text=["chrom"])
+        lines = read_lines(path, "regions", _TABLE_SUFFIXES[suffix])
+        return parse(lines, text=["chrom"]), lines.numbers[1:]
     raise ValueError(
         f"regions: unknown format {suffix!r} of {path}; expected .bed, .csv, .tsv, .txt, "
         f".tab (regions) or {', '.join(_FASTA_SUFFIXES)} (sequences), optionally .gz"
@@ -406,8 +408,13 @@ def _parse_names(names: Sequence[str], what: str) -> pd.DataFrame:
     return table
 
 
-def _region_var(table: pd.DataFrame, what: str, labels: list[str]) -> pd.DataFrame:
-    """var of regions, indexed ``chrom:start-end``; label columns are kept out."""
+def _region_var(
+    table: pd.DataFrame, what: str, labels: list[str], lines: np.ndarray | None = None
+) -> pd.DataFrame:
+    """var of regions, indexed ``chrom:start-end``; label columns are kept out.
+
+    ``lines``: the file's line number of each row, named in errors.
+    """
     missing = [c for c in ("chrom", "start", "end") if c not in table.columns]
     if missing:
         raise ValueError(
@@ -416,8 +423,15 @@ def _region_var(table: pd.DataFrame, what: str, labels: list[str]) -> pd.DataFra
         )
     var = table.drop(columns=labels).reset_index(drop=True)
     var["chrom"] = var["chrom"].astype(str)
+    if lines is not None:
+        var.index = [f"line {n}" for n in lines]
     # windows() checks that start and end are whole numbers and end > start.
-    windows(var[["chrom", "start", "end"]], 1, what)
+    try:
+        windows(var[["chrom", "start", "end"]], 1, what)
+    except ValueError as error:
+        if lines is None:
+            raise
+        raise FormatError(str(error)) from None
     var["start"] = pd.to_numeric(var["start"]).astype(np.int64)
     var["end"] = pd.to_numeric(var["end"]).astype(np.int64)
     var.index = var["chrom"] + ":" + var["start"].astype(str) + "-" + var["end"].astype(str)
@@ -440,8 +454,9 @@ def _label_values(table: pd.DataFrame, labels: list[str], what: str) -> np.ndarr
     return values
 
 
-def _read_fasta_records(path: Path) -> tuple[list[str], list[bytes]]:
-    """Names and sequences of a FASTA's records, refusing empty, repeated or non-letter ones."""
+def _read_fasta_records(path: Path) -> tuple[list[str], list[bytes], np.ndarray]:
+    """Names, sequences and header line numbers of a FASTA's records, refusing empty,
+    repeated or non-letter ones."""
     path = check_file(path, "regions")
     data = read_bytes(path, "regions")
     text = data.lstrip()
@@ -474,18 +489,18 @@ def _read_fasta_records(path: Path) -> tuple[list[str], list[bytes]]:
         names.append(name)
         sequences.append(sequence)
         line += record.count(b"\n") + 1
-    return names, sequences
+    return names, sequences, np.array(list(first_line.values()), dtype=np.int64)
 
 
-def _fasta_onehot(path: Path, width: int) -> tuple[pd.DataFrame, np.ndarray]:
-    """Regions and one-hot sequences of a FASTA whose records are the regions.
+def _fasta_onehot(path: Path, width: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Regions, one-hot sequences and header lines of a FASTA whose records are the regions.
 
     A record's centre is kept: a record longer than ``width`` is cut to its
     central ``width`` bases, a shorter one padded with all-zero rows on both
     sides. The centre is the one :func:`windows` would use on the genome, so
     the sequence equals the genome read of the record's region.
     """
-    names, sequences = _read_fasta_records(path)
+    names, sequences, lines = _read_fasta_records(path)
     table = _parse_names(names, str(path))
     length = np.array([len(s) for s in sequences], dtype=np.int64)
     minus = (table["strand"] == "-").to_numpy() if "strand" in table else np.zeros(len(names), bool)
@@ -501,20 +516,21 @@ def _fasta_onehot(path: Path, width: int) -> tuple[pd.DataFrame, np.ndarray]:
         inside = (position >= 0) & (position < length[block, None])
         byte = np.where(inside, first[block, None] + position, len(buffer) - 1)
         out[block] = encode(buffer[byte])
-    return table, out
+    return table, out, lines
 
 
 def _is_fasta(source) -> bool:
     return isinstance(source, (str, os.PathLike)) and _suffix(Path(source)) in _FASTA_SUFFIXES
 
 
-def _table(source, what: str) -> pd.DataFrame:
+def _table(source, what: str) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """The region table of a source and, for a file, the line number of each row."""
     if isinstance(source, pd.DataFrame):
-        return source.copy()
+        return source.copy(), None
     if isinstance(source, (str, os.PathLike)):
         return _read_table(Path(source))
     if isinstance(source, (list, tuple, pd.Index, np.ndarray, pd.Series)):
-        return _parse_names([str(s) for s in source], what)
+        return _parse_names([str(s) for s in source], what), None
     raise TypeError(
         f"{what} must be a BED/CSV/TSV/FASTA path, a DataFrame, a list of 'chr:start-end' "
         f"strings or a dict {{class: source}}, got {type(source).__name__}"
@@ -536,11 +552,13 @@ def _source(
                 f"{what}: labels={labels} names table columns, but {source} is a FASTA; give "
                 "classes as a dict {1: 'open.fa', 0: 'closed.fa'}"
             )
-        table, onehot = _fasta_onehot(Path(source), width)
-        return _region_var(table, str(source), []), onehot, None
-    table = _table(source, what)
+        table, onehot, lines = _fasta_onehot(Path(source), width)
+        return _region_var(table, f"{what}: {source}", [], lines), onehot, None
+    table, lines = _table(source, what)
+    if lines is not None:
+        what = f"{what}: {source}"
     values = _label_values(table, labels, what) if labels else None
-    var = _region_var(table, what, labels)
+    var = _region_var(table, what, labels, lines)
     if fasta is None:
         raise ValueError(
             f"{what}: regions given as coordinates need a genome FASTA to read their "

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from anndata.utils import make_index_unique
 
+from .._errors import FormatError
 from ._anndata import check_var
 from ._parse import MAX_POSITION, Lines, booleans, check_file, describe_lines, parse, read_lines
 
@@ -216,29 +217,32 @@ def _check_span(table: pd.DataFrame, lines: Lines, first: int) -> None:
 def _checked(table: pd.DataFrame, what: str, lines: np.ndarray | None) -> pd.DataFrame:
     """var of genes from a table, naming the file's lines (``lines``) of bad rows."""
 
+    # Rows of a file are a malformed file; rows of a DataFrame a bad argument.
+    error = ValueError if lines is None else FormatError
+
     def where(bad: np.ndarray) -> str:
         return "" if lines is None else f" (on {describe_lines(lines[bad])})"
 
     missing = [c for c in REQUIRED if c not in table.columns]
     if missing:
-        raise ValueError(
+        raise error(
             f"{what}: missing columns {missing}; expected {list(REQUIRED)} "
             f"(found {list(table.columns)})"
         )
     ids = _gene_ids(table)
     no_id = pd.isna(ids) | (pd.Series(ids, dtype=object).astype(str).str.strip() == "").to_numpy()
     if no_id.any():
-        raise ValueError(f"{what}: {int(no_id.sum())} genes have no gene id{where(no_id)}")
+        raise error(f"{what}: {int(no_id.sum())} genes have no gene id{where(no_id)}")
     tss = pd.to_numeric(table["tss"], errors="coerce").to_numpy(dtype=np.float64)
     no_tss = ~np.isfinite(tss)
     if no_tss.any():
-        raise ValueError(
+        raise error(
             f"{what}: {int(no_tss.sum())} genes have no TSS, e.g. {list(ids[no_tss][:5])}"
             f"{where(no_tss)}"
         )
     bad_tss = (tss != np.round(tss)) | (tss < 1) | (tss > MAX_POSITION) | booleans(table["tss"])
     if bad_tss.any():
-        raise ValueError(
+        raise error(
             f"{what}: TSS must be whole 1-based positions ≥ 1; {int(bad_tss.sum())} genes "
             f"have others, e.g. {dict(zip(ids[bad_tss][:5], tss[bad_tss][:5], strict=True))}"
             f"{where(bad_tss)}"
@@ -247,7 +251,7 @@ def _checked(table: pd.DataFrame, what: str, lines: np.ndarray | None) -> pd.Dat
     strand = given.where(given.notna(), "").astype(str).str.strip().to_numpy()
     bad_strand = ~np.isin(strand, ["+", "-"])
     if bad_strand.any():
-        raise ValueError(
+        raise error(
             f"{what}: strand must be '+' or '-'; {int(bad_strand.sum())} genes have "
             f"{sorted(set(strand[bad_strand]))[:5]}, e.g. {list(ids[bad_strand][:5])}"
             f"{where(bad_strand)}"
@@ -255,13 +259,13 @@ def _checked(table: pd.DataFrame, what: str, lines: np.ndarray | None) -> pd.Dat
     chrom = table["chrom"]
     no_chrom = chrom.isna().to_numpy() | (chrom.astype(str).str.strip() == "").to_numpy()
     if no_chrom.any():
-        raise ValueError(
+        raise error(
             f"{what}: {int(no_chrom.sum())} genes have no chromosome, "
             f"e.g. {list(ids[no_chrom][:5])}{where(no_chrom)}"
         )
     repeated = pd.Index(ids.astype(str)).duplicated(keep=False)
     if lines is not None and repeated.any():
-        raise ValueError(
+        raise error(
             f"{what}: {len(set(ids[repeated]))} gene/region ids appear more than once, e.g. "
             f"{list(pd.unique(ids[repeated]))[:5]}{where(repeated)}; ids must be unique"
         )
