@@ -427,6 +427,7 @@ def test_writing_a_lazy_object_over_its_own_store_normalises_once(small, tmp_pat
 def saved_model(tmp_path_factory):
     adata = ct.datasets.synthetic_histone(2, 40, n_bins=20, seed=3)
     ct.pp.split(adata, seed=0)
+    ct.pp.normalize(adata)
     ct.tl.fit(adata, "deepchrome", cell_types=["cell0"], epochs=1)
     path = tmp_path_factory.mktemp("model") / "deepchrome"
     ct.tl.save_model(adata, "deepchrome", path)
