@@ -34,7 +34,7 @@ def _as_split_files(files: Files, what: str) -> list[tuple[str | None, Path]]:
         unknown = [s for s in files if s not in SPLITS]
         if unknown:
             raise ValueError(f"{what}: split names {unknown} are not among {SPLITS}")
-        pairs = [(split, p) for split, p in files.items()]
+        pairs = list(files.items())
     elif isinstance(files, (str, os.PathLike)):
         pairs = [(None, files)]
     elif isinstance(files, Sequence):
@@ -86,7 +86,11 @@ def _to_tensor(
     n_bins = int(counts.iloc[0])
     if (counts != n_bins).any():
         uneven = counts[counts != n_bins].index[:5].tolist()
-        raise lines.error(f"genes {uneven} do not have {n_bins} bins like the others")
+        rows = np.flatnonzero((genes == uneven[0]).to_numpy())
+        raise lines.error(
+            f"genes {uneven} do not have {n_bins} bins like the others ({uneven[0]!r} has "
+            f"{len(rows)}, on {lines.at(rows)})"
+        )
     repeated = np.flatnonzero(pd.DataFrame({"gene": genes, "bin": bins}).duplicated(keep=False))
     if len(repeated):
         gene, number = genes.iloc[repeated[0]], int(bins[repeated[0]])
