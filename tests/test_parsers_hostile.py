@@ -180,10 +180,6 @@ EXPRESSION_CASES = {
     "header line": ("gene,count\nENSG1,3\n", r"must hold numbers, found 'count' on line 1"),
     "ragged row": ("ENSG1,3\nENSG2,4,5\n", r"expected 2 columns .*found 3 on line 2"),
     "repeated gene": ("ENSG1,3\nENSG2,4\nENSG1,5\n", r"\['ENSG1'\] repeat, on lines 1, 3"),
-    "gene missing a bin": (
-        GOOD_DEEPCHROME.replace("g2,2,5,0,0,0,0,0\n", ""),
-        r"genes \['g2'\] do not have 2 bins like the others \('g2' has 1, on line 3\)",
-    ),
     "empty gene id": ("ENSG1,3\n ,4\n", r"1 rows have no gene id, on line 2"),
     "empty file": ("", "holds no data"),
 }
