@@ -77,7 +77,7 @@ def check_file(path: str | os.PathLike, what: str) -> Path:
 
 
 def read_bytes(path: Path, what: str) -> bytes:
-    """The text of a file as UTF-8 bytes, gunzipped, without BOM, with ``\\n`` line ends."""
+    """The text of a file as UTF-8 bytes, decompressed, without BOM, with ``\\n`` line ends."""
     try:
         data = path.read_bytes()
     except PermissionError:
