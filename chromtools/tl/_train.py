@@ -51,28 +51,28 @@ def check_training(
     ``seed`` resolved (``device`` stays a name: resolve it with
     :func:`resolve_device`).
     """
-    checked = {
-        "epochs": None if epochs is None else check_int(epochs, "epochs", minimum=1),
-        "batch_size": None
-        if batch_size is None
-        else check_int(batch_size, "batch_size", minimum=1),
-        "lr": None if lr is None else check_number(lr, "lr", minimum=0, strict_minimum=True),
-        "weight_decay": None
-        if weight_decay is None
-        else check_number(weight_decay, "weight_decay", minimum=0),
-        "precision": check_precision(precision),
-        "device": None if device is None else check_device(device),
-        "seed": settings.seed if seed is None else check_int(seed, "seed", minimum=0),
-    }
     if patience is not None:
         try:
-            checked["patience"] = check_int(patience, "patience", minimum=1)
+            patience = check_int(patience, "patience", minimum=1)
         except ValueError as error:
             raise ValueError(f"{error}; pass patience=None to train every epoch") from None
-    else:
-        checked["patience"] = None
+    checked = {
+        "epochs": _unless_none(epochs, check_int, "epochs", minimum=1),
+        "batch_size": _unless_none(batch_size, check_int, "batch_size", minimum=1),
+        "lr": _unless_none(lr, check_number, "lr", minimum=0, strict_minimum=True),
+        "weight_decay": _unless_none(weight_decay, check_number, "weight_decay", minimum=0),
+        "patience": patience,
+        "precision": check_precision(precision),
+        "device": _unless_none(device, check_device),
+        "seed": settings.seed if seed is None else check_int(seed, "seed", minimum=0),
+    }
     resolve_device(checked["device"])
     return checked
+
+
+def _unless_none(value: object, check: Callable, *args, **kwargs) -> object:
+    """``check(value, ...)``, or None for None (the default)."""
+    return None if value is None else check(value, *args, **kwargs)
 
 
 def resolve_device(device: str | None = None) -> torch.device:
