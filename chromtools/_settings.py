@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from dataclasses import dataclass, field
 
+# ``logger`` is imported from here by tl modules; it lives in _logging.
+from ._logging import LEVELS, logger, set_verbosity
+
+__all__ = ["Settings", "check_device", "logger", "settings"]
+
 _DEVICES = ("auto", "cpu", "cuda", "mps")
 _INDEXED_CUDA = re.compile(r"^cuda:\d+$")
-_LOG_LEVELS = {0: logging.ERROR, 1: logging.WARNING, 2: logging.INFO, 3: logging.DEBUG}
-
-# chromtools' own logger; only its level follows ct.settings.verbosity, the
-# root logger and other libraries' loggers are left alone.
-logger = logging.getLogger("chromtools")
 
 
 def check_device(value: object, name: str = "device") -> str:
@@ -45,7 +44,8 @@ class Settings:
     seed
         Default random seed for splits, synthetic data and training.
     verbosity
-        0 errors only, 1 warnings, 2 progress messages, 3 debugging.
+        0 errors only, 1 warnings, 2 progress messages, 3 debugging: the level
+        of the ``chromtools`` logger, whose one handler writes to stderr.
     progress
         Show tqdm progress bars on long work.
     """
@@ -71,9 +71,9 @@ class Settings:
         if name == "progress" and not isinstance(value, bool):
             raise ValueError(f"ct.settings.progress must be True or False, got {value!r}")
         if name == "verbosity":
-            if not _is_int(value) or value not in _LOG_LEVELS:
+            if not _is_int(value) or value not in LEVELS:
                 raise ValueError(f"ct.settings.verbosity must be 0, 1, 2 or 3, got {value!r}")
-            logger.setLevel(_LOG_LEVELS[value])
+            set_verbosity(value)
         super().__setattr__(name, value)
 
 

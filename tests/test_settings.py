@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 
 import pytest
 
 import chromtools as ct
+from chromtools._logging import get_logger
 
 
 @pytest.fixture
@@ -52,3 +55,52 @@ def test_bad_settings_are_refused(restore_settings, name, value, message):
     with pytest.raises((ValueError, AttributeError), match=message):
         setattr(ct.settings, name, value)
     assert getattr(ct.settings, name, None) == before
+
+
+def test_chromtools_installs_one_handler_on_its_own_logger_only():
+    assert [h.get_name() for h in logging.getLogger("chromtools").handlers] == ["chromtools"]
+    assert not any(h.get_name() == "chromtools" for h in logging.getLogger().handlers)
+    assert logging.getLogger("chromtools.tl").propagate
+
+
+@pytest.mark.parametrize(
+    ("verbosity", "shown"),
+    [
+        (0, []),
+        (1, ["WARNING: careful"]),
+        (2, ["fitting", "WARNING: careful"]),
+        (3, ["epoch 1", "fitting", "WARNING: careful"]),
+    ],
+)
+def test_verbosity_filters_messages_of_child_loggers(restore_settings, capsys, verbosity, shown):
+    ct.settings.verbosity = verbosity
+    child = get_logger("chromtools.tl._fit")
+    child.debug("epoch 1")
+    child.info("fitting")
+    child.warning("careful")
+    assert capsys.readouterr().err.splitlines() == shown
+
+
+def test_a_verbosity_change_takes_effect_at_once(restore_settings, capsys):
+    child = logging.getLogger("chromtools.tl")
+    ct.settings.verbosity = 1
+    child.info("hidden")
+    ct.settings.verbosity = 2
+    child.info("shown")
+    ct.settings.verbosity = 1
+    child.info("hidden again")
+    assert capsys.readouterr().err == "shown\n"
+
+
+def test_messages_reach_pytest_caplog_through_propagation(restore_settings, caplog):
+    ct.settings.verbosity = 2
+    with caplog.at_level(logging.INFO, logger="chromtools"):
+        get_logger("tl").info("from tl")
+    assert [(r.name, r.message) for r in caplog.records] == [("chromtools.tl", "from tl")]
+
+
+def test_importing_chromtools_prints_nothing():
+    result = subprocess.run(
+        [sys.executable, "-c", "import chromtools"], capture_output=True, text=True, check=True
+    )
+    assert (result.stdout, result.stderr) == ("", "")
