@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import numbers
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
-from dask.callbacks import Callback
 from tqdm.auto import tqdm
+from tqdm.dask import TqdmCallback
 
 from ._settings import settings
 
@@ -132,28 +131,7 @@ def check_signal(values: np.ndarray, what: str) -> None:
         )
 
 
-@contextlib.contextmanager
-def dask_progress(description: str) -> Iterator[None]:
-    """Show a tqdm bar over the tasks of any dask computation run inside."""
-    if not settings.progress:
-        yield
-        return
-    with _DaskTqdm(description):
-        yield
-
-
-class _DaskTqdm(Callback):
-    def __init__(self, description: str) -> None:
-        super().__init__()
-        self._description = description
-        self._bar: tqdm | None = None
-
-    def _start_state(self, dsk, state) -> None:
-        total = sum(len(state[k]) for k in ("ready", "waiting", "running", "finished"))
-        self._bar = tqdm(total=total, desc=self._description, leave=False)
-
-    def _posttask(self, key, result, dsk, state, worker_id) -> None:
-        self._bar.update(1)
-
-    def _finish(self, dsk, state, errored) -> None:
-        self._bar.close()
+def dask_progress(description: str) -> TqdmCallback:
+    """A tqdm bar over the tasks of any dask computation run inside ``with``;
+    hidden when ``ct.settings.progress`` is off."""
+    return TqdmCallback(desc=description, leave=False, disable=not settings.progress)
