@@ -101,11 +101,6 @@ class ChromModel(nn.Module):
         self._batchnorm_frozen = frozen
         self.train(self.training)
 
-    @property
-    def batchnorm_frozen(self) -> bool:
-        """Whether :meth:`freeze_batchnorm` is in effect."""
-        return self._batchnorm_frozen
-
     def train(self, mode: bool = True) -> ChromModel:
         """``nn.Module.train``, except that frozen BatchNorm layers stay in eval mode."""
         super().train(mode)

@@ -79,18 +79,8 @@ class _Workspace:
             tensor.nbytes for kept in self._free.values() for buffers in kept for tensor in buffers
         )
 
-    def clear(self) -> None:
-        """Free every kept buffer."""
-        with self._lock:
-            self._free.clear()
-
 
 _WORKSPACE = _Workspace()
-
-
-def clear_workspace() -> None:
-    """Release the activation buffers the per-mark LSTMs keep between calls (CPU only)."""
-    _WORKSPACE.clear()
 
 
 def _reorder_gates(weight: torch.Tensor, hidden: int) -> torch.Tensor:

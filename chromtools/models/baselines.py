@@ -256,7 +256,6 @@ class BestBinSVR(RegressorMixin, BaseEstimator):
             ]
         )
         best = int(candidates[np.argmax(scores)])
-        self.best_feature_ = best
         self.best_mark_, self.best_bin_ = divmod(best, bins)
         self.cv_scores_ = dict(zip(candidates.tolist(), scores.tolist(), strict=True))
         self.svr_ = self._svr().fit(X[:, [best]], y)

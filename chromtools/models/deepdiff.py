@@ -172,7 +172,6 @@ class DeepDiff(ChromModel):
             encoder["marks_b"] = MarkLevelEncoder(embedding, mark_hidden)
         self.encoder = encoder
         self.dropout = nn.Dropout(dropout)
-        self.representation_size = 2 * mark_hidden * (1 if self.raw_tracks else 2)
         self.head = self._make_head()
 
     def _make_head(self) -> nn.ModuleDict:
@@ -252,7 +251,8 @@ class DeepDiff(ChromModel):
         return out
 
     def encode(self, x_a: torch.Tensor, x_b: torch.Tensor | None = None) -> torch.Tensor:
-        """The vector the difference head reads (batch, ``representation_size``)."""
+        """The vector the difference head reads: (batch, 2 · ``mark_hidden``), or
+        (batch, 4 · ``mark_hidden``) for ``aux`` and ``aux_siamese``, which have no raw tracks."""
         return self._run(*self._split_pair(x_a, x_b))["representation"]
 
     def forward(
