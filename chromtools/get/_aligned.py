@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-META = "chromtools"
+from .._constants import META
 
 
 def metadata(adata: AnnData) -> dict:

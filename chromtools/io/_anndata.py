@@ -8,8 +8,8 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
+from .._constants import META
 from .._utils import check_marks, check_window
-from ..get._aligned import META
 
 
 def check_var(var: pd.DataFrame, what: str = "genes") -> pd.DataFrame:

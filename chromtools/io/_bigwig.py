@@ -35,6 +35,7 @@ import pandas as pd
 import pybigtools
 import pyBigWig
 
+from .._chromosomes import in_other_style, rename_code
 from .._errors import FormatError
 from .._settings import settings
 from .._utils import (
@@ -47,6 +48,7 @@ from .._utils import (
 )
 from ._anndata import new_anndata
 from ._atomic import check_destination
+from ._formats import table_sep
 from ._genes import read_genes
 from ._parse import check_file, describe_lines, parse, read_lines
 from ._zarr import CHUNK_GENES, read_zarr, write_zarr
@@ -263,8 +265,7 @@ def _read_tracks(
     elif isinstance(tracks, (str, os.PathLike)):
         path = check_file(tracks, "tracks")
         what, base = str(path), path.parent
-        sep = "," if path.name.lower().removesuffix(".gz").endswith(".csv") else "\t"
-        lines = read_lines(path, "tracks", sep)
+        lines = read_lines(path, "tracks", table_sep(path))
         table = parse(lines, text=TRACK_COLUMNS)
         line_numbers = lines.numbers[1:]
     elif isinstance(tracks, Iterable):
@@ -363,10 +364,6 @@ def _check_track(track: _Track) -> None:
         )
 
 
-def _toggle_chr(name: str) -> str:
-    return name[3:] if name.startswith("chr") else f"chr{name}"
-
-
 def _genes_on_tracks(var: pd.DataFrame, tracks: list[_Track], policy: str) -> pd.DataFrame:
     """Check every gene's chromosome is in every bigWig; drop or refuse the others."""
     gene_chroms = pd.unique(var["chrom"])
@@ -375,13 +372,9 @@ def _genes_on_tracks(var: pd.DataFrame, tracks: list[_Track], policy: str) -> pd
         absent = [c for c in gene_chroms if c not in track.chroms]
         if not absent:
             continue
-        renamed = [c for c in absent if _toggle_chr(c) in track.chroms]
+        renamed = in_other_style(absent, track.chroms)
         if renamed:
-            fix = (
-                "genes['chrom'] = genes['chrom'].str.removeprefix('chr')"
-                if renamed[0].startswith("chr")
-                else "genes['chrom'] = 'chr' + genes['chrom']"
-            )
+            fix = rename_code(renamed[0], "genes['chrom']")
             raise ValueError(
                 f"{track}: chromosome names do not match the genes': the bigWig names them "
                 f"{list(track.chroms)[:3]}, the genes {renamed[:3]}. Rename the genes' "

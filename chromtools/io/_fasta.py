@@ -14,7 +14,6 @@ Coordinates are 0-based and half-open, as in BED files and in the
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -25,11 +24,14 @@ import numpy as np
 import pandas as pd
 import pyfaidx
 
+from .._chromosomes import in_other_style
+from .._constants import META
 from .._errors import FormatError
 from .._utils import check_int, progress
-from ..get._aligned import META
 from ._anndata import check_var, new_anndata
-from ._parse import MAX_POSITION, booleans, check_file, parse, read_bytes, read_lines, split_lines
+from ._bed import read_bed
+from ._formats import FORMATS, Format, Readers, detect
+from ._parse import MAX_POSITION, booleans, check_file, parse, read_bytes, read_lines
 
 BASES = "ACGT"
 # Byte → one-hot row. Every byte that is not A/C/G/T in either case (N, IUPAC
@@ -47,9 +49,6 @@ _SEQUENCE_LETTERS = (
 # is 20 MB, whatever the number of regions.
 _CHUNK = 4096
 
-_FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas")
-_TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": "\t", ".tab": "\t"}
-_BED_COLUMNS = ("chrom", "start", "end", "name", "score", "strand")
 # "chr1:100-700", "chr1:100-700(+)" and "name::chr1:100-700(-)", as bedtools
 # getfasta (-s, -name) writes them.
 _REGION = re.compile(
@@ -77,17 +76,6 @@ def encode(sequences: np.ndarray, minus: np.ndarray | None = None) -> np.ndarray
         # Flipping the base axis turns A,C,G,T into T,G,C,A: the complement.
         onehot[minus] = onehot[minus, ::-1, ::-1]
     return onehot
-
-
-def _suffix(path: Path) -> str:
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] in (".gz", ".bgz"):
-        suffixes = suffixes[:-1]
-    return suffixes[-1] if suffixes else ""
-
-
-def _toggle_chr(name: str) -> str:
-    return name[3:] if name.startswith("chr") else f"chr{name}"
 
 
 @contextlib.contextmanager
@@ -158,7 +146,7 @@ class Genome:
         chroms = pd.unique(var["chrom"].astype(str))
         absent = [c for c in chroms if c not in self.lengths]
         if absent:
-            renamed = [c for c in absent if _toggle_chr(c) in self.lengths]
+            renamed = in_other_style(absent, self.lengths)
             hint = (
                 "; the names differ only by the 'chr' prefix: rename the regions' "
                 "chromosomes to the FASTA's style"
@@ -340,27 +328,6 @@ def genome_onehot(
 # --------------------------------------------------------------------------- regions
 
 
-def _read_bed(path: Path) -> tuple[pd.DataFrame, np.ndarray]:
-    """A BED file; a last ``#`` header line with one name per column names them."""
-    data = read_bytes(path, "regions")
-    names = None
-    for line in io.BytesIO(data):
-        if not line.startswith((b"track", b"browser", b"#")):
-            break
-        if line.startswith(b"#"):
-            names = line[1:].decode().strip().split("\t")
-    lines = split_lines(data, path, "regions", "\t", comments=(b"#", b"track", b"browser"))
-    if not len(lines):
-        raise lines.error("the BED file has no regions")
-    n_fields = int(lines.fields[0])
-    lines.require_fields(n_fields, "as many as on the first region")
-    if names is None or len(names) != n_fields:
-        names = list(_BED_COLUMNS[:n_fields]) + [
-            f"column{i + 1}" for i in range(len(_BED_COLUMNS), n_fields)
-        ]
-    return parse(lines, names, text=[names[0]]), lines.numbers
-
-
 def _check_source(path: Path) -> Path:
     """The file of a source of regions, which must exist."""
     if not path.exists():
@@ -372,19 +339,26 @@ def _check_source(path: Path) -> Path:
     return check_file(path, "regions")
 
 
+REGION_TABLES = Readers("regions")
+_SEQUENCES = f" (regions) or {', '.join(FORMATS['fasta'].suffixes)} (sequences)"
+
+
+@REGION_TABLES.register("bed")
+def _read_bed(path: Path, _: Format) -> tuple[pd.DataFrame, np.ndarray]:
+    # Coordinates are checked by windows(), as for every other source of regions.
+    table, lines = read_bed(path, "regions", "regions", named_by_header=True, numeric=())
+    return table, lines.numbers
+
+
+@REGION_TABLES.register("csv", "tsv")
+def _read_region_table(path: Path, table_format: Format) -> tuple[pd.DataFrame, np.ndarray]:
+    lines = read_lines(path, "regions", table_format.sep)
+    return parse(lines, text=["chrom"]), lines.numbers[1:]
+
+
 def _read_table(path: Path) -> tuple[pd.DataFrame, np.ndarray]:
     """A region table and the line number of each of its rows."""
-    path = _check_source(path)
-    suffix = _suffix(path)
-    if suffix == ".bed":
-        return _read_bed(path)
-    if suffix in _TABLE_SUFFIXES:
-        lines = read_lines(path, "regions", _TABLE_SUFFIXES[suffix])
-        return parse(lines, text=["chrom"]), lines.numbers[1:]
-    raise ValueError(
-        f"regions: unknown format {suffix!r} of {path}; expected .bed, .csv, .tsv, .txt, "
-        f".tab (regions) or {', '.join(_FASTA_SUFFIXES)} (sequences), optionally .gz"
-    )
+    return REGION_TABLES.read(_check_source(path), also=_SEQUENCES)
 
 
 def _parse_names(names: Sequence[str], what: str) -> pd.DataFrame:
@@ -520,7 +494,7 @@ def _fasta_onehot(path: Path, width: int) -> tuple[pd.DataFrame, np.ndarray, np.
 
 
 def _is_fasta(source) -> bool:
-    return isinstance(source, (str, os.PathLike)) and _suffix(Path(source)) in _FASTA_SUFFIXES
+    return isinstance(source, (str, os.PathLike)) and detect(source) == "fasta"
 
 
 def _table(source, what: str) -> tuple[pd.DataFrame, np.ndarray | None]:

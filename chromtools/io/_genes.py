@@ -16,11 +16,12 @@ from anndata.utils import make_index_unique
 
 from .._errors import FormatError
 from ._anndata import check_var
+from ._bed import BED_COLUMNS, read_bed
+from ._formats import Format, Readers
 from ._parse import MAX_POSITION, Lines, booleans, check_file, describe_lines, parse, read_lines
 
 REQUIRED = ("chrom", "tss", "strand")
 _GTF_COLUMNS = ("chrom", "source", "feature", "start", "end", "score", "strand", "frame", "attr")
-_BED_COLUMNS = ("chrom", "start", "end", "name", "score", "strand")
 # GTF attributes kept as columns; Ensembl GTFs call gene_type gene_biotype.
 _GTF_ATTRIBUTES = {
     "gene_id": "gene_id",
@@ -82,7 +83,7 @@ def read_genes(genes: pd.DataFrame | str | os.PathLike) -> pd.DataFrame:
     elif isinstance(genes, (str, os.PathLike)):
         path = check_file(genes, "genes")
         what = str(path)
-        table, lines = _read_file(path)
+        table, lines = GENE_TABLES.read(path)
     else:
         raise TypeError(
             f"genes must be a DataFrame or the path of a GTF, BED, TSV or CSV file, "
@@ -91,27 +92,18 @@ def read_genes(genes: pd.DataFrame | str | os.PathLike) -> pd.DataFrame:
     return _checked(table, what, lines)
 
 
-def _read_file(path: Path) -> tuple[pd.DataFrame, np.ndarray]:
-    """The table of a file and the line number of each of its rows."""
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] == ".gz":
-        suffixes = suffixes[:-1]
-    suffix = suffixes[-1] if suffixes else ""
-    if suffix == ".gtf":
-        return _read_gtf(path)
-    if suffix == ".bed":
-        return _read_bed(path)
-    if suffix in (".tsv", ".txt", ".tab", ".csv"):
-        lines = read_lines(path, "genes", "," if suffix == ".csv" else "\t")
-        table = parse(lines, text=["chrom", "gene_id", "gene_name", "strand"], numeric=["tss"])
-        return table, lines.numbers[1:]
-    raise ValueError(
-        f"{path}: unknown gene annotation format {suffix!r}; expected .gtf, .bed, .tsv, "
-        ".txt, .tab or .csv (optionally .gz)"
-    )
+GENE_TABLES = Readers("genes")
 
 
-def _read_gtf(path: Path) -> tuple[pd.DataFrame, np.ndarray]:
+@GENE_TABLES.register("tsv", "csv")
+def _read_table(path: Path, table_format: Format) -> tuple[pd.DataFrame, np.ndarray]:
+    lines = read_lines(path, "genes", table_format.sep)
+    table = parse(lines, text=["chrom", "gene_id", "gene_name", "strand"], numeric=["tss"])
+    return table, lines.numbers[1:]
+
+
+@GENE_TABLES.register("gtf")
+def _read_gtf(path: Path, _: Format) -> tuple[pd.DataFrame, np.ndarray]:
     # Header lines ("##description: …") are comments; a '#' inside a line is
     # kept, as attribute values may contain one.
     lines = read_lines(path, "genes", "\t", comments=(b"#",))
@@ -165,20 +157,9 @@ def _span_transcripts(parsed: pd.DataFrame, lines: Lines, attributes: list[str])
     return grouped.agg(aggregations).reset_index()
 
 
-def _read_bed(path: Path) -> tuple[pd.DataFrame, np.ndarray]:
-    lines = read_lines(path, "genes", "\t", comments=(b"#", b"track", b"browser"))
-    if not len(lines):
-        raise lines.error("the BED holds no genes (only blank, header or '#' lines)")
-    n_fields = int(lines.fields[0])
-    if n_fields < 6:
-        raise lines.error(
-            f"a BED of genes needs 6 columns ({', '.join(_BED_COLUMNS)}) with the strand in "
-            f"column 6, found {n_fields} on {lines.at([0])}"
-        )
-    lines.require_fields(n_fields, "as many as on the first line")
-    names = [*_BED_COLUMNS, *(f"column{i + 1}" for i in range(6, n_fields))]
-    text = [c for c in names if c not in ("start", "end")]
-    table = parse(lines, names, text=text, numeric=["start", "end"])
+@GENE_TABLES.register("bed")
+def _read_bed(path: Path, _: Format) -> tuple[pd.DataFrame, np.ndarray]:
+    table, lines = read_bed(path, "genes", "genes", min_columns=len(BED_COLUMNS))
     table["line"] = lines.numbers
     _check_span(table, lines, first=0)
     # BED starts are 0-based and ends exclusive: the first base is start + 1.

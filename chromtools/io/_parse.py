@@ -148,6 +148,15 @@ class Lines:
         """``"line 4"`` or ``"lines 4, 9, 12 and 3 more"`` of kept-line indices ``rows``."""
         return describe_lines(self.numbers[np.asarray(rows, dtype=np.int64)])
 
+    def require_data(self) -> None:
+        """Refuse a file without data lines."""
+        if not len(self):
+            raise self.error("the file holds no data (it is empty or only blank or comment lines)")
+
+    def header(self) -> list[str]:
+        """The fields of the first kept line (a header, if the file has one)."""
+        return self.data.split(b"\n", 1)[0].decode("utf-8").split(self.sep)
+
     def require_fields(self, expected: int, description: str) -> None:
         """Refuse lines whose field count is not ``expected``."""
         bad = np.flatnonzero(self.fields != expected)
@@ -239,10 +248,9 @@ def parse(
     must have as many fields. A field of ``numeric`` that is not a number is
     refused naming its line and column; an empty field is NaN.
     """
-    if not len(lines):
-        raise lines.error("the file holds no data (it is empty or only blank or comment lines)")
+    lines.require_data()
     if names is None:
-        header = lines.data.split(b"\n", 1)[0].decode("utf-8").split(lines.sep)
+        header = lines.header()
         repeated = sorted({h for h in header if header.count(h) > 1})
         if repeated:
             raise lines.error(f"the header on {lines.at([0])} names {repeated} more than once")

@@ -1,11 +1,14 @@
-"""Preprocessing: windows and bins, signal normalisation, labels, splits, one-hot DNA."""
+"""Preprocessing: windows and bins, signal normalisation, expression and labels, splits,
+one-hot DNA."""
 
+from ._expression import add_expression
 from ._labels import binarize, log_fold_change
 from ._one_hot import one_hot
 from ._signal import crop, normalize, rebin
 from ._split import split
 
 __all__ = [
+    "add_expression",
     "binarize",
     "crop",
     "log_fold_change",

@@ -9,13 +9,11 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .._constants import GENOME_MEDIAN, META
+from .._expression import high_low
 from .._settings import logger
 from .._utils import check_number
-from ..get._aligned import META
 from ._signal import record, start
-
-# obs['expression_median'] (written by the readers) is on the scale of X, log2(count + 1)
-GENOME_MEDIAN = "expression_median"
 
 
 def _expression(adata: AnnData, layer: str | None, step: str):
@@ -173,8 +171,7 @@ def binarize(
     adata = start(adata, copy)
     values = _expression(adata, layer, "binarize")
     cut = thresholds["threshold"].to_numpy(dtype=np.float32)[:, None]
-    label = np.where(np.isnan(values), np.nan, values > cut).astype(np.float32)
-    adata.layers[key_added] = label
+    adata.layers[key_added] = high_low(values, cut)
     record(
         adata,
         "binarize",

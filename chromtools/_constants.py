@@ -1,0 +1,13 @@
+"""Names of AnnData slots that every chromtools layer reads or writes.
+
+They live below ``io``, ``pp`` and ``get`` so that none of those imports
+another only to learn a key.
+"""
+
+from __future__ import annotations
+
+# adata.uns[META]: marks, bin_size, window, genome, var_names and the pp record.
+META = "chromtools"
+# adata.obs[GENOME_MEDIAN]: a cell type's median of log2(count + 1) over its
+# whole expression table, the papers' high/low threshold.
+GENOME_MEDIAN = "expression_median"

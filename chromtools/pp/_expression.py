@@ -1,0 +1,234 @@
+"""Attach one cell type's RNA-seq to an object, the papers' way (``ct.pp.add_expression``).
+
+An object read from bigWigs (or any object whose ``var`` are genes) has
+histone signal but no expression. DeepChrome, AttentiveChrome and DeepDiff
+model log2(count + 1) and label a gene high when its count is above the cell
+type's median over its WHOLE RNA-seq table; the median must therefore be
+taken here, while the whole table is at hand, and kept in
+``obs['expression_median']`` for :func:`chromtools.pp.binarize`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+
+import dask.array as da
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+
+from .._constants import GENOME_MEDIAN
+from .._expression import genome_median, high_low, log_counts
+from .._settings import logger
+from ..io._csv import read_expression
+from ._signal import record, start
+
+# An Ensembl id's version suffix: ENSG00000141510.16 → ENSG00000141510.
+_VERSION = re.compile(r"^(ENS[A-Z]*\d+)\.\d+$")
+
+
+def _table(table, options: dict) -> tuple[pd.Series, str]:
+    """Counts by gene id, and where they came from."""
+    if isinstance(table, (str, os.PathLike)):
+        return read_expression(table, **options), str(table)
+    given = {k: v for k, v in options.items() if v is not None}
+    if isinstance(table, pd.Series):
+        if given:
+            raise ValueError(
+                f"add_expression: {sorted(given)} say how to read a file, but the table is a "
+                "Series already"
+            )
+        return _checked_series(table), "Series"
+    raise TypeError(
+        "add_expression: table must be the path of an expression table or a Series of counts "
+        f"indexed by gene id, got {type(table).__name__}; for a DataFrame pass "
+        "df.set_index('gene_id')['count']"
+    )
+
+
+def _checked_series(table: pd.Series) -> pd.Series:
+    """A Series of counts refused for text, NaN, infinite or negative values, or ids
+    that are empty or repeat."""
+    values = pd.to_numeric(table, errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(values) | (values < 0)
+    if bad.any():
+        raise ValueError(
+            f"add_expression: {int(bad.sum())} counts are not finite non-negative numbers, "
+            f"e.g. {dict(list(table[bad].items())[:3])}"
+        )
+    ids = pd.Index(table.index.astype(str))
+    if ids.duplicated().any() or (ids.str.strip() == "").any():
+        repeated = list(ids[ids.duplicated()].unique()[:5])
+        raise ValueError(
+            f"add_expression: gene ids must be unique and non-empty; repeated: {repeated}"
+        )
+    return pd.Series(values, index=ids)
+
+
+def _unversioned(ids: pd.Index) -> pd.Index:
+    return pd.Index([_VERSION.sub(r"\1", i) for i in ids])
+
+
+def _refuse_no_match(adata: AnnData, table: pd.Series, cell_type: str) -> None:
+    hint = ""
+    if _unversioned(adata.var_names).isin(_unversioned(table.index)).any():
+        hint = (
+            "; they would match without the Ensembl version suffix ('.16'): remove it from "
+            "one side, e.g. adata.var_names = adata.var_names.str.replace(r'\\.\\d+$', '', "
+            "regex=True)"
+        )
+    raise ValueError(
+        f"add_expression: none of the {adata.n_vars} genes of adata.var (e.g. "
+        f"{list(adata.var_names[:3])}) is in the expression table of {cell_type!r} "
+        f"({len(table)} genes, e.g. {list(table.index[:3])}); genes are matched by id, "
+        f"adata.var_names{hint}"
+    )
+
+
+def _with_row(matrix, row: int, values: np.ndarray, n_obs: int):
+    """``matrix`` (cell types × genes) with row ``row`` set to ``values``, float32;
+    in place for a float32 numpy array, lazily for a dask array."""
+    if matrix is None:
+        matrix = np.full((n_obs, len(values)), np.nan, dtype=np.float32)
+    if isinstance(matrix, da.Array):
+        rows = da.arange(n_obs, chunks=matrix.chunks[0])[:, None] == row
+        return da.where(rows, values[None, :], matrix).astype(np.float32)
+    if hasattr(matrix, "toarray"):
+        matrix = matrix.toarray()
+    if not (isinstance(matrix, np.ndarray) and matrix.dtype == np.float32):
+        matrix = np.array(matrix, dtype=np.float32)
+    matrix[row] = values
+    return matrix
+
+
+def add_expression(
+    adata: AnnData,
+    table: pd.Series | str | os.PathLike,
+    *,
+    cell_type: str,
+    gene_column: str | int | None = None,
+    value_column: str | int | None = None,
+    header: bool | None = None,
+    sep: str | None = None,
+    copy: bool = False,
+) -> AnnData | None:
+    """Attach one cell type's expression table the papers' way.
+
+    Genes are matched by id (``adata.var_names``); genes of ``adata.var``
+    absent from the table are NaN, and how many matched is logged (and
+    warned about when some did not). The label threshold is the median of
+    log2(count + 1) over the WHOLE table, not over the genes of ``adata``: the
+    rule of DeepChrome, AttentiveChrome and DeepDiff. Labels are
+    :func:`chromtools.pp.binarize`'s rule with that threshold: 1 when log2(count
+    + 1) is strictly above it (a count above the genome-wide median), else 0.
+
+    Parameters
+    ----------
+    adata
+        Object whose ``var`` are genes, e.g. from :func:`chromtools.io.read_bigwigs`.
+    table
+        The cell type's expression: a path read by
+        :func:`chromtools.io.read_expression`, or a Series of read counts
+        indexed by gene id.
+    cell_type
+        The obs row (``adata.obs_names``) the expression belongs to.
+    gene_column
+        For a file: the gene-id column, as in :func:`chromtools.io.read_expression`.
+    value_column
+        For a file: the count column, as in :func:`chromtools.io.read_expression`.
+    header
+        For a file: whether line 1 is a header, as in :func:`chromtools.io.read_expression`.
+    sep
+        For a file: the field separator, as in :func:`chromtools.io.read_expression`.
+    copy
+        Return a changed copy instead of changing ``adata``.
+
+    Returns
+    -------
+    ``None``, or the copy when ``copy=True``. Sets, in the row of ``cell_type``
+    (other rows are kept; slots that did not exist are created NaN):
+
+    ``adata.X``
+        log2(count + 1), float32, NaN for genes absent from the table (lazy
+        when ``X`` is).
+    ``adata.layers['counts']``
+        The counts as read, float32, NaN for genes absent from the table.
+    ``adata.layers['label']``
+        1/0 high/low labels, float32, NaN for genes absent from the table.
+    ``adata.obs['expression_median']``
+        The median of log2(count + 1) over every gene of the table, the
+        threshold :func:`chromtools.pp.binarize` uses.
+    ``adata.uns['chromtools']['pp']['add_expression']``
+        ``cell_type``, ``source`` (the path, or ``"Series"``), ``n_table_genes``,
+        ``n_matched``, ``expression_median`` and the reading options given, of
+        the latest call.
+
+    Raises
+    ------
+    KeyError
+        If ``cell_type`` is not an obs name.
+    ValueError
+        If no gene of ``adata.var`` is in the table (naming examples of both),
+        for a Series with text, NaN, negative values or repeated ids, and as
+        :func:`chromtools.io.read_expression` for a malformed file.
+    """
+    if not isinstance(cell_type, str) or not cell_type:
+        raise ValueError(f"add_expression: cell_type must be an obs name, got {cell_type!r}")
+    if cell_type not in adata.obs_names:
+        raise KeyError(
+            f"add_expression: cell type {cell_type!r} is not in adata.obs_names "
+            f"{list(adata.obs_names[:10])}"
+        )
+    if not adata.obs_names.is_unique:
+        raise ValueError("add_expression: adata.obs_names repeat; make them unique first")
+    options = {"gene_column": gene_column, "value_column": value_column, "header": header}
+    options["sep"] = sep
+    table, source = _table(table, options)
+    counts = table.reindex(adata.var_names).to_numpy(dtype=np.float32)
+    matched = ~np.isnan(counts)
+    n_matched = int(matched.sum())
+    if not n_matched:
+        _refuse_no_match(adata, table, cell_type)
+    median = genome_median(table.to_numpy())
+    expression = log_counts(counts)
+    label = high_low(expression, median)
+
+    adata = start(adata, copy)
+    row = adata.obs_names.get_loc(cell_type)
+    adata.X = _with_row(adata.X, row, expression, adata.n_obs)
+    for layer, values in (("counts", counts), ("label", label)):
+        adata.layers[layer] = _with_row(adata.layers.get(layer), row, values, adata.n_obs)
+    if GENOME_MEDIAN not in adata.obs:
+        adata.obs[GENOME_MEDIAN] = np.nan
+    adata.obs[GENOME_MEDIAN] = adata.obs[GENOME_MEDIAN].astype(np.float64)
+    adata.obs.iloc[row, adata.obs.columns.get_loc(GENOME_MEDIAN)] = median
+    record(
+        adata,
+        "add_expression",
+        {
+            "cell_type": cell_type,
+            "source": source,
+            "n_table_genes": len(table),
+            "n_matched": n_matched,
+            "expression_median": median,
+            **{k: v for k, v in options.items() if v is not None},
+        },
+    )
+    logger.info(
+        "add_expression: %d of the %d genes of adata.var matched the %d genes of %s's table",
+        n_matched,
+        adata.n_vars,
+        len(table),
+        cell_type,
+    )
+    if n_matched < adata.n_vars:
+        warnings.warn(
+            f"add_expression: {adata.n_vars - n_matched} of the {adata.n_vars} genes of "
+            f"adata.var are not in {cell_type}'s expression table (e.g. "
+            f"{list(adata.var_names[~matched][:3])}); left NaN",
+            UserWarning,
+            stacklevel=2,
+        )
+    return adata if copy else None
