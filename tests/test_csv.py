@@ -117,3 +117,38 @@ def test_bad_csv_input_is_named(toy, tmp_path):
         ct.io.read_deepchrome([toy["train"], toy["train"]])
     with pytest.raises(ValueError, match="expected 7 columns .* found 8"):
         ct.io.read_deepchrome(toy["train"], marks=["H3K27me3", "H3K36me3", "H3K4me1", "H3K4me3"])
+
+
+def test_read_deepdiff_expression_equals_add_expression(shared_data):
+    """Expression read with the histone files or attached afterwards is the same."""
+    remc = shared_data / "remc"
+    histone = {"E123": remc / "histone" / "E123.train.csv.gz"}
+    tables = {c: remc / "expression" / f"{c}.expr.csv.gz" for c in ("E123", "E116")}
+    together = ct.io.read_deepdiff(histone, tables)
+    later = ct.io.read_deepdiff(histone, {"E116": tables["E116"]})
+    ct.pp.add_expression(later, tables["E123"], cell_type="E123")
+    for layer in ("counts", "label"):
+        np.testing.assert_array_equal(later.layers[layer], together.layers[layer])
+    np.testing.assert_array_equal(later.X, together.X)
+    np.testing.assert_array_equal(later.obs["expression_median"], together.obs["expression_median"])
+
+
+def test_read_deepdiff_labels_are_binarize_labels(shared_data):
+    """read_deepdiff labels by the same rule as ct.pp.binarize with the genome-wide median."""
+    remc = shared_data / "remc"
+    adata = ct.io.read_deepdiff(
+        {"E003": remc / "histone" / "E003.valid.csv.gz"},
+        {"E003": remc / "expression" / "E003.expr.csv.gz"},
+    )
+    relabelled = ct.pp.binarize(adata, key_added="relabel", copy=True)
+    np.testing.assert_array_equal(relabelled.layers["relabel"], adata.layers["label"])
+    assert 0 < np.nanmean(adata.layers["label"]) < 1
+
+
+def test_read_expression_of_the_real_tables_keeps_every_gene(shared_data):
+    path = shared_data / "remc" / "expression" / "E116.expr.csv.gz"
+    with gzip.open(path, "rt") as handle:
+        table = pd.read_csv(handle, header=None, index_col=0, dtype={0: str})[1]
+    counts = ct.io.read_expression(path)
+    assert len(counts) == len(table) == 19795
+    np.testing.assert_array_equal(counts.reindex(table.index).to_numpy(), table.to_numpy())
