@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -14,9 +13,10 @@ from anndata import AnnData
 
 from .. import get, models
 from .._utils import check_int
+from ._adapters import SklearnAdapter, TorchAdapter, adapter_for, adapter_of
 from ._data import Batches, Inputs
 from ._metrics import score_table
-from ._train import check_training, predict_batches, resolve_device, train
+from ._train import check_training, resolve_device, train
 
 TARGETS = {"label": "classification", "expression": "regression"}
 
@@ -35,9 +35,6 @@ TRAINING_DEFAULTS = {
     "deepdiff": {"epochs": 30, "batch_size": 32, "lr": 1e-3, "weight_decay": 0.0},
 }
 FALLBACK_DEFAULTS = {"epochs": 30, "batch_size": 128, "lr": 1e-3, "weight_decay": 0.0}
-
-# Fitted scikit-learn baselines of this session, by the id recorded in uns.
-_ESTIMATORS: dict[str, object] = {}
 
 # Slots of the data model that no result may be written over (DESIGN.md, section 1).
 RESERVED_KEYS = ("label", "chromtools", "histone", "counts", "onehot", "split")
@@ -415,25 +412,13 @@ def check_finite_inputs(
         )
 
 
-def state_arrays(model: torch.nn.Module) -> dict[str, np.ndarray]:
-    """The state dict as numpy arrays (what ``uns`` and safetensors hold)."""
-    return {name: value.detach().cpu().numpy().copy() for name, value in model.state_dict().items()}
+state_arrays = TorchAdapter.arrays
+rebuild = TorchAdapter.load
 
 
 def non_finite_weights(state: Mapping[str, np.ndarray]) -> int:
     """How many weights (state dict entries) are NaN or infinite."""
     return int(sum((~np.isfinite(np.asarray(v, dtype=np.float64))).sum() for v in state.values()))
-
-
-def rebuild(record: dict) -> torch.nn.Module:
-    """The torch model stored in ``uns[key]``: architecture from config, then weights."""
-    config = dict(record["config"]["model"])
-    model = models.build(**config)
-    state = {
-        name: torch.from_numpy(np.asarray(value)) for name, value in record["state_dict"].items()
-    }
-    model.load_state_dict(state)
-    return model
 
 
 def resolve_training(name: str, **given) -> dict:
@@ -599,9 +584,15 @@ def fit(
         "hyperparameters": hyperparameters,
         **settings_used,
     }
-    if getattr(spec, "is_sklearn", False):
-        record = _fit_sklearn(spec, data, train_cells, train_genes, train_y, params)
-        record["config"] = {"model": {"name": model}, "data": data_config}
+    if adapter_for(spec).kind == "sklearn":
+        estimator = SklearnAdapter.fit(
+            spec, hyperparameters, data.inputs, train_cells, train_genes, train_y
+        )
+        record = {
+            "params": params,
+            "config": {"model": {"name": model}, "data": data_config},
+            **SklearnAdapter.arrays(estimator),
+        }
     else:
         torch.manual_seed(seed)
         network = models.build(model, **data.shape, n_outputs=1, **hyperparameters)
@@ -638,28 +629,6 @@ def fit(
         del adata.layers[layer_key(key)]
     predict(adata, key, cell_types=chosen, device=device)
     evaluate(adata, key)
-
-
-def _fit_sklearn(spec, data: ModelData, cells, genes, y, params) -> dict:
-    estimator = spec(**params["hyperparameters"])
-    batches = Batches(data.inputs, cells, genes, y, batch_size=len(genes) or 1)
-    x, target, _ = next(iter(batches))
-    estimator.fit(x.numpy(), target.numpy())
-    estimator_id = uuid.uuid4().hex
-    _ESTIMATORS[estimator_id] = estimator
-    return {"params": {**params, "estimator_id": estimator_id}}
-
-
-def _predict_sklearn(record: dict, x: np.ndarray, task: str) -> np.ndarray:
-    estimator = _ESTIMATORS.get(record["params"].get("estimator_id", ""))
-    if estimator is None:
-        raise KeyError(
-            f"the scikit-learn model {record['params']['model']!r} lives only in the session "
-            "that fitted it; fit it again"
-        )
-    if task == "classification":
-        return estimator.predict_proba(x)[:, 1]
-    return estimator.predict(x)
 
 
 def record_of(adata: AnnData, key: str) -> dict:
@@ -860,7 +829,7 @@ def predict(
             f"adata.var[{key!r}]; run ct.tl.differential again for other cell types"
         )
     batch_size = check_int(batch_size, "batch_size", minimum=1)
-    device_used = resolve_device(device)
+    resolve_device(device)  # refuse a bad device before any work
     histone_input = data_config.get("input", "histone") == "histone"
     if cell_types is None and not histone_input:
         cell_types = list(data_config["cell_types"])
@@ -886,15 +855,9 @@ def predict(
     inputs = model_inputs(adata, data_config)
     cells, genes, _ = samples(adata, cell_types, np.ones(adata.n_vars, bool), None)
     check_finite_inputs(inputs, cells, genes, f"predict({key!r})", adata.obs_names)
-    batches = Batches(inputs, cells, genes, batch_size=batch_size)
-    task = data_config["task"]
-    if "state_dict" in record:
-        network = rebuild(record)
-        network.to(device_used)
-        values = predict_batches(network, batches, device=device_used, task=task)
-    else:
-        x, _, _ = next(iter(Batches(inputs, cells, genes, batch_size=len(genes))))
-        values = _predict_sklearn(record, x.numpy(), task)
+    values = adapter_of(record).predict(
+        record, inputs, cells, genes, batch_size=batch_size, device=device
+    )
     layer = adata.layers[name] if name in adata.layers else None
     layer = (
         np.full(adata.shape, np.nan, dtype=np.float32)

@@ -16,7 +16,8 @@ from .._errors import StoreError
 from ..io._atomic import MODEL_CONFIG as CONFIG
 from ..io._atomic import MODEL_FORMAT, atomic_write, check_destination
 from ..io._atomic import MODEL_WEIGHTS as WEIGHTS
-from ._fit import check_key_added, check_model, non_finite_weights, rebuild, record_of
+from ._adapters import ADAPTERS, adapter_of
+from ._fit import check_key_added, check_model, non_finite_weights, record_of
 
 
 def _jsonable(value):
@@ -59,9 +60,8 @@ def save_model(
     """
     check_destination(path, overwrite=overwrite, kind="model")
     record = record_of(adata, key)
-    if "state_dict" not in record:
-        raise ValueError(f"uns[{key!r}] is a scikit-learn baseline; only PyTorch models are saved")
-    state = {name: np.ascontiguousarray(value) for name, value in record["state_dict"].items()}
+    adapter = adapter_of(record)
+    state = adapter.stored(record)
     if bad := non_finite_weights(state):
         raise ValueError(
             f"the model under uns[{key!r}] has {bad} non-finite weights (NaN or infinite); "
@@ -69,6 +69,7 @@ def save_model(
         )
     config = {
         "format": MODEL_FORMAT,
+        "kind": adapter.kind,
         "config": _jsonable(record["config"]),
         "params": _jsonable(record.get("params", {})),
         "history": _jsonable(record.get("history", {})),
@@ -174,15 +175,21 @@ def load_model(adata: AnnData, path: str | os.PathLike, *, key_added: str | None
     key = check_key_added(
         adata, key_added or saved["params"].get("model", "model"), "model", layers=True
     )
+    kind = saved.get("kind", "torch")
+    if kind not in ADAPTERS:
+        raise StoreError(f"{path / CONFIG}: unknown model kind {kind!r}, expected {list(ADAPTERS)}")
+    adapter = ADAPTERS[kind]
     record = {
         "params": {**saved["params"], "loaded_from": str(path)},
         "config": saved["config"],
         "history": pd.DataFrame(saved["history"]),
-        "state_dict": state,
+        **adapter.restored(state),
     }
     check_model(adata, record, f"the model in {path}")
     try:
-        rebuild(record)  # fails here, not at predict time, if weights and config disagree
+        adapter.load(record)  # fails here, not at predict time, if weights and config disagree
+    except StoreError:
+        raise
     except (RuntimeError, TypeError, ValueError, KeyError) as error:
         raise StoreError(
             f"the weights in {path / WEIGHTS} do not match the architecture in {path / CONFIG}: "

@@ -33,6 +33,7 @@ from anndata import AnnData
 from .. import models
 from .._settings import logger
 from .._utils import check_int, check_number, progress
+from ._adapters import check_transferable
 from ._data import Batches
 from ._fit import (
     ModelData,
@@ -158,9 +159,8 @@ def choose_source(
         raise ValueError("name the source: a cell type (source=) or a fitted model (source_key=)")
     _check_cell_type(adata, source, "source")
     wanted = _default_model(adata) if model is None else model
+    check_transferable(wanted, "transfer")
     spec = models.get_model(wanted)
-    if getattr(spec, "is_sklearn", False):
-        raise ValueError(f"transfer needs a PyTorch model; {wanted!r} is scikit-learn")
     kind = getattr(spec, "input_kind", "histone")
     fitted = _torch_models_fitted_on(adata, source)
     matching = [key for key, name in fitted if name == wanted]
@@ -774,8 +774,7 @@ def pretrain(
     as :func:`~chromtools.tl.fit` does, with ``params['pretrained'] = True``;
     pass ``source_key=key_added`` to :func:`finetune`.
     """
-    if getattr(models.get_model(model), "is_sklearn", False):
-        raise ValueError(f"pretrain needs a PyTorch model to transfer; {model!r} is scikit-learn")
+    check_transferable(model, "pretrain")
     fit(adata, model, cell_types=cell_types, key_added=key_added, **fit_options)
     adata.uns[key_added]["params"]["pretrained"] = True
 
@@ -828,9 +827,8 @@ def transfer_matrix(
     ``matrix`` (that table), ``scores`` (long table: source, target, every
     metric, ``n`` test genes) and ``params``.
     """
+    check_transferable(model, "transfer_matrix")
     spec = models.get_model(model)
-    if getattr(spec, "is_sklearn", False):
-        raise ValueError(f"transfer_matrix needs a PyTorch model; {model!r} is scikit-learn")
     set_here = {"adata", "model", "cell_types", "key_added", "split_key", "device", "seed"}
     allowed = sorted(set(inspect.signature(fit).parameters) - set_here)
     unknown = sorted(set(fit_options) - set(allowed))

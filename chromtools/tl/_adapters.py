@@ -1,0 +1,152 @@
+"""One adapter per kind of model: how it is fitted, predicts, and becomes plain arrays.
+
+A PyTorch model is stored as its state dict; a scikit-learn baseline as the
+bytes of skops' safe format (never pickle) in one ``uint8`` array. Both live
+in ``uns[key]`` and survive a Zarr round trip and ``save_model`` /
+``load_model``: any model fitted in one session predicts in another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+import numpy as np
+import skops.io as sio
+import torch
+
+from .. import models
+from .._errors import StoreError
+from ._data import Batches, Inputs
+from ._train import predict_batches, resolve_device
+
+# What a stored baseline may contain beyond what skops trusts by default.
+_TRUSTED_SKLEARN = [
+    "chromtools.models.baselines.LogisticRegressionBaseline",
+    "chromtools.models.baselines.RandomForestBaseline",
+    "chromtools.models.baselines.BestBinSVR",
+    "chromtools.models.baselines.TwoLayerSVR",
+    "sklearn.tree._tree.Tree",
+]
+
+
+class TorchAdapter:
+    """A ``torch.nn.Module`` from ``chromtools.models``, stored as ``state_dict``."""
+
+    kind: ClassVar[str] = "torch"
+    arrays_key: ClassVar[str] = "state_dict"
+    transferable: ClassVar[bool] = True
+
+    @staticmethod
+    def arrays(model: torch.nn.Module) -> dict[str, np.ndarray]:
+        """The state dict as numpy arrays (what ``uns`` and safetensors hold)."""
+        state = model.state_dict()
+        return {name: value.detach().cpu().numpy().copy() for name, value in state.items()}
+
+    @staticmethod
+    def stored(record: Mapping) -> dict[str, np.ndarray]:
+        """The arrays of ``record`` that hold the model (for safetensors)."""
+        return {name: np.ascontiguousarray(v) for name, v in record["state_dict"].items()}
+
+    @staticmethod
+    def restored(arrays: dict[str, np.ndarray]) -> dict:
+        """The record entries holding the model, from :meth:`stored`'s arrays."""
+        return {"state_dict": arrays}
+
+    @staticmethod
+    def load(record: Mapping) -> torch.nn.Module:
+        """The model stored in ``record``: architecture from config, then weights."""
+        network = models.build(**dict(record["config"]["model"]))
+        state = {k: torch.from_numpy(np.asarray(v)) for k, v in record["state_dict"].items()}
+        network.load_state_dict(state)
+        return network
+
+    def predict(
+        self, record: Mapping, inputs: Inputs, cells, genes, *, batch_size: int, device=None
+    ) -> np.ndarray:
+        device = resolve_device(device)
+        network = self.load(record).to(device)
+        batches = Batches(inputs, cells, genes, batch_size=batch_size)
+        task = record["config"]["data"]["task"]
+        return predict_batches(network, batches, device=device, task=task)
+
+
+class SklearnAdapter:
+    """A scikit-learn baseline from ``chromtools.models.baselines``, stored as skops bytes."""
+
+    kind: ClassVar[str] = "sklearn"
+    arrays_key: ClassVar[str] = "estimator"
+    transferable: ClassVar[bool] = False
+
+    @staticmethod
+    def fit(spec: type, hyperparameters: dict, inputs: Inputs, cells, genes, y) -> object:
+        """Fit ``spec(**hyperparameters)`` on every training sample at once."""
+        estimator = spec(**hyperparameters)
+        x, target, _ = next(iter(Batches(inputs, cells, genes, y, batch_size=len(genes) or 1)))
+        return estimator.fit(x.numpy(), target.numpy())
+
+    @staticmethod
+    def arrays(estimator: object) -> dict[str, np.ndarray]:
+        return {"estimator": np.frombuffer(sio.dumps(estimator), dtype=np.uint8).copy()}
+
+    @staticmethod
+    def stored(record: Mapping) -> dict[str, np.ndarray]:
+        return {"estimator": np.ascontiguousarray(record["estimator"], dtype=np.uint8)}
+
+    @staticmethod
+    def restored(arrays: dict[str, np.ndarray]) -> dict:
+        if set(arrays) != {"estimator"}:
+            raise StoreError(
+                f"a stored scikit-learn model holds one array, 'estimator'; found {sorted(arrays)}"
+            )
+        return {"estimator": arrays["estimator"]}
+
+    @staticmethod
+    def load(record: Mapping) -> object:
+        """The fitted estimator, refusing any type outside chromtools' baselines."""
+        data = np.asarray(record["estimator"], dtype=np.uint8).tobytes()
+        try:
+            untrusted = [t for t in sio.get_untrusted_types(data=data) if t not in _TRUSTED_SKLEARN]
+            if untrusted:
+                raise StoreError(
+                    f"the stored scikit-learn model holds types chromtools does not trust: "
+                    f"{untrusted}; it was not written by ct.tl.fit"
+                )
+            return sio.loads(data, trusted=_TRUSTED_SKLEARN)
+        except StoreError:
+            raise
+        except Exception as error:  # skops raises many kinds on damaged bytes
+            raise StoreError(f"the stored scikit-learn model cannot be read: {error}") from None
+
+    def predict(
+        self, record: Mapping, inputs: Inputs, cells, genes, *, batch_size: int, device=None
+    ) -> np.ndarray:
+        estimator = self.load(record)
+        x, _, _ = next(iter(Batches(inputs, cells, genes, batch_size=len(genes) or 1)))
+        if record["config"]["data"]["task"] == "classification":
+            return estimator.predict_proba(x.numpy())[:, 1]
+        return estimator.predict(x.numpy())
+
+
+ADAPTERS = {adapter.kind: adapter() for adapter in (TorchAdapter, SklearnAdapter)}
+
+
+def adapter_for(spec: type) -> TorchAdapter | SklearnAdapter:
+    """The adapter of a registered model class."""
+    return ADAPTERS["sklearn" if getattr(spec, "is_sklearn", False) else "torch"]
+
+
+def adapter_of(record: Mapping) -> TorchAdapter | SklearnAdapter:
+    """The adapter of a stored model record (``uns[key]``)."""
+    for adapter in ADAPTERS.values():
+        if adapter.arrays_key in record:
+            return adapter
+    raise KeyError(
+        f"the model record holds neither {' nor '.join(a.arrays_key for a in ADAPTERS.values())}"
+    )
+
+
+def check_transferable(name: str, what: str) -> None:
+    """Refuse to transfer a model whose kind cannot be fine-tuned."""
+    if not adapter_for(models.get_model(name)).transferable:
+        raise ValueError(f"{what} needs a PyTorch model to transfer; {name!r} is scikit-learn")
