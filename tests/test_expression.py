@@ -309,3 +309,49 @@ def test_real_table_read_with_a_header_and_as_tsv(shared_data, tmp_path):
     write(tsv, text)
     rewritten = ct.io.read_expression(tsv, header=True)
     pd.testing.assert_series_equal(rewritten, plain, check_names=False)
+
+
+# --------------------------------------------------------------------------- bigWig workflow
+
+
+@pytest.fixture
+def bigwig_inputs(tmp_path):
+    """One flat bigWig for two cell types and three genes on chr1."""
+    import pyBigWig
+
+    path = tmp_path / "flat.bw"
+    bigwig = pyBigWig.open(str(path), "w")
+    bigwig.addHeader([("chr1", 10_000)])
+    bigwig.addEntries(["chr1"], [0], ends=[10_000], values=[1.0])
+    bigwig.close()
+    tracks = [("A", "H3K4me3", path), ("B", "H3K4me3", path)]
+    genes = pd.DataFrame(
+        {"chrom": "chr1", "tss": [2000, 5000, 8000], "strand": ["+", "-", "+"]},
+        index=list(PLANTED)[6:],
+    )
+    return tracks, genes
+
+
+@pytest.mark.parametrize("to_store", [False, True])
+def test_read_bigwigs_attaches_expression_the_papers_way(
+    bigwig_inputs, planted_file, tmp_path, to_store
+):
+    tracks, genes = bigwig_inputs
+    store = tmp_path / "store.zarr" if to_store else None
+    kwargs = {"window": (-500, 500), "bin_size": 100}
+    adata = ct.io.read_bigwigs(tracks, genes, store, expression={"A": planted_file}, **kwargs)
+    np.testing.assert_array_equal(np.asarray(adata.layers["counts"])[0], [60, 70, 80])
+    np.testing.assert_array_equal(np.asarray(adata.layers["label"])[0], [1, 1, 1])
+    assert np.isnan(np.asarray(adata.X)[1]).all()
+    assert adata.obs["expression_median"].tolist()[0] == pytest.approx(MEDIAN)
+    # the same as attaching it afterwards
+    later = ct.io.read_bigwigs(tracks, genes, **kwargs)
+    ct.pp.add_expression(later, planted_file, cell_type="A")
+    np.testing.assert_array_equal(np.asarray(adata.X), later.X)
+    np.testing.assert_array_equal(np.asarray(adata.layers["label"]), later.layers["label"])
+
+
+def test_read_bigwigs_refuses_expression_of_unknown_cell_types(bigwig_inputs, planted_file):
+    tracks, genes = bigwig_inputs
+    with pytest.raises(ValueError, match=r"cell types \['C'\] that have no tracks"):
+        ct.io.read_bigwigs(tracks, genes, expression={"C": planted_file})

@@ -1,7 +1,9 @@
-"""Readers and writers: bigWig, DeepChrome/DeepDiff CSV, regions + FASTA, Zarr."""
+"""Readers and writers: bigWig, DeepChrome/DeepDiff CSV, expression tables, regions + FASTA,
+Zarr."""
 
 from ._bigwig import read_bigwigs
-from ._csv import read_deepchrome, read_deepdiff, read_expression
+from ._csv import read_deepchrome, read_deepdiff
+from ._expression import read_expression
 from ._fasta import read_regions
 from ._genes import read_genes
 from ._zarr import read_zarr, verify, write_zarr

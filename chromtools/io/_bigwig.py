@@ -21,7 +21,7 @@ import sys
 import threading
 import uuid
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +36,7 @@ import pybigtools
 import pyBigWig
 
 from .._chromosomes import in_other_style, rename_code
+from .._constants import GENOME_MEDIAN
 from .._errors import FormatError
 from .._settings import settings
 from .._utils import (
@@ -48,6 +49,7 @@ from .._utils import (
 )
 from ._anndata import new_anndata
 from ._atomic import check_destination
+from ._expression import checked_counts, on_genes, read_expression
 from ._formats import table_sep
 from ._genes import read_genes
 from ._parse import check_file, describe_lines, parse, read_lines
@@ -125,6 +127,7 @@ def read_bigwigs(
     chunk_genes: int = CHUNK_GENES,
     n_jobs: int | None = None,
     overwrite: bool = True,
+    expression: Mapping[str, PathLike | pd.Series] | None = None,
 ) -> ad.AnnData:
     """Read binned histone signal around each gene's TSS from bigWig files.
 
@@ -173,13 +176,22 @@ def read_bigwigs(
         ``n_jobs=1``, tracks are read in this process.
     overwrite
         Replace an existing ``store``; otherwise raise ``FileExistsError``.
+    expression
+        ``{cell type: table}``: RNA-seq of some cell types of ``tracks``, each a
+        path read by :func:`chromtools.io.read_expression` (Roadmap format) or
+        a Series of counts by gene id, attached as
+        :func:`chromtools.pp.add_expression` does (genes matched by id). For
+        tables in other shapes, call ``ct.pp.add_expression`` afterwards.
 
     Returns
     -------
     AnnData with ``obs`` = cell types, ``var`` = genes (``chrom``, ``tss``,
     ``strand``, ``gene_name`` and other annotation columns),
     ``obsm['histone']`` float32 of shape (cell types, genes, marks, bins),
-    ``X`` all NaN (no expression) and ``uns['chromtools']`` (``marks``,
+    ``X`` all NaN (no expression) unless ``expression`` gives some: then
+    ``X`` = log2(count + 1), ``layers['counts']``, ``layers['label']`` (the
+    papers' rule) and ``obs['expression_median']`` (over the whole table),
+    NaN for the other cell types; and ``uns['chromtools']`` (``marks``,
     ``bin_size``, ``window``, ``genome``, ``var_names``). With ``store``, the
     object read back lazily from the store (dask arrays); the store is written
     to a temporary path and renamed, so a failed import leaves an existing
@@ -215,6 +227,8 @@ def read_bigwigs(
     var = _genes_on_tracks(var, tracks_list, missing_chromosomes)
     cell_types = list(pd.unique(table["cell_type"]))
     _warn_missing_pairs(table, cell_types, marks, what)
+    tables = _expression_tables(expression, cell_types)
+    slots = _expression_slots(tables, var, cell_types)
 
     plan = _Plan(
         var=var,
@@ -241,11 +255,12 @@ def read_bigwigs(
                 bin_size=bin_size,
                 window=window,
                 genome=genome,
-                X=None
-                if in_memory
+                X=slots.pop("X", None)
+                if in_memory or tables
                 else da.full(
                     (len(cell_types), len(var)), np.nan, dtype=np.float32, chunks=(1, chunk_genes)
                 ),
+                **slots,
             )
             if in_memory:
                 return adata
@@ -335,6 +350,61 @@ def _track_field(
             "needs a cell_type, a mark and a path"
         )
     return text
+
+
+def _expression_tables(
+    expression: Mapping[str, PathLike | pd.Series] | None, cell_types: list[str]
+) -> dict[str, pd.Series]:
+    """``{cell type: counts}``, every table read and checked before any bigWig is."""
+    if expression is None:
+        return {}
+    if not isinstance(expression, Mapping) or not expression:
+        raise ValueError(
+            "read_bigwigs: expression must be a non-empty {cell type: table} mapping, got "
+            f"{expression!r}"
+        )
+    unknown = [c for c in expression if c not in cell_types]
+    if unknown:
+        raise ValueError(
+            f"read_bigwigs: expression names cell types {unknown} that have no tracks; the "
+            f"tracks' cell types are {cell_types}"
+        )
+    what = "read_bigwigs expression"
+    return {
+        cell: checked_counts(table, f"{what}[{cell!r}]")
+        if isinstance(table, pd.Series)
+        else read_expression(table)
+        for cell, table in expression.items()
+    }
+
+
+def _expression_slots(
+    tables: dict[str, pd.Series], var: pd.DataFrame, cell_types: list[str]
+) -> dict:
+    """``X``, ``layers`` and ``obs`` of the expression tables on the genes ``var``."""
+    if not tables:
+        return {}
+    shape = (len(cell_types), len(var))
+    X = np.full(shape, np.nan, dtype=np.float32)
+    counts, label = X.copy(), X.copy()
+    medians = np.full(len(cell_types), np.nan)
+    for cell, table in tables.items():
+        row = cell_types.index(cell)
+        found = on_genes(table, var.index, f"read_bigwigs expression[{cell!r}]")
+        if len(found.missing):
+            warnings.warn(
+                f"read_bigwigs: {len(found.missing)} of the {len(var)} genes are not in "
+                f"{cell}'s expression table (e.g. {list(found.missing[:3])}); left NaN",
+                UserWarning,
+                stacklevel=4,
+            )
+        X[row], counts[row], label[row] = found.values, found.counts, found.label
+        medians[row] = found.median
+    return {
+        "X": X,
+        "layers": {"counts": counts, "label": label},
+        "obs": pd.DataFrame({GENOME_MEDIAN: medians}),
+    }
 
 
 def _check_track(track: _Track) -> None:

@@ -11,7 +11,6 @@ taken here, while the whole table is at hand, and kept in
 from __future__ import annotations
 
 import os
-import re
 import warnings
 
 import dask.array as da
@@ -20,13 +19,9 @@ import pandas as pd
 from anndata import AnnData
 
 from .._constants import GENOME_MEDIAN
-from .._expression import genome_median, high_low, log_counts
 from .._settings import logger
-from ..io._csv import read_expression
+from ..io._expression import checked_counts, on_genes, read_expression
 from ._signal import record, start
-
-# An Ensembl id's version suffix: ENSG00000141510.16 → ENSG00000141510.
-_VERSION = re.compile(r"^(ENS[A-Z]*\d+)\.\d+$")
 
 
 def _table(table, options: dict) -> tuple[pd.Series, str]:
@@ -40,50 +35,11 @@ def _table(table, options: dict) -> tuple[pd.Series, str]:
                 f"add_expression: {sorted(given)} say how to read a file, but the table is a "
                 "Series already"
             )
-        return _checked_series(table), "Series"
+        return checked_counts(table, "add_expression"), "Series"
     raise TypeError(
         "add_expression: table must be the path of an expression table or a Series of counts "
         f"indexed by gene id, got {type(table).__name__}; for a DataFrame pass "
         "df.set_index('gene_id')['count']"
-    )
-
-
-def _checked_series(table: pd.Series) -> pd.Series:
-    """A Series of counts refused for text, NaN, infinite or negative values, or ids
-    that are empty or repeat."""
-    values = pd.to_numeric(table, errors="coerce").to_numpy(dtype=np.float64)
-    bad = ~np.isfinite(values) | (values < 0)
-    if bad.any():
-        raise ValueError(
-            f"add_expression: {int(bad.sum())} counts are not finite non-negative numbers, "
-            f"e.g. {dict(list(table[bad].items())[:3])}"
-        )
-    ids = pd.Index(table.index.astype(str))
-    if ids.duplicated().any() or (ids.str.strip() == "").any():
-        repeated = list(ids[ids.duplicated()].unique()[:5])
-        raise ValueError(
-            f"add_expression: gene ids must be unique and non-empty; repeated: {repeated}"
-        )
-    return pd.Series(values, index=ids)
-
-
-def _unversioned(ids: pd.Index) -> pd.Index:
-    return pd.Index([_VERSION.sub(r"\1", i) for i in ids])
-
-
-def _refuse_no_match(adata: AnnData, table: pd.Series, cell_type: str) -> None:
-    hint = ""
-    if _unversioned(adata.var_names).isin(_unversioned(table.index)).any():
-        hint = (
-            "; they would match without the Ensembl version suffix ('.16'): remove it from "
-            "one side, e.g. adata.var_names = adata.var_names.str.replace(r'\\.\\d+$', '', "
-            "regex=True)"
-        )
-    raise ValueError(
-        f"add_expression: none of the {adata.n_vars} genes of adata.var (e.g. "
-        f"{list(adata.var_names[:3])}) is in the expression table of {cell_type!r} "
-        f"({len(table)} genes, e.g. {list(table.index[:3])}); genes are matched by id, "
-        f"adata.var_names{hint}"
     )
 
 
@@ -186,48 +142,40 @@ def add_expression(
     options = {"gene_column": gene_column, "value_column": value_column, "header": header}
     options["sep"] = sep
     table, source = _table(table, options)
-    counts = table.reindex(adata.var_names).to_numpy(dtype=np.float32)
-    matched = ~np.isnan(counts)
-    n_matched = int(matched.sum())
-    if not n_matched:
-        _refuse_no_match(adata, table, cell_type)
-    median = genome_median(table.to_numpy())
-    expression = log_counts(counts)
-    label = high_low(expression, median)
-
+    expression = on_genes(table, adata.var_names, f"add_expression of {cell_type!r}")
     adata = start(adata, copy)
     row = adata.obs_names.get_loc(cell_type)
-    adata.X = _with_row(adata.X, row, expression, adata.n_obs)
-    for layer, values in (("counts", counts), ("label", label)):
+    adata.X = _with_row(adata.X, row, expression.values, adata.n_obs)
+    for layer, values in (("counts", expression.counts), ("label", expression.label)):
         adata.layers[layer] = _with_row(adata.layers.get(layer), row, values, adata.n_obs)
     if GENOME_MEDIAN not in adata.obs:
         adata.obs[GENOME_MEDIAN] = np.nan
     adata.obs[GENOME_MEDIAN] = adata.obs[GENOME_MEDIAN].astype(np.float64)
-    adata.obs.iloc[row, adata.obs.columns.get_loc(GENOME_MEDIAN)] = median
+    adata.obs.iloc[row, adata.obs.columns.get_loc(GENOME_MEDIAN)] = expression.median
     record(
         adata,
         "add_expression",
         {
             "cell_type": cell_type,
             "source": source,
-            "n_table_genes": len(table),
-            "n_matched": n_matched,
-            "expression_median": median,
+            "n_table_genes": expression.n_table,
+            "n_matched": expression.n_matched,
+            "expression_median": expression.median,
             **{k: v for k, v in options.items() if v is not None},
         },
     )
     logger.info(
         "add_expression: %d of the %d genes of adata.var matched the %d genes of %s's table",
-        n_matched,
+        expression.n_matched,
         adata.n_vars,
-        len(table),
+        expression.n_table,
         cell_type,
     )
-    if n_matched < adata.n_vars:
+    if len(expression.missing):
         warnings.warn(
-            f"add_expression: {adata.n_vars - n_matched} of the {adata.n_vars} genes of "
+            f"add_expression: {len(expression.missing)} of the {adata.n_vars} genes of "
             f"adata.var are not in {cell_type}'s expression table (e.g. "
-            f"{list(adata.var_names[~matched][:3])}); left NaN",
+            f"{list(expression.missing[:3])}); left NaN",
             UserWarning,
             stacklevel=2,
         )
