@@ -83,10 +83,14 @@ def test_synthetic_histone_plants_the_documented_rules():
     assert adata.obs["has_expression"].tolist() == [True, False, True]
 
 
-def test_synthetic_histone_rejects_bad_parameters():
-    with pytest.raises(ValueError, match="shared must be between 0 and 1"):
-        ct.datasets.synthetic_histone(shared=1.5)
-    with pytest.raises(ValueError, match="depth must be 2 positive numbers"):
-        ct.datasets.synthetic_histone(2, 10, depth=[1.0])
-    with pytest.raises(ValueError, match=r"expression_missing names \['x'\]"):
-        ct.datasets.synthetic_histone(2, 10, expression_missing=["x"])
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        ((), {"shared": 1.5}, "shared must be between 0 and 1"),
+        ((2, 10), {"depth": [1.0]}, "depth must be 2 positive numbers"),
+        ((2, 10), {"expression_missing": ["x"]}, r"expression_missing names \['x'\]"),
+    ],
+)
+def test_synthetic_histone_rejects_bad_parameters(args, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ct.datasets.synthetic_histone(*args, **kwargs)

@@ -286,18 +286,23 @@ def test_a_reader_sees_the_old_or_the_new_store_never_a_mixture(tmp_path):
 # --- a damaged store is an error, never data --------------------------------
 
 
-def test_a_missing_chunk_is_named_on_read(small, tmp_path):
+@pytest.mark.parametrize(
+    ("check", "message"),
+    [
+        (ct.io.read_zarr, "incomplete.*{} is missing"),
+        (lambda path: ct.io.read_zarr(path, lazy=False), "{} is missing"),
+        (ct.io.verify, "{} is missing"),
+    ],
+    ids=["read_zarr", "read_zarr_eager", "verify"],
+)
+def test_a_missing_chunk_is_named_on_read(small, tmp_path, check, message):
     path = tmp_path / "s.zarr"
     ct.io.write_zarr(small, path, chunk_genes=16)
     chunk = next((path / "obsm" / "histone").glob("1.1.*"))
     chunk.unlink()
     relative = chunk.relative_to(path).as_posix()
-    with pytest.raises(ct.StoreError, match=rf"incomplete.*{relative} is missing"):
-        ct.io.read_zarr(path)
-    with pytest.raises(ct.StoreError, match=rf"{relative} is missing"):
-        ct.io.read_zarr(path, lazy=False)
-    with pytest.raises(ct.StoreError, match=rf"{relative} is missing"):
-        ct.io.verify(path)
+    with pytest.raises(ct.StoreError, match=message.format(relative)):
+        check(path)
 
 
 def test_a_missing_group_is_named_on_read(small, tmp_path):

@@ -362,15 +362,22 @@ def test_synthetic_sequences_survive_a_zarr_round_trip(synthetic, tmp_path):
 # --------------------------------------------------------------------------- bad input
 
 
-def test_missing_files_are_named(genome, tmp_path):
-    with pytest.raises(FileNotFoundError, match="nope.fa"):
-        ct.io.read_regions(["chr1:0-8"], tmp_path / "nope.fa", 8)
-    with pytest.raises(FileNotFoundError, match="nope.bed"):
-        ct.io.read_regions(tmp_path / "nope.bed", genome, 8)
-    with pytest.raises(FileNotFoundError, match=r"pass a list, \['chr1:0-8'\]"):
-        ct.io.read_regions("chr1:0-8", genome, 8)
-    with pytest.raises(FileNotFoundError, match="regions.fa"):
-        ct.io.read_regions(tmp_path / "regions.fa")
+@pytest.mark.parametrize(
+    ("arguments", "match"),
+    [
+        (lambda genome, tmp_path: (["chr1:0-8"], tmp_path / "nope.fa", 8), "nope.fa"),
+        (lambda genome, tmp_path: (tmp_path / "nope.bed", genome, 8), "nope.bed"),
+        (lambda genome, tmp_path: ("chr1:0-8", genome, 8), r"pass a list, \['chr1:0-8'\]"),
+        (lambda genome, tmp_path: (tmp_path / "regions.fa",), "regions.fa"),
+    ],
+    ids=["fasta", "bed", "region_string", "regions_fasta"],
+)
+def test_missing_files_are_named(genome, tmp_path, arguments, match):
+    with pytest.raises(FileNotFoundError, match=match):
+        ct.io.read_regions(*arguments(genome, tmp_path))
+
+
+def test_one_hot_names_a_missing_fasta(genome, tmp_path):
     adata = ct.io.read_regions(["chr1:0-8"], genome, 8)
     with pytest.raises(FileNotFoundError, match="nope.fa"):
         ct.pp.one_hot(adata, tmp_path / "nope.fa", 8)
@@ -407,21 +414,30 @@ def test_bad_regions_raise_clearly(genome, regions, kwargs, error, match):
         ct.io.read_regions(regions, genome, **kwargs)
 
 
-def test_bad_sources_raise_clearly(genome, tmp_path):
-    with pytest.raises(ValueError, match="need a genome FASTA"):
-        ct.io.read_regions(REGIONS, width=8)
-    fasta = getfasta(tmp_path / "regions.fa", REGIONS)
-    with pytest.raises(ValueError, match="no genome is needed"):
-        ct.io.read_regions(fasta, genome, 8)
-    unnamed = write_fasta(tmp_path / "unnamed.fa", {"seq1": "ACGT"})
-    with pytest.raises(ValueError, match=r"not regions.*\['seq1'\]"):
-        ct.io.read_regions(unnamed, width=8)
-    (tmp_path / "regions.xlsx").write_text("x")
-    with pytest.raises(ValueError, match="unknown format '.xlsx'"):
-        ct.io.read_regions(tmp_path / "regions.xlsx", genome, 8)
-    (tmp_path / "broken.fa").write_text("not a fasta\n")
-    with pytest.raises(ValueError, match="not a FASTA"):
-        ct.io.read_regions(tmp_path / "broken.fa", width=8)
+def _written(path, text: str):
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("source", "with_genome", "match"),
+    [
+        (lambda tmp_path: REGIONS, False, "need a genome FASTA"),
+        (lambda tmp_path: getfasta(tmp_path / "regions.fa", REGIONS), True, "no genome is needed"),
+        (
+            lambda tmp_path: write_fasta(tmp_path / "unnamed.fa", {"seq1": "ACGT"}),
+            False,
+            r"not regions.*\['seq1'\]",
+        ),
+        (lambda tmp_path: _written(tmp_path / "regions.xlsx", "x"), True, "unknown format '.xlsx'"),
+        (lambda tmp_path: _written(tmp_path / "broken.fa", "not a fasta\n"), False, "not a FASTA"),
+    ],
+    ids=["table_without_genome", "fasta_with_genome", "unnamed_fasta", "xlsx", "broken_fasta"],
+)
+def test_bad_sources_raise_clearly(genome, tmp_path, source, with_genome, match):
+    fasta = [genome] if with_genome else []
+    with pytest.raises(ValueError, match=match):
+        ct.io.read_regions(source(tmp_path), *fasta, width=8)
 
 
 def test_one_hot_refuses_var_without_coordinates(genome):
@@ -431,13 +447,17 @@ def test_one_hot_refuses_var_without_coordinates(genome):
     with pytest.raises(ValueError, match="chrom \\+ start \\+ end.*chrom \\+ tss \\+ strand"):
         ct.pp.one_hot(adata, genome, 8)
     assert "onehot" not in adata.varm
+
+
+@pytest.mark.parametrize(
+    ("tss", "strand", "match"),
+    [(0, "+", "tss must be whole numbers ≥ 1"), (3, "*", "strand must be one of")],
+)
+def test_one_hot_refuses_bad_gene_coordinates(genome, tss, strand, match):
     genes = ad.AnnData(
-        var=pd.DataFrame({"chrom": ["chr1"], "tss": [0], "strand": ["+"]}, index=["gene"])
+        var=pd.DataFrame({"chrom": ["chr1"], "tss": [tss], "strand": [strand]}, index=["gene"])
     )
-    with pytest.raises(ValueError, match="tss must be whole numbers ≥ 1"):
-        ct.pp.one_hot(genes, genome, 8)
-    genes.var["tss"], genes.var["strand"] = 3, "*"
-    with pytest.raises(ValueError, match="strand must be one of"):
+    with pytest.raises(ValueError, match=match):
         ct.pp.one_hot(genes, genome, 8)
 
 
