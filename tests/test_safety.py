@@ -631,3 +631,17 @@ def test_uns_values_zarr_cannot_encode_are_named(small, tmp_path, value, match):
     with pytest.raises(ValueError, match=rf"adata cannot be written to .*s\.zarr.*{match}"):
         ct.io.write_zarr(small, tmp_path / "s.zarr")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", [[], "keras", 3])
+def test_a_model_config_of_an_unknown_kind_is_refused(saved_model, tmp_path, kind):
+    import shutil
+
+    adata, saved = saved_model
+    path = tmp_path / "model"
+    shutil.copytree(saved, path)
+    config = json.loads((path / "config.json").read_text())
+    config["kind"] = kind
+    (path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ct.StoreError, match="unknown model kind"):
+        ct.tl.load_model(adata, path, key_added="loaded")

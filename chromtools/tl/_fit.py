@@ -773,7 +773,12 @@ def check_model(
     trained_on = list(data_config.get("cell_types", []))
     moved = cell_types is not None and any(c not in trained_on for c in cell_types)
     check_normalization(adata, data_config, what, moved=moved)
-    bad = non_finite_weights(record.get("state_dict", {}))
+    check_finite_weights(record.get("state_dict", {}), what)
+
+
+def check_finite_weights(state: Mapping[str, np.ndarray], what: str) -> None:
+    """Refuse weights holding NaN or infinity: such a model predicts only NaN."""
+    bad = non_finite_weights(state)
     if bad:
         raise ValueError(
             f"{what} has {bad} non-finite weights (NaN or infinite); it cannot predict. "

@@ -17,7 +17,7 @@ from ..io._atomic import MODEL_CONFIG as CONFIG
 from ..io._atomic import MODEL_FORMAT, atomic_write, check_destination
 from ..io._atomic import MODEL_WEIGHTS as WEIGHTS
 from ._adapters import ADAPTERS, adapter_of
-from ._fit import check_key_added, check_model, non_finite_weights, record_of
+from ._fit import check_finite_weights, check_key_added, check_model, record_of
 
 
 def _jsonable(value):
@@ -62,11 +62,7 @@ def save_model(
     record = record_of(adata, key)
     adapter = adapter_of(record)
     state = adapter.stored(record)
-    if bad := non_finite_weights(state):
-        raise ValueError(
-            f"the model under uns[{key!r}] has {bad} non-finite weights (NaN or infinite); "
-            "it cannot predict. Fit it again"
-        )
+    check_finite_weights(state, f"the model under uns[{key!r}]")
     config = {
         "format": MODEL_FORMAT,
         "kind": adapter.kind,
@@ -176,7 +172,7 @@ def load_model(adata: AnnData, path: str | os.PathLike, *, key_added: str | None
         adata, key_added or saved["params"].get("model", "model"), "model", layers=True
     )
     kind = saved.get("kind", "torch")
-    if kind not in ADAPTERS:
+    if not isinstance(kind, str) or kind not in ADAPTERS:
         raise StoreError(f"{path / CONFIG}: unknown model kind {kind!r}, expected {list(ADAPTERS)}")
     adapter = ADAPTERS[kind]
     record = {
