@@ -50,8 +50,9 @@ from torch import nn
 
 import chromtools as ct
 from chromtools import models
+from chromtools.tl._config import resolve_device
 from chromtools.tl._data import Batches, Inputs
-from chromtools.tl._train import predict_batches, resolve_device, train
+from chromtools.tl._train import predict_batches, train
 
 ENGINE_MODELS = ("deepchrome", "attentivechrome", "transferchrome")
 # Which anchor each chromtools model is compared with, and the ratio it must reach.

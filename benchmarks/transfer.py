@@ -36,8 +36,8 @@ from anndata import AnnData
 
 import chromtools as ct
 from chromtools.models.deepdiff import VARIANTS
+from chromtools.tl import NormalizationWarning
 from chromtools.tl._metrics import bootstrap_interval, score
-from chromtools.tl._transfer import NormalizationWarning
 
 PAIRS = (("E123", "E003"), ("E003", "E123"))
 

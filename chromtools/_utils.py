@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
+import warnings
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -135,3 +136,21 @@ def dask_progress(description: str) -> TqdmCallback:
     """A tqdm bar over the tasks of any dask computation run inside ``with``;
     hidden when ``ct.settings.progress`` is off."""
     return TqdmCallback(desc=description, leave=False, disable=not settings.progress)
+
+
+def renamed_keyword(
+    options: dict, old: str, new: str, value: object, default: object, what: str
+) -> object:
+    """``value`` of keyword ``new``, or of its old name ``old`` (popped from ``options``)
+    with a ``FutureWarning``; both at once (``value`` not ``default``) are refused."""
+    if old not in options:
+        return value
+    given = options.pop(old)
+    if value != default:
+        raise ValueError(f"{what}: pass {new}= alone ({old}= is its old name), got both")
+    warnings.warn(
+        f"{what}({old}=...) is renamed {new}=; {old}= will be removed in chromtools 0.3",
+        FutureWarning,
+        stacklevel=3,
+    )
+    return given

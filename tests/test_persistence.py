@@ -35,7 +35,7 @@ def fitted(tmp_path_factory):
             adata,
             model,
             cell_types=["cell0"],
-            target=target,
+            y=target,
             key_added=key,
             hyperparameters=hyperparameters,
             epochs=2,

@@ -520,7 +520,7 @@ def test_save_model_refuses_non_finite_weights(saved_model, tmp_path):
 
 
 def test_load_model_warns_when_the_signal_is_normalised_otherwise(tmp_path):
-    from chromtools.tl._fit import NormalizationWarning
+    from chromtools.tl import NormalizationWarning
 
     trained = ct.datasets.synthetic_histone(2, 40, n_bins=20, seed=3)
     ct.pp.split(trained, seed=0)

@@ -34,7 +34,7 @@ def test_models_learn_the_planted_rules(planted, model):
 
 def test_regression_on_expression(planted):
     adata = planted.copy()
-    ct.tl.fit(adata, "deepchrome", target="expression", epochs=8, key_added="expr")
+    ct.tl.fit(adata, "deepchrome", y="expression", epochs=8, key_added="expr")
     metrics = adata.uns["expr"]["metrics"].set_index(["cell_type", "split"])
     assert metrics.loc[("cell0", "test"), "pearson"] > 0.85
     history = adata.uns["expr"]["history"]

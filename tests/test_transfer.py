@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import chromtools as ct
-from chromtools.tl._transfer import LeakageWarning, NormalizationWarning
+from chromtools.tl import LeakageWarning, NormalizationWarning
 
 FAST = {"epochs": 6, "seed": 0}
 

@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 
 import chromtools as ct
-from chromtools.tl._transfer import NormalizationWarning
+from chromtools.tl import NormalizationWarning
 
 ct.settings.progress = False
 adata = ct.datasets.remc_sample()

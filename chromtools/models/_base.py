@@ -28,6 +28,12 @@ class ChromModel(nn.Module):
     same architecture (the weights come from ``load_state_dict``).
     Subclasses define two submodules, ``encoder`` and ``head``, that together
     hold every parameter, and :meth:`encode`.
+
+    Parameters
+    ----------
+    arguments
+        The subclass constructor's ``locals()``: its architecture options,
+        recorded as the config (``self`` and ``__class__`` are dropped).
     """
 
     name: ClassVar[str]
@@ -39,6 +45,14 @@ class ChromModel(nn.Module):
     is_sklearn: ClassVar[bool] = False
     #: For models whose ``forward`` returns a dict: the entry that is the prediction.
     prediction_output: ClassVar[str | None] = None
+    #: What ``ct.tl.TrainingConfig`` fills in when a field is None: the papers'
+    #: settings where they fit a CPU, else noted on the subclass.
+    training_defaults: ClassVar[dict[str, Any]] = {
+        "epochs": 30,
+        "batch_size": 128,
+        "lr": 1e-3,
+        "weight_decay": 0.0,
+    }
 
     encoder: nn.Module
     head: nn.Module

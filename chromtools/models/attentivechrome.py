@@ -196,6 +196,9 @@ class AttentiveChrome(ChromModel):
     """
 
     name = "attentivechrome"
+    # The authors' code uses batch 16 at lr 2e-4; batch 64 at 1e-3 trains to
+    # the same AUROC in far less time on a CPU.
+    training_defaults = {**ChromModel.training_defaults, "batch_size": 64}
     attention_outputs = ("alpha", "beta")
 
     def __init__(

@@ -139,6 +139,7 @@ class ChromTransfer(ChromModel):
 
     name = "chromtransfer"
     input_kind = "sequence"
+    training_defaults = {**ChromModel.training_defaults, "epochs": 50, "batch_size": 256}
 
     def __init__(
         self,

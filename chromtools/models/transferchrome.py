@@ -200,6 +200,7 @@ class TransferChrome(ChromModel):
     """
 
     name = "transferchrome"
+    training_defaults = {**ChromModel.training_defaults, "weight_decay": 1e-4}
     attention_outputs = ("bins",)
 
     def __init__(

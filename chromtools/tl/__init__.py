@@ -1,11 +1,20 @@
 """Tools: fit, predict and evaluate models; transfer them; interpret them."""
 
+from ._config import TrainingConfig
 from ._differential import differential
+from ._finetune import finetune
 from ._fit import evaluate, fit, predict
 from ._model_io import load_model, save_model
-from ._transfer import finetune, pretrain, subsample_curve, transfer_matrix
+from ._pretrain import pretrain
+from ._records import NormalizationWarning
+from ._subsample_curve import subsample_curve
+from ._transfer import LeakageWarning
+from ._transfer_matrix import transfer_matrix
 
 __all__ = [
+    "LeakageWarning",
+    "NormalizationWarning",
+    "TrainingConfig",
     "differential",
     "evaluate",
     "finetune",

@@ -17,8 +17,9 @@ import torch
 
 from .. import models
 from .._errors import StoreError
+from ._config import TrainingConfig, resolve_device
 from ._data import Batches, Inputs
-from ._train import predict_batches, resolve_device
+from ._train import SampleSet, predict_batches, train_samples
 
 # What a stored baseline may contain beyond what skops trusts by default.
 _TRUSTED_SKLEARN = [
@@ -36,6 +37,41 @@ class TorchAdapter:
     kind: ClassVar[str] = "torch"
     arrays_key: ClassVar[str] = "state_dict"
     transferable: ClassVar[bool] = True
+
+    def fit(
+        self,
+        spec: type,
+        hyperparameters: dict,
+        shape: dict[str, int],
+        inputs: Inputs,
+        sets: tuple[SampleSet, SampleSet],
+        *,
+        task: str,
+        training: TrainingConfig,
+    ) -> tuple[dict, dict]:
+        """Train ``spec`` on the train samples, early-stopped on the valid ones.
+
+        Returns the record entries (``config['model']``, ``history``,
+        ``state_dict``) and what to add to ``params`` (``device``, ``best_epoch``).
+        Refuses weights that training made NaN or infinite: nothing is stored.
+        """
+        torch.manual_seed(training.seed)
+        network = models.build(spec.name, **shape, n_outputs=1, **hyperparameters)
+        history, best_epoch = train_samples(
+            network, inputs, *sets, task=task, training=training, description=f"fit {spec.name}"
+        )
+        diverged = non_finite_weights(network.state_dict())
+        if diverged:
+            raise ValueError(
+                f"fit({spec.name!r}): training diverged, {diverged} weights are NaN or "
+                f"infinite; nothing was stored. Lower lr (it was {training.lr:g})"
+            )
+        entries = {
+            "config": {"model": dict(network.config)},
+            "history": history,
+            "state_dict": self.arrays(network),
+        }
+        return entries, {"device": str(resolve_device(training.device)), "best_epoch": best_epoch}
 
     @staticmethod
     def arrays(model: torch.nn.Module) -> dict[str, np.ndarray]:
@@ -78,12 +114,28 @@ class SklearnAdapter:
     arrays_key: ClassVar[str] = "estimator"
     transferable: ClassVar[bool] = False
 
-    @staticmethod
-    def fit(spec: type, hyperparameters: dict, inputs: Inputs, cells, genes, y) -> object:
-        """Fit ``spec(**hyperparameters)`` on every training sample at once."""
+    def fit(
+        self,
+        spec: type,
+        hyperparameters: dict,
+        shape: dict[str, int],
+        inputs: Inputs,
+        sets: tuple[SampleSet, SampleSet],
+        *,
+        task: str,
+        training: TrainingConfig,
+    ) -> tuple[dict, dict]:
+        """Fit ``spec(**hyperparameters)`` on every training sample at once.
+
+        The validation samples, ``shape`` and the training options other than
+        the seed are not used: a baseline is fitted in one go. Returns the
+        record entries (``config['model']``, ``estimator``) and no extra params.
+        """
+        cells, genes, y = sets[0]
         estimator = spec(**hyperparameters)
         x, target, _ = next(iter(Batches(inputs, cells, genes, y, batch_size=len(genes) or 1)))
-        return estimator.fit(x.numpy(), target.numpy())
+        estimator.fit(x.numpy(), target.numpy())
+        return {"config": {"model": {"name": spec.name}}, **self.arrays(estimator)}, {}
 
     @staticmethod
     def arrays(estimator: object) -> dict[str, np.ndarray]:
@@ -126,6 +178,11 @@ class SklearnAdapter:
         if record["config"]["data"]["task"] == "classification":
             return estimator.predict_proba(x.numpy())[:, 1]
         return estimator.predict(x.numpy())
+
+
+def non_finite_weights(state: Mapping[str, object]) -> int:
+    """How many weights (state dict entries) are NaN or infinite."""
+    return int(sum((~np.isfinite(np.asarray(v, dtype=np.float64))).sum() for v in state.values()))
 
 
 ADAPTERS = {adapter.kind: adapter() for adapter in (TorchAdapter, SklearnAdapter)}

@@ -26,23 +26,22 @@ import torch
 from anndata import AnnData
 
 from .. import models
+from .._docs import SHARED, doc_params
 from ..models.deepdiff import VARIANTS
 from ..pp._labels import raw_counts
+from ._config import TrainingConfig, resolve_device, training_config
 from ._data import Batches, Inputs
-from ._fit import (
+from ._metrics import score
+from ._records import check_key_added, state_arrays
+from ._samples import (
     check_finite_inputs,
     check_hyperparameters,
-    check_key_added,
     check_marks,
     has_signal,
     histone_config,
-    resolve_training,
     split_masks,
-    state_arrays,
-    train_samples,
 )
-from ._metrics import score
-from ._train import LossFunction, check_training, predict_batches, resolve_device
+from ._train import LossFunction, predict_batches, train_samples
 
 BASELINES = ("attentivechrome_difference", "svr2")
 # DeepDiff hyperparameters that the AttentiveChrome baselines share, so both
@@ -125,8 +124,7 @@ def _train_and_predict(
     target: np.ndarray,
     masks: dict[str, np.ndarray],
     *,
-    training: dict,
-    options: dict,
+    training: TrainingConfig,
     description: str,
     loss_function: LossFunction | None = None,
 ) -> tuple[np.ndarray, pd.DataFrame, int]:
@@ -149,14 +147,13 @@ def _train_and_predict(
         training=training,
         description=description,
         loss_function=loss_function,
-        **options,
     )
     every_gene = Batches(inputs, cells, np.arange(len(cells)), batch_size=_PREDICT_BATCH)
     predictions = predict_batches(
         network,
         every_gene,
-        device=options["device"],
-        precision=options["precision"],
+        device=resolve_device(training.device),
+        precision=training.precision,
         task="regression",
     )
     return predictions, history, best_epoch
@@ -169,8 +166,7 @@ def _attentivechrome_difference(
     masks: dict[str, np.ndarray],
     architecture: dict,
     *,
-    training: dict,
-    options: dict,
+    training: TrainingConfig,
 ) -> np.ndarray:
     """``pred_B − pred_A`` of two AttentiveChrome regressors of log2(count + 1), for every gene.
 
@@ -179,7 +175,7 @@ def _attentivechrome_difference(
     """
     predictions = []
     for (name, position), values in zip(cell_types.items(), expression, strict=True):
-        torch.manual_seed(options["seed"])
+        torch.manual_seed(training.seed)
         network = models.build("attentivechrome", **architecture, n_outputs=1)
         _start_at_target(network.head, values[masks["train"]])
         predicted, _, _ = _train_and_predict(
@@ -189,7 +185,6 @@ def _attentivechrome_difference(
             values.astype(np.float32),
             masks,
             training=training,
-            options=options,
             description=f"differential: AttentiveChrome on {name}",
         )
         predictions.append(predicted)
@@ -226,25 +221,21 @@ def _metrics(
     return pd.DataFrame(rows, columns=["model", "split", "pearson", "spearman", "mse", "n"])
 
 
+@doc_params(**SHARED)
 def differential(
     adata: AnnData,
-    a: str = "E123",
-    b: str = "E003",
+    a: str,
+    b: str,
     *,
     variant: str = "raw_aux_siamese",
     key_added: str = "deepdiff",
     layer: str = "counts",
     split_key: str = "split",
     baselines: bool = True,
-    epochs: int | None = None,
-    batch_size: int | None = None,
-    lr: float | None = None,
-    patience: int | None = 10,
-    device: str | None = None,
-    precision: str = "auto",
-    seed: int | None = None,
     marks: Sequence[str] | None = None,
     hyperparameters: dict | None = None,
+    training: TrainingConfig | dict | None = None,
+    **training_options: object,
 ) -> None:
     """Predict the log fold change of expression between two cell types with DeepDiff.
 
@@ -283,24 +274,17 @@ def differential(
         ``log2(count + 1)``, one per cell type, differenced; same
         architecture options and training settings as DeepDiff) and ``svr2``
         (two-layer SVR on ``X_b − X_a``).
-    epochs, batch_size, lr
-        Training settings; 30 epochs, batch 32, lr 1e-3 when None (the
-        authors': batch 10 at lr 1e-4, much slower on a CPU).
-    patience
-        Stop after this many epochs without a lower validation MSE; None
-        trains every epoch.
-    device
-        ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``…; ``ct.settings.device`` by default.
-    precision
-        ``"auto"`` (bf16 autocast on GPU, fp32 on CPU), ``"bf16"`` or ``"fp32"``.
-    seed
-        Seed of weights, batch order and the SVR's subsample; ``ct.settings.seed``
-        by default. The same seed gives the same metrics on the CPU.
     marks
         Marks to use, by name; all by default.
     hyperparameters
         DeepDiff architecture options (``bin_hidden``, ``mark_hidden``,
         ``dropout``, ``contrastive_weight``, ``margin``, ``different_threshold``).
+    training
+        {training} DeepDiff's defaults are 30 epochs, batch 32, lr 1e-3 (the
+        authors': batch 10 at lr 1e-4, much slower on a CPU); the seed also
+        draws the SVR's subsample.
+    **training_options
+        {training_options}
 
     Returns
     -------
@@ -308,7 +292,7 @@ def differential(
 
     ``adata.var[key_added]``
         DeepDiff's predicted log2 fold change of every gene (float).
-    ``adata.var[f"{key_added}_attentivechrome_difference"]``, ``adata.var[f"{key_added}_svr2"]``
+    ``adata.var[f"{{key_added}}_attentivechrome_difference"]``, ``adata.var[f"{{key_added}}_svr2"]``
         The baselines' predictions, when ``baselines=True``.
     ``adata.uns[key_added]``
         ``params`` (``a``, ``b``, ``variant``, ``layer``, ``split_key``,
@@ -322,16 +306,7 @@ def differential(
         baselines) × split, columns ``model``, ``split``, ``pearson``,
         ``spearman``, ``mse``, ``n``.
     """
-    options = check_training(
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        patience=patience,
-        device=device,
-        precision=precision,
-        seed=seed,
-    )
-    seed, patience = options["seed"], options["patience"]
+    training = training_config(training, training_options, "differential").resolved("deepdiff")
     if not isinstance(baselines, bool):
         raise ValueError(f"differential: baselines must be True or False, got {baselines!r}")
     outputs = [key_added] + ([f"{key_added}_{name}" for name in BASELINES] if baselines else [])
@@ -351,19 +326,13 @@ def differential(
         f"differential({a!r}, {b!r})",
         adata.obs_names,
     )
-    device_used = resolve_device(device)
-    training = resolve_training(
-        "deepdiff", epochs=options["epochs"], batch_size=options["batch_size"], lr=options["lr"]
-    )
 
     expression = np.log2(counts + 1.0)
     fold_change = expression[1] - expression[0]
     # Column 0 is what the loop validates on; the auxiliary targets follow.
     target = np.column_stack([fold_change, expression[0], expression[1]]).astype(np.float32)
     shape = {"n_marks": len(marks), "n_bins": int(inputs.array.shape[-1])}
-    options = {"patience": patience, "device": device_used, "precision": precision, "seed": seed}
-
-    torch.manual_seed(seed)
+    torch.manual_seed(training.seed)
     network = models.build("deepdiff", **shape, n_outputs=1, variant=variant, **architecture)
     for column, name in enumerate(("diff", "aux_a", "aux_b")):
         if name in network.head:
@@ -379,7 +348,6 @@ def differential(
         target,
         masks,
         training=training,
-        options=options,
         description=f"differential {variant}: {b} vs {a}",
         loss_function=loss_function,
     )
@@ -393,9 +361,8 @@ def differential(
             masks,
             {**shape, **shared},
             training=training,
-            options=options,
         )
-        predictions["svr2"] = _svr2(inputs, pairs, fold_change, masks["train"], seed)
+        predictions["svr2"] = _svr2(inputs, pairs, fold_change, masks["train"], training.seed)
 
     split = adata.var[split_key].astype(str).to_numpy()
     params = {
@@ -406,11 +373,8 @@ def differential(
         "layer": layer,
         "split_key": split_key,
         "marks": marks,
-        **training,
-        "patience": patience,
-        "precision": precision,
-        "seed": seed,
-        "device": str(device_used),
+        **training.to_dict(),
+        "device": str(resolve_device(training.device)),
         "best_epoch": best_epoch,
         "hyperparameters": architecture,
         "baselines": list(BASELINES) if baselines else [],

@@ -17,7 +17,7 @@ from ..io._atomic import MODEL_CONFIG as CONFIG
 from ..io._atomic import MODEL_FORMAT, atomic_write, check_destination
 from ..io._atomic import MODEL_WEIGHTS as WEIGHTS
 from ._adapters import ADAPTERS, adapter_of
-from ._fit import check_finite_weights, check_key_added, check_model, record_of
+from ._records import check_finite_weights, check_key_added, check_model, record_of
 
 
 def _jsonable(value):

@@ -11,92 +11,13 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .._settings import check_device, logger, settings
-from .._utils import check_int, check_number, progress
-from ._data import Batches
+from .._settings import logger
+from .._utils import progress
+from ._config import TrainingConfig, check_precision, resolve_device
+from ._data import Batches, Inputs
 from ._metrics import score
 
 LossFunction = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-PRECISIONS = ("auto", "bf16", "fp32")
-
-
-def check_precision(precision: object) -> str:
-    """Refuse a precision other than ``"auto"``, ``"bf16"`` or ``"fp32"``."""
-    if not isinstance(precision, str) or precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
-    return precision
-
-
-def check_training(
-    *,
-    epochs: object = None,
-    batch_size: object = None,
-    lr: object = None,
-    weight_decay: object = None,
-    patience: object = None,
-    device: object = None,
-    precision: object = "auto",
-    seed: object = None,
-) -> dict:
-    """Check every training option before any work; the one place they are checked.
-
-    ``None`` means "the model's default" for ``epochs``, ``batch_size``, ``lr``
-    and ``weight_decay``, "every epoch" for ``patience``, ``ct.settings.device``
-    for ``device`` and ``ct.settings.seed`` for ``seed``. A device that is
-    named but absent (``"cuda"`` without a GPU) is refused here too.
-
-    Returns
-    -------
-    The options, with integers as ``int`` and numbers as ``float``, and
-    ``seed`` resolved (``device`` stays a name: resolve it with
-    :func:`resolve_device`).
-    """
-    if patience is not None:
-        try:
-            patience = check_int(patience, "patience", minimum=1)
-        except ValueError as error:
-            raise ValueError(f"{error}; pass patience=None to train every epoch") from None
-    checked = {
-        "epochs": _unless_none(epochs, check_int, "epochs", minimum=1),
-        "batch_size": _unless_none(batch_size, check_int, "batch_size", minimum=1),
-        "lr": _unless_none(lr, check_number, "lr", minimum=0, strict_minimum=True),
-        "weight_decay": _unless_none(weight_decay, check_number, "weight_decay", minimum=0),
-        "patience": patience,
-        "precision": check_precision(precision),
-        "device": _unless_none(device, check_device),
-        "seed": settings.seed if seed is None else check_int(seed, "seed", minimum=0),
-    }
-    resolve_device(checked["device"])
-    return checked
-
-
-def _unless_none(value: object, check: Callable, *args, **kwargs) -> object:
-    """``check(value, ...)``, or None for None (the default)."""
-    return None if value is None else check(value, *args, **kwargs)
-
-
-def resolve_device(device: str | None = None) -> torch.device:
-    """``"auto"`` (the default, from ``ct.settings.device``) means CUDA when present."""
-    device = check_device(device or settings.device)
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} was asked for, but PyTorch sees no CUDA GPU; "
-            "use device='cpu' or 'auto'"
-        )
-    if device.startswith("cuda") and ":" in device:
-        index = int(device.split(":")[1])
-        if index >= torch.cuda.device_count():
-            raise ValueError(
-                f"device={device!r} was asked for, but PyTorch sees "
-                f"{torch.cuda.device_count()} CUDA GPUs (indices from 0)"
-            )
-    if device == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(
-            "device='mps' was asked for, but PyTorch sees no Apple GPU; use device='cpu' or 'auto'"
-        )
-    return torch.device(device)
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
@@ -190,7 +111,7 @@ def train(
     and the best epoch (1-based).
     """
     # the one check of training options, again here for direct callers of the loop
-    check_training(
+    TrainingConfig(
         epochs=epochs, lr=lr, weight_decay=weight_decay, patience=patience, precision=precision
     )
     model.to(device)
@@ -248,3 +169,44 @@ def train(
     if best_state is not None:
         model.load_state_dict(best_state)
     return pd.DataFrame(history), best_epoch
+
+
+SampleSet = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def train_samples(
+    network: nn.Module,
+    inputs: Inputs,
+    train_set: SampleSet,
+    valid_set: SampleSet,
+    *,
+    task: str,
+    training: TrainingConfig,
+    description: str,
+    param_groups: Iterable[dict] | None = None,
+    loss_function: LossFunction | None = None,
+) -> tuple[pd.DataFrame, int]:
+    """Train ``network`` on (cells, genes, targets) samples, early-stopping on the valid ones.
+
+    ``training`` is a resolved :class:`~chromtools.tl.TrainingConfig` (no
+    None left but ``patience`` and ``device``): its seed draws the batch order.
+    """
+    train_batches = Batches(
+        inputs, *train_set, batch_size=training.batch_size, shuffle=True, seed=training.seed
+    )
+    valid_batches = Batches(inputs, *valid_set, batch_size=1024)
+    return train(
+        network,
+        train_batches,
+        valid_batches,
+        task=task,
+        epochs=training.epochs,
+        lr=training.lr,
+        weight_decay=training.weight_decay,
+        patience=training.patience,
+        device=resolve_device(training.device),
+        precision=training.precision,
+        param_groups=param_groups,
+        loss_function=loss_function,
+        description=description,
+    )

@@ -1,0 +1,54 @@
+"""Parameter text that several public functions share, written once (scanpy's ``_doc_params``).
+
+A docstring names a shared entry in braces, ``{training}``, and the function
+is decorated with ``@doc_params(**SHARED)``. Each entry's continuation lines
+carry the indentation of a parameter description (8 spaces), so the filled-in
+docstring is plain numpydoc.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+Function = TypeVar("Function", bound=Callable)
+
+SHARED = {
+    "model_default": """\
+By default DeepChrome for objects with histone signal (fast, and as
+        accurate as the others on the REMC sample), ChromTransfer for objects
+        with one-hot DNA only: the same default in every ``ct.tl`` function.""",
+    "split_key": """\
+``var`` column with ``train``/``valid``/``test`` per gene (``ct.pp.split``).""",
+    "training": """\
+How to train: a :class:`~chromtools.tl.TrainingConfig`, or a dict of its
+        fields (``epochs``, ``batch_size``, ``lr``, ``weight_decay``,
+        ``patience``, ``device``, ``precision``, ``seed``). Fields left None
+        take the model's defaults (``training_defaults`` of its class) and
+        ``ct.settings``' device and seed.""",
+    "training_options": """\
+Any field of :class:`~chromtools.tl.TrainingConfig` given by name
+        (``epochs=5, seed=0``); it wins over the same field in ``training``.
+        Other names are refused.""",
+    "source_model": """\
+Model to look for or fit on ``source``. By default DeepChrome (ChromTransfer
+        for objects with one-hot DNA only), as in :func:`~chromtools.tl.fit`.""",
+    "source_key": """\
+Transfer the model in ``uns[source_key]`` instead (e.g. from
+        :func:`~chromtools.tl.pretrain` or :func:`~chromtools.tl.load_model`).""",
+    "strategy": """\
+``"full"`` (every weight at ``lr``), ``"freeze_encoder"`` (the source
+        head trains, the encoder is frozen), ``"discriminative_lr"`` (the
+        encoder at a tenth of ``lr``) or ``"head_only"`` (a new head on the
+        frozen encoder). BatchNorm statistics stay those of the source.""",
+}
+
+
+def doc_params(**entries: str) -> Callable[[Function], Function]:
+    """Fill ``{name}`` in the decorated function's docstring with ``entries[name]``."""
+
+    def decorate(function: Function) -> Function:
+        function.__doc__ = function.__doc__.format_map(entries)
+        return function
+
+    return decorate
