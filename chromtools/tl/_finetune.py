@@ -140,6 +140,7 @@ def finetune(
         adata, source_key, split_key, f"the source model uns[{source_key!r}]", targets
     )
     name = record["config"]["model"]["name"]
+    scratch_training = at_default_lr.resolved(name)
     run = _Run(
         adata,
         record,
@@ -148,7 +149,7 @@ def finetune(
         strategy=strategy,
         fraction=fraction,
         finetune_training=config.resolved(name),
-        scratch_training=at_default_lr.resolved(name) if scratch else None,
+        scratch_training=scratch_training if scratch else None,
     )
     labelled = set(adata.obs_names[labelled_cell_types(adata, data)])
     for cell_type in progress(targets, desc=f"finetune from {source or source_key}", unit="target"):
@@ -170,7 +171,7 @@ def finetune(
         "seed": run.finetune_training.seed,
         "split_key": split_key,
         "finetune": run.finetune_training.to_dict(),
-        "scratch_training": at_default_lr.resolved(name).to_dict(),
+        "scratch_training": scratch_training.to_dict(),
     }
     run.store(params)
 
