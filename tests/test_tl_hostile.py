@@ -85,8 +85,6 @@ BAD_OPTIONS = [
 @pytest.mark.parametrize("function", list(CALLS))
 @pytest.mark.parametrize(("options", "message"), BAD_OPTIONS)
 def test_bad_training_options_are_refused_before_training(adata, function, options, message):
-    if function == "differential" and "weight_decay" in options:
-        pytest.skip("differential has no weight_decay option")
     before = snapshot(adata)
     with pytest.raises(ValueError, match=message):
         CALLS[function](adata, **options)

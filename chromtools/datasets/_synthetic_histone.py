@@ -45,6 +45,84 @@ def _cell_type_names(cell_types: Sequence[str] | None, n_cell_types: int) -> lis
     return cell_types
 
 
+def _missing_expression(expression_missing: Sequence[str], cell_types: list[str]) -> np.ndarray:
+    """Mask of the cell types named in ``expression_missing`` (checked against ``cell_types``)."""
+    if isinstance(expression_missing, str):
+        expression_missing = [expression_missing]
+    unknown = sorted(set(expression_missing) - set(cell_types))
+    if unknown:
+        raise ValueError(f"expression_missing names {unknown}, which are not in {cell_types}")
+    return np.isin(cell_types, list(expression_missing))
+
+
+def _depth(depth: Sequence[float] | None, n_cell_types: int, rng: np.random.Generator) -> np.ndarray:
+    """The given depth factors, checked, or factors drawn from 0.5–3."""
+    if depth is None:
+        return rng.uniform(0.5, 3.0, n_cell_types)
+    if isinstance(depth, str) or not all(
+        isinstance(d, numbers.Real) and not isinstance(d, bool) for d in np.ravel(depth)
+    ):
+        raise ValueError(f"depth must be {n_cell_types} positive numbers, got {depth!r}")
+    depth = np.asarray(depth, dtype=np.float64)
+    if depth.shape != (n_cell_types,) or not np.isfinite(depth).all() or (depth <= 0).any():
+        raise ValueError(f"depth must be {n_cell_types} positive numbers, got {depth}")
+    return depth
+
+
+def _histone_counts(
+    p: np.ndarray,
+    shift: np.ndarray,
+    depth: np.ndarray,
+    shapes: dict[str, np.ndarray],
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Poisson counts (cell types, genes, marks, bins) of the planted mark rules."""
+    n_cell_types, n_genes = p.shape
+    n_bins = len(shapes["promoter"])
+    histone = np.empty((n_cell_types, n_genes, len(CORE_MARKS), n_bins), dtype=np.float32)
+    for c in range(n_cell_types):
+        amplitude = {
+            "H3K4me3": (8 * p[c], shapes["promoter"]),
+            "H3K4me1": (3 * p[c], shapes["flank"]),
+            "H3K36me3": (5 * p[c], shapes["body"]),
+            "H3K27me3": (6 * (1 - p[c]) * (1 - shift[c]), shapes["broad"]),
+            "H3K9me3": (6 * (1 - p[c]) * shift[c], shapes["broad"]),
+        }
+        for m, mark in enumerate(CORE_MARKS):
+            height, shape = amplitude[mark]
+            rate = depth[c] * (1 + height[:, None] * shape[None, :])
+            histone[c, :, m] = rng.poisson(rate)
+    return histone
+
+
+def _expression(
+    activity: np.ndarray, noise: float, missing: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Counts, log2 expression, per-cell-type medians and labels (NaN where missing)."""
+    counts = np.round(2 ** (8 + 3 * activity + noise * rng.standard_normal(activity.shape)))
+    counts = counts.astype(np.float32)
+    counts[missing] = np.nan
+    expression = np.log2(counts + 1)
+    medians = np.nanmedian(np.where(missing[:, None], 0, expression), axis=1)
+    medians[missing] = np.nan
+    label = np.where(np.isnan(expression), np.nan, expression > medians[:, None])
+    return counts, expression, medians, label
+
+
+def _gene_table(n_genes: int, rng: np.random.Generator) -> pd.DataFrame:
+    """``var`` of ``n_genes`` genes spread over chr1–chr22 with random TSSs and strands."""
+    chromosomes = np.array([f"chr{i}" for i in range(1, 23)])
+    return pd.DataFrame(
+        {
+            "gene_name": [f"GENE{i}" for i in range(n_genes)],
+            "chrom": pd.Categorical(rng.choice(chromosomes, n_genes), categories=chromosomes),
+            "tss": rng.integers(1_000_000, 200_000_000, n_genes),
+            "strand": rng.choice(["+", "-"], n_genes),
+        },
+        index=[f"g{i:06d}" for i in range(n_genes)],
+    )
+
+
 def synthetic_histone(
     n_cell_types: int = 3,
     n_genes: int = 2000,
@@ -133,64 +211,17 @@ def synthetic_histone(
     noise = check_number(noise, "noise", minimum=0)
     seed = settings.seed if seed is None else check_int(seed, "seed", minimum=0)
     cell_types = _cell_type_names(cell_types, n_cell_types)
-    if isinstance(expression_missing, str):
-        expression_missing = [expression_missing]
-    unknown = sorted(set(expression_missing) - set(cell_types))
-    if unknown:
-        raise ValueError(f"expression_missing names {unknown}, which are not in {cell_types}")
+    missing = _missing_expression(expression_missing, cell_types)
     rng = np.random.default_rng(seed)
-
-    if depth is None:
-        depth = rng.uniform(0.5, 3.0, n_cell_types)
-    elif isinstance(depth, str) or not all(
-        isinstance(d, numbers.Real) and not isinstance(d, bool) for d in np.ravel(depth)
-    ):
-        raise ValueError(f"depth must be {n_cell_types} positive numbers, got {depth!r}")
-    depth = np.asarray(depth, dtype=np.float64)
-    if depth.shape != (n_cell_types,) or not np.isfinite(depth).all() or (depth <= 0).any():
-        raise ValueError(f"depth must be {n_cell_types} positive numbers, got {depth}")
+    depth = _depth(depth, n_cell_types, rng)
     shift = rule_shift * np.arange(n_cell_types) / max(n_cell_types - 1, 1)
 
     activity = np.sqrt(shared) * rng.standard_normal(n_genes) + np.sqrt(
         1 - shared
     ) * rng.standard_normal((n_cell_types, n_genes))
-    p = 1 / (1 + np.exp(-2 * activity))
-
     shapes = _profiles(n_bins)
-    marks = list(CORE_MARKS)  # H3K4me3, H3K4me1, H3K36me3, H3K27me3, H3K9me3
-    histone = np.empty((n_cell_types, n_genes, len(marks), n_bins), dtype=np.float32)
-    for c in range(n_cell_types):
-        amplitude = {
-            "H3K4me3": (8 * p[c], shapes["promoter"]),
-            "H3K4me1": (3 * p[c], shapes["flank"]),
-            "H3K36me3": (5 * p[c], shapes["body"]),
-            "H3K27me3": (6 * (1 - p[c]) * (1 - shift[c]), shapes["broad"]),
-            "H3K9me3": (6 * (1 - p[c]) * shift[c], shapes["broad"]),
-        }
-        for m, mark in enumerate(marks):
-            height, shape = amplitude[mark]
-            rate = depth[c] * (1 + height[:, None] * shape[None, :])
-            histone[c, :, m] = rng.poisson(rate)
-
-    counts = np.round(2 ** (8 + 3 * activity + noise * rng.standard_normal(activity.shape)))
-    counts = counts.astype(np.float32)
-    missing = np.isin(cell_types, list(expression_missing))
-    counts[missing] = np.nan
-    expression = np.log2(counts + 1)
-    medians = np.nanmedian(np.where(missing[:, None], 0, expression), axis=1)
-    medians[missing] = np.nan
-    label = np.where(np.isnan(expression), np.nan, expression > medians[:, None])
-
-    chromosomes = np.array([f"chr{i}" for i in range(1, 23)])
-    var = pd.DataFrame(
-        {
-            "gene_name": [f"GENE{i}" for i in range(n_genes)],
-            "chrom": pd.Categorical(rng.choice(chromosomes, n_genes), categories=chromosomes),
-            "tss": rng.integers(1_000_000, 200_000_000, n_genes),
-            "strand": rng.choice(["+", "-"], n_genes),
-        },
-        index=[f"g{i:06d}" for i in range(n_genes)],
-    )
+    histone = _histone_counts(1 / (1 + np.exp(-2 * activity)), shift, depth, shapes, rng)
+    counts, expression, medians, label = _expression(activity, noise, missing, rng)
     obs = pd.DataFrame(
         {
             "depth": depth,
@@ -202,9 +233,9 @@ def synthetic_histone(
     half = n_bins * bin_size // 2
     adata = new_anndata(
         obs_names=cell_types,
-        var=var,
+        var=_gene_table(n_genes, rng),
         histone=histone,
-        marks=marks,
+        marks=list(CORE_MARKS),
         bin_size=bin_size,
         window=(-half, n_bins * bin_size - half),
         genome="synthetic",

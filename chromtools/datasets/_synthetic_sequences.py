@@ -116,6 +116,81 @@ def _write_genome(path: Path, var: pd.DataFrame, bases: np.ndarray) -> None:
     Path(f"{path}.fai").unlink(missing_ok=True)
 
 
+def _check_cell_types(cell_types: Sequence[str]) -> list[str]:
+    """Distinct, non-empty cell-type names that are not one of the reserved classes."""
+    if isinstance(cell_types, str):
+        cell_types = [cell_types]
+    if not all(isinstance(c, str) and c for c in cell_types):
+        raise ValueError(f"cell_types must be non-empty names (strings), got {list(cell_types)}")
+    cell_types = list(cell_types)
+    if not cell_types or len(set(cell_types)) != len(cell_types):
+        raise ValueError(f"cell_types must be distinct names, got {cell_types}")
+    reserved = [c for c in cell_types if c in _RESERVED]
+    if reserved:
+        raise ValueError(f"cell_types {reserved} clash with the reserved names {_RESERVED}")
+    return cell_types
+
+
+def _classes(
+    rng: np.random.Generator,
+    n_regions: int,
+    cell_types: list[str],
+    open_fraction: float,
+    shared_fraction: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each region's class (closed, shared, or open in one cell type), in exact counts."""
+    n_closed = round(n_regions * (1 - open_fraction))
+    n_shared = round((n_regions - n_closed) * shared_fraction)
+    n_specific = n_regions - n_closed - n_shared
+    per_cell_type = np.full(len(cell_types), n_specific // len(cell_types))
+    per_cell_type[: n_specific % len(cell_types)] += 1
+    names = np.array(["closed", "shared", *cell_types], dtype=object)
+    classes = rng.permutation(np.repeat(names, [n_closed, n_shared, *per_cell_type]))
+    return classes, names
+
+
+def _plant_sites(
+    rng: np.random.Generator, bases: np.ndarray, classes: np.ndarray, planted: dict[str, dict]
+) -> dict[str, np.ndarray]:
+    """Write one sampled site of its class's motif into each open region of ``bases``.
+
+    Returns the per-region site columns of ``var`` (empty or -1 for closed regions).
+    """
+    n_regions, width = bases.shape
+    sites = {
+        "motif_id": np.full(n_regions, "", dtype=object),
+        "motif_name": np.full(n_regions, "", dtype=object),
+        "motif_start": np.full(n_regions, -1, dtype=np.int64),
+        "motif_strand": np.full(n_regions, "", dtype=object),
+    }
+    for label, motif in planted.items():
+        rows = np.flatnonzero(classes == label)
+        length = len(motif["frequencies"])
+        sampled, minus = _sample_sites(rng, motif["frequencies"], len(rows))
+        start = rng.integers(0, width - length + 1, len(rows))
+        bases[rows[:, None], start[:, None] + np.arange(length)] = sampled
+        sites["motif_start"][rows] = start
+        sites["motif_strand"][rows] = np.where(minus, "-", "+")
+        sites["motif_id"][rows] = motif["matrix_id"]
+        sites["motif_name"][rows] = motif["name"]
+    return {k: v if v.dtype != object else v.astype(str) for k, v in sites.items()}
+
+
+def _region_table(
+    rng: np.random.Generator, planted: pd.Categorical, sites: dict[str, np.ndarray], width: int
+) -> pd.DataFrame:
+    """``var``: regions laid out along chr1–chr22, ``width`` apart, with their planted sites."""
+    chromosomes = [f"chr{i}" for i in range(1, 23)]
+    chrom = pd.Categorical(rng.choice(chromosomes, len(planted)), categories=chromosomes)
+    rank = pd.Series(chrom).groupby(chrom, observed=True).cumcount().to_numpy()
+    start = _FLANK + rank * 2 * width
+    var = pd.DataFrame(
+        {"chrom": chrom, "start": start, "end": start + width, "planted": planted, **sites}
+    )
+    var.index = [f"{c}:{s}-{s + width}" for c, s in zip(chrom, start, strict=True)]
+    return var
+
+
 def synthetic_sequences(
     n_regions: int = 2000,
     width: int = 600,
@@ -207,16 +282,7 @@ def synthetic_sequences(
     motif's ``matrix_id``, ``name`` and ``frequencies`` (length × 4) under
     ``motifs[cell type]`` and ``motifs['shared']``.
     """
-    if isinstance(cell_types, str):
-        cell_types = [cell_types]
-    if not all(isinstance(c, str) and c for c in cell_types):
-        raise ValueError(f"cell_types must be non-empty names (strings), got {list(cell_types)}")
-    cell_types = list(cell_types)
-    if not cell_types or len(set(cell_types)) != len(cell_types):
-        raise ValueError(f"cell_types must be distinct names, got {cell_types}")
-    reserved = [c for c in cell_types if c in _RESERVED]
-    if reserved:
-        raise ValueError(f"cell_types {reserved} clash with the reserved names {_RESERVED}")
+    cell_types = _check_cell_types(cell_types)
     for name, value in (
         ("open_fraction", open_fraction),
         ("shared_fraction", shared_fraction),
@@ -236,60 +302,16 @@ def synthetic_sequences(
         raise ValueError(f"width={width} is shorter than the longest motif ({longest} bp)")
     rng = np.random.default_rng(seed)
 
-    # 1. classes, with exact counts
-    n_closed = round(n_regions * (1 - open_fraction))
-    n_shared = round((n_regions - n_closed) * shared_fraction)
-    n_specific = n_regions - n_closed - n_shared
-    per_cell_type = np.full(len(cell_types), n_specific // len(cell_types))
-    per_cell_type[: n_specific % len(cell_types)] += 1
-    names = np.array(["closed", "shared", *cell_types], dtype=object)
-    classes = rng.permutation(np.repeat(names, [n_closed, n_shared, *per_cell_type]))
-
-    # 2. background
+    classes, names = _classes(rng, n_regions, cell_types, open_fraction, shared_fraction)
     draws = rng.random((n_regions, width), dtype=np.float32)
     thresholds = np.cumsum([(1 - gc) / 2, gc / 2, gc / 2])
     bases = (draws[:, :, None] > thresholds.astype(np.float32)).sum(axis=2, dtype=np.uint8)
     del draws
-
-    # 3. one motif site per open region
-    motif_start = np.full(n_regions, -1, dtype=np.int64)
-    motif_strand = np.full(n_regions, "", dtype=object)
-    motif_id = np.full(n_regions, "", dtype=object)
-    motif_name = np.full(n_regions, "", dtype=object)
-    for label, motif in planted.items():
-        rows = np.flatnonzero(classes == label)
-        length = len(motif["frequencies"])
-        sites, minus = _sample_sites(rng, motif["frequencies"], len(rows))
-        start = rng.integers(0, width - length + 1, len(rows))
-        bases[rows[:, None], start[:, None] + np.arange(length)] = sites
-        motif_start[rows] = start
-        motif_strand[rows] = np.where(minus, "-", "+")
-        motif_id[rows] = motif["matrix_id"]
-        motif_name[rows] = motif["name"]
-
-    # 4. labels
+    sites = _plant_sites(rng, bases, classes, planted)
     label = np.array([(classes == c) | (classes == "shared") for c in cell_types])
     label ^= rng.random(label.shape) < label_noise
     label = np.vstack([label, label.any(axis=0)]).astype(np.float32)
-
-    # 5. coordinates
-    chromosomes = [f"chr{i}" for i in range(1, 23)]
-    chrom = pd.Categorical(rng.choice(chromosomes, n_regions), categories=chromosomes)
-    rank = pd.Series(chrom).groupby(chrom, observed=True).cumcount().to_numpy()
-    region_start = _FLANK + rank * 2 * width
-    var = pd.DataFrame(
-        {
-            "chrom": chrom,
-            "start": region_start,
-            "end": region_start + width,
-            "planted": pd.Categorical(classes, categories=names),
-            "motif_id": motif_id.astype(str),
-            "motif_name": motif_name.astype(str),
-            "motif_start": motif_start,
-            "motif_strand": motif_strand.astype(str),
-        }
-    )
-    var.index = [f"{c}:{s}-{s + width}" for c, s in zip(chrom, region_start, strict=True)]
+    var = _region_table(rng, pd.Categorical(classes, categories=names), sites, width)
 
     adata = new_anndata(
         obs_names=[*cell_types, "any"],

@@ -336,41 +336,16 @@ def read_deepdiff(
     split: pd.Series | None = None
     tensors, paths = [], []
     for cell_type, files in histone_files.items():
-        what = f"histone[{cell_type!r}]"
-        parts, part_genes, part_splits, part_files = [], [], [], {}
-        for split_name, path in files:
-            table, lines = _binned_table(path, what, ["name"], marks, label=False)
-            names = table["name"].str.extract(_DEEPDIFF_NAME)
-            bad = np.flatnonzero(names["bin"].isna().to_numpy())
-            if len(bad):
-                raise lines.error(
-                    f"the first column must be ENSG_SYMBOL_bin (e.g. ENSG0001_ABC_1), found "
-                    f"{table['name'].iloc[bad[0]]!r} on {lines.at(bad)}"
-                )
-            signal = check_values(table[marks].to_numpy(), lines, marks)
-            gene_index, tensor = _to_tensor(names["key"], names["bin"], signal, lines)
-            again = gene_index.intersection(pd.Index(list(part_files)))
-            if len(again):
-                raise FormatError(
-                    f"{what}: genes {list(again[:5])} are both in {part_files[again[0]]} "
-                    f"and {path}; a gene belongs to one split"
-                )
-            part_files.update(dict.fromkeys(gene_index, path))
-            parts.append(tensor)
-            part_genes.append(gene_index)
-            part_splits.append(pd.Series(split_name or "", index=gene_index))
-            tensors.append(tensor)
-            paths.append(path)
-        _check_bins(tensors, paths, "read_deepdiff histone")
-        cell_genes = pd.Index(np.concatenate(part_genes))
+        cell_genes, tensor, cell_split = _deepdiff_cell_type(
+            cell_type, files, marks, tensors, paths
+        )
         if genes is None:
-            genes, split = cell_genes, pd.concat(part_splits)
+            genes, split = cell_genes, cell_split
         elif not cell_genes.sort_values().equals(genes.sort_values()):
             raise ValueError(
                 f"histone[{cell_type!r}] holds {len(cell_genes)} genes that differ from the "
                 f"{len(genes)} of the first cell type; all cell types need the same genes"
             )
-        tensor = np.concatenate(parts)
         per_cell[cell_type] = tensor[cell_genes.get_indexer(genes)]
 
     ids = genes.str.split("_", n=1, expand=True)
@@ -386,30 +361,8 @@ def read_deepdiff(
         if cell_type in per_cell:
             tensor[i] = per_cell[cell_type]
     tensor, ordered = _reorder_marks(tensor, marks)
-
     obs = pd.DataFrame({"has_histone": [c in per_cell for c in cell_types]})
-    layers = {}
-    X = None
-    if tables:
-        X = np.full((len(cell_types), len(var)), np.nan, dtype=np.float32)
-        counts, label = X.copy(), X.copy()
-        medians = np.full(len(cell_types), np.nan)
-        for i, cell_type in enumerate(cell_types):
-            if cell_type not in tables:
-                continue
-            expression = on_genes(
-                tables[cell_type], var.index, f"expression of {cell_type}", require_match=False
-            )
-            if len(expression.missing):
-                warnings.warn(
-                    f"expression of {cell_type}: {len(expression.missing)} genes have no count "
-                    f"(e.g. {list(expression.missing[:3])}); left NaN",
-                    stacklevel=2,
-                )
-            counts[i], X[i], label[i] = expression.counts, expression.values, expression.label
-            medians[i] = expression.median
-        obs[GENOME_MEDIAN] = medians
-        layers.update(counts=counts, label=label)
+    X, layers = _expression_layers(tables, cell_types, var.index, obs)
     return new_anndata(
         obs_names=cell_types,
         var=var,
@@ -422,3 +375,74 @@ def read_deepdiff(
         layers=layers,
         obs=obs,
     )
+
+
+def _deepdiff_cell_type(
+    cell_type: str,
+    files: list[tuple[str | None, Path]],
+    marks: list[str],
+    tensors: list[np.ndarray],
+    paths: list[Path],
+) -> tuple[pd.Index, np.ndarray, pd.Series]:
+    """Genes, signal (genes, marks, bins) and split of one cell type's DeepDiff files.
+
+    Each file's tensor and path are appended to ``tensors`` and ``paths``, so the
+    bins are checked against every file read so far, across cell types.
+    """
+    what = f"histone[{cell_type!r}]"
+    parts, part_genes, part_splits, part_files = [], [], [], {}
+    for split_name, path in files:
+        table, lines = _binned_table(path, what, ["name"], marks, label=False)
+        names = table["name"].str.extract(_DEEPDIFF_NAME)
+        bad = np.flatnonzero(names["bin"].isna().to_numpy())
+        if len(bad):
+            raise lines.error(
+                f"the first column must be ENSG_SYMBOL_bin (e.g. ENSG0001_ABC_1), found "
+                f"{table['name'].iloc[bad[0]]!r} on {lines.at(bad)}"
+            )
+        signal = check_values(table[marks].to_numpy(), lines, marks)
+        gene_index, tensor = _to_tensor(names["key"], names["bin"], signal, lines)
+        again = gene_index.intersection(pd.Index(list(part_files)))
+        if len(again):
+            raise FormatError(
+                f"{what}: genes {list(again[:5])} are both in {part_files[again[0]]} "
+                f"and {path}; a gene belongs to one split"
+            )
+        part_files.update(dict.fromkeys(gene_index, path))
+        parts.append(tensor)
+        part_genes.append(gene_index)
+        part_splits.append(pd.Series(split_name or "", index=gene_index))
+        tensors.append(tensor)
+        paths.append(path)
+    _check_bins(tensors, paths, "read_deepdiff histone")
+    return pd.Index(np.concatenate(part_genes)), np.concatenate(parts), pd.concat(part_splits)
+
+
+def _expression_layers(
+    tables: dict[str, pd.Series], cell_types: list[str], genes: pd.Index, obs: pd.DataFrame
+) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+    """``X`` and the counts and label layers from each cell type's expression table.
+
+    Cell types without a table stay NaN; ``obs['expression_median']`` is set in place.
+    """
+    if not tables:
+        return None, {}
+    X = np.full((len(cell_types), len(genes)), np.nan, dtype=np.float32)
+    counts, label = X.copy(), X.copy()
+    medians = np.full(len(cell_types), np.nan)
+    for i, cell_type in enumerate(cell_types):
+        if cell_type not in tables:
+            continue
+        expression = on_genes(
+            tables[cell_type], genes, f"expression of {cell_type}", require_match=False
+        )
+        if len(expression.missing):
+            warnings.warn(
+                f"expression of {cell_type}: {len(expression.missing)} genes have no count "
+                f"(e.g. {list(expression.missing[:3])}); left NaN",
+                stacklevel=3,
+            )
+        counts[i], X[i], label[i] = expression.counts, expression.values, expression.label
+        medians[i] = expression.median
+    obs[GENOME_MEDIAN] = medians
+    return X, {"counts": counts, "label": label}
