@@ -152,9 +152,12 @@ def attention(adata: AnnData, key: str) -> tuple:
     Returns
     -------
     ``(alpha, beta)``: ``alpha`` of shape (cell types, genes, marks, bins),
-    ``beta`` of shape (cell types, genes, marks).
+    ``beta`` of shape (cell types, genes, marks), or None for a model
+    without attention over marks (TransferChrome).
     """
-    return aligned(adata, f"{key}_alpha"), aligned(adata, f"{key}_beta")
+    alpha = aligned(adata, f"{key}_alpha")
+    beta = aligned(adata, f"{key}_beta") if f"{key}_beta" in adata.obsm else None
+    return alpha, beta
 
 
 def attributions(adata: AnnData, key: str):

@@ -1,10 +1,12 @@
 """Tools: fit, predict and evaluate models; transfer them; interpret them."""
 
+from ._attention import attention, attention_agreement
 from ._config import TrainingConfig
 from ._differential import differential
 from ._finetune import finetune
 from ._fit import evaluate, fit, predict
 from ._model_io import load_model, save_model
+from ._perturb import in_silico_deletion
 from ._pretrain import pretrain
 from ._records import NormalizationWarning
 from ._subsample_curve import subsample_curve
@@ -15,10 +17,13 @@ __all__ = [
     "LeakageWarning",
     "NormalizationWarning",
     "TrainingConfig",
+    "attention",
+    "attention_agreement",
     "differential",
     "evaluate",
     "finetune",
     "fit",
+    "in_silico_deletion",
     "load_model",
     "predict",
     "pretrain",

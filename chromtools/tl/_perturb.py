@@ -1,0 +1,535 @@
+"""``ct.tl.in_silico_deletion``: remove a mark, some bins or a TF's sites, predict the change.
+
+Geneformer's in-silico deletion applied to chromatin models: every
+perturbation is applied to every (cell type, gene) the model explains, and
+the predicted change (perturbed − original) is stored as one layer per
+perturbation, with a table of the mean change on ON and OFF genes.
+
+The cores are plain functions of tensors (:func:`delete_marks`,
+:func:`dinucleotide_shuffle`, :func:`delete_sites`); the model is any
+``nn.Module`` with one output (:func:`~chromtools.tl._interpret.scalar_output`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+from anndata import AnnData
+
+from .._settings import settings
+from .._utils import check_int, progress
+from ._interpret import Interpreted, interpreted_model, scalar_output
+from ._records import RESERVED_KEYS, layer_key
+
+REPLACEMENTS = ("zero", "mean")
+SITE_COLUMNS = ("region", "motif_id", "tf_name", "start", "end", "strand", "score", "pvalue")
+
+
+# ---------------------------------------------------------------- cores
+
+
+def delete_marks(
+    x: torch.Tensor,
+    marks: Sequence[int],
+    bins: slice = slice(None),
+    replacement: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """A copy of ``x`` with some marks' signal replaced over some bins.
+
+    Parameters
+    ----------
+    x
+        (batch, marks, bins) signal.
+    marks
+        Positions of the marks to delete.
+    bins
+        The bins to delete (all by default).
+    replacement
+        (batch, marks, bins) values to put there (e.g. the mean profile); zero by default.
+
+    Returns
+    -------
+    The perturbed (batch, marks, bins) tensor.
+    """
+    perturbed = x.clone()
+    index = list(marks)
+    if replacement is None:
+        perturbed[:, index, bins] = 0.0
+    else:
+        perturbed[:, index, bins] = replacement[:, index, bins]
+    return perturbed
+
+
+def dinucleotide_shuffle(sequence: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A uniformly random sequence with exactly the dinucleotide counts of ``sequence``.
+
+    Altschul & Erickson (1985): the sequence is an Eulerian path through the
+    graph whose vertices are bases and whose edges are its dinucleotides. A
+    random arborescence of "last exits" towards the final base is drawn
+    (Wilson's loop-erased random walk), the other exits of each base are
+    shuffled, and the path is walked from the first base. First and last
+    bases are kept.
+
+    Parameters
+    ----------
+    sequence
+        (length,) integer codes (0–3 for A, C, G, T).
+    rng
+        Random generator.
+
+    Returns
+    -------
+    (length,) codes, a permutation of ``sequence`` with the same dinucleotides.
+    """
+    sequence = np.asarray(sequence)
+    if len(sequence) < 3:
+        return sequence.copy()
+    exits: dict[int, list[int]] = {}
+    for a, b in zip(sequence[:-1].tolist(), sequence[1:].tolist(), strict=True):
+        exits.setdefault(a, []).append(b)
+    last = int(sequence[-1])
+    in_tree = {last}
+    last_exit: dict[int, int] = {}
+    for start in exits:
+        vertex = start
+        # loop-erased random walk until the tree is reached
+        while vertex not in in_tree:
+            last_exit[vertex] = int(rng.integers(len(exits[vertex])))
+            vertex = exits[vertex][last_exit[vertex]]
+        vertex = start
+        while vertex not in in_tree:
+            in_tree.add(vertex)
+            vertex = exits[vertex][last_exit[vertex]]
+    order = {}
+    for vertex, targets in exits.items():
+        targets = list(targets)
+        final = targets.pop(last_exit[vertex]) if vertex in last_exit else None
+        rng.shuffle(targets)
+        order[vertex] = targets + ([final] if final is not None else [])
+    walked = [int(sequence[0])]
+    used = dict.fromkeys(order, 0)
+    for _ in range(len(sequence) - 1):
+        vertex = walked[-1]
+        walked.append(order[vertex][used[vertex]])
+        used[vertex] += 1
+    return np.asarray(walked, dtype=sequence.dtype)
+
+
+def delete_sites(
+    onehot: np.ndarray, sites: Sequence[tuple[int, int]], rng: np.random.Generator
+) -> np.ndarray:
+    """One-hot DNA with the bases of some sites replaced by dinucleotide-shuffled sequence.
+
+    The whole region is dinucleotide-shuffled once and its shuffled bases are
+    written over the sites: a site shuffled within itself (6–20 bp) has few
+    distinct shuffles and often keeps the motif, while the region's shuffle
+    gives background of the region's own composition.
+
+    Parameters
+    ----------
+    onehot
+        (length, 4) one-hot sequence (A, C, G, T).
+    sites
+        ``(start, end)`` of each site, 0-based, end exclusive.
+    rng
+        Random generator.
+
+    Returns
+    -------
+    The perturbed (length, 4) array, same dtype.
+    """
+    codes = onehot.argmax(axis=1)
+    unknown = onehot.sum(axis=1) == 0
+    shuffled = dinucleotide_shuffle(codes[~unknown], rng)
+    background = codes.copy()
+    background[~unknown] = shuffled
+    perturbed = onehot.copy()
+    for start, end in sites:
+        part = slice(int(start), int(end))
+        perturbed[part] = 0
+        perturbed[part][np.arange(end - start), background[part]] = 1
+        perturbed[part][unknown[part]] = 0
+    return perturbed
+
+
+# ---------------------------------------------------------------- checks
+
+
+@dataclass
+class Perturbation:
+    """One deletion: what it removes and the layer its predicted change goes to."""
+
+    layer: str
+    marks: list[int] | None = None
+    bins: slice = field(default_factory=lambda: slice(None))
+    motif: str | None = None
+
+
+def _check_bins(bins: object, data: dict) -> tuple[slice, tuple[int, int]]:
+    window = [int(w) for w in data["window"]]
+    bin_size = int(data["bin_size"])
+    if (
+        not isinstance(bins, Sequence)
+        or isinstance(bins, str)
+        or len(bins) != 2
+        or not all(isinstance(b, (int, np.integer)) and not isinstance(b, bool) for b in bins)
+    ):
+        raise ValueError(
+            f"in_silico_deletion: bins must be a (start, end) range in bp around the TSS, "
+            f"e.g. (-1000, 1000), got {bins!r}"
+        )
+    start, end = int(bins[0]), int(bins[1])
+    if start >= end or start < window[0] or end > window[1]:
+        raise ValueError(
+            f"in_silico_deletion: bins=({start}, {end}) must be a range start < end inside the "
+            f"model's window {window} bp around the TSS"
+        )
+    # every bin that overlaps [start, end)
+    first = (start - window[0]) // bin_size
+    last = -(-(end - window[0]) // bin_size)
+    return slice(first, last), (start, end)
+
+
+def _check_marks(marks: object, model_marks: list[str]) -> list[str]:
+    if isinstance(marks, str):
+        marks = [marks]
+    if not isinstance(marks, Sequence) or not marks:
+        raise ValueError(
+            f"in_silico_deletion: marks must be mark names (a list), got {marks!r}; "
+            f"the model's marks are {model_marks}"
+        )
+    marks = list(marks)
+    unknown = [m for m in marks if m not in model_marks]
+    if unknown:
+        raise KeyError(
+            f"in_silico_deletion: marks {unknown} are not in the model's marks {model_marks}"
+        )
+    return marks
+
+
+def _motif_sites(adata: AnnData, motifs: object) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The sites table and ``{motif_id: layer suffix}`` of every motif asked for."""
+    sites = adata.uns.get("motif_sites")
+    if not isinstance(sites, pd.DataFrame):
+        raise KeyError(
+            "in_silico_deletion: motifs= needs the motif sites in adata.uns['motif_sites']; "
+            "run ct.tl.scan_motifs(adata) first"
+        )
+    missing = [c for c in ("region", "motif_id", "tf_name", "start", "end") if c not in sites]
+    if missing:
+        raise ValueError(
+            f"in_silico_deletion: adata.uns['motif_sites'] lacks the columns {missing}; "
+            f"ct.tl.scan_motifs writes {list(SITE_COLUMNS)}"
+        )
+    if isinstance(motifs, str):
+        motifs = [motifs]
+    if not isinstance(motifs, Sequence) or not motifs:
+        raise ValueError(
+            f"in_silico_deletion: motifs must be JASPAR ids or TF names (a list), got {motifs!r}"
+        )
+    ids = sites["motif_id"].astype(str)
+    tf_names = sites["tf_name"].astype(str)
+    chosen: dict[str, str] = {}
+    unknown = []
+    for motif in motifs:
+        if not isinstance(motif, str):
+            unknown.append(motif)
+        elif (ids == motif).any():
+            chosen[motif] = motif
+        elif (tf_names == motif).any():
+            for matrix in sorted(set(ids[tf_names == motif])):
+                chosen[matrix] = motif if ids[tf_names == motif].nunique() == 1 else matrix
+        else:
+            unknown.append(motif)
+    if unknown:
+        have = sorted(set(tf_names))
+        raise KeyError(
+            f"in_silico_deletion: motifs {unknown} have no sites in adata.uns['motif_sites']; "
+            f"it holds {ids.nunique()} motifs, e.g. TFs {have[:10]}"
+        )
+    return sites[ids.isin(list(chosen))], chosen
+
+
+def _check_key_added(adata: AnnData, key_added: object, layers: list[str]) -> None:
+    if not isinstance(key_added, str) or not key_added or "/" in key_added:
+        raise ValueError(
+            f"in_silico_deletion: key_added must be a non-empty string without '/', "
+            f"got {key_added!r}"
+        )
+    if key_added in RESERVED_KEYS:
+        raise ValueError(f"in_silico_deletion: key_added={key_added!r} is a reserved name")
+    earlier = adata.uns.get(key_added)
+    ours = (
+        isinstance(earlier, dict)
+        and earlier.get("params", {}).get("function") == "in_silico_deletion"
+    )
+    previous = list(earlier.get("perturbations", [])) if ours else []
+    clashes = [] if ours or earlier is None else [f"uns[{key_added!r}]"]
+    clashes += [f"layers[{n!r}]" for n in layers if n in adata.layers and n not in previous]
+    if clashes:
+        raise ValueError(
+            f"in_silico_deletion(key_added={key_added!r}) would overwrite {', '.join(clashes)}, "
+            "which it did not write; pick another key_added"
+        )
+
+
+# ---------------------------------------------------------------- AnnData wrapper
+
+
+def _on(adata: AnnData, cells: np.ndarray, genes: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """ON per sample: label 1 where the label is known, else predicted > 0.5."""
+    label = np.full(len(genes), np.nan)
+    if "label" in adata.layers:
+        label = np.asarray(adata.layers["label"][cells, genes], dtype=float)
+    return np.where(np.isfinite(label), label == 1, predicted > 0.5)
+
+
+def _mean_profiles(model: Interpreted, batch_size: int) -> dict[int, torch.Tensor]:
+    """Mean (marks, bins) signal over every gene of each explained cell type."""
+    sums: dict[int, torch.Tensor] = {}
+    counts: dict[int, int] = {}
+    every = interpreted_model(
+        model.adata,
+        model.key,
+        cell_types=model.cell_types,
+        device=str(model.device),
+        what="in_silico_deletion",
+    )
+    for x, cells, _ in every.batches(batch_size):
+        for cell in np.unique(cells):
+            part = x[torch.from_numpy(cells == cell).to(x.device)]
+            sums[int(cell)] = sums.get(int(cell), 0) + part.sum(dim=0)
+            counts[int(cell)] = counts.get(int(cell), 0) + len(part)
+    return {cell: sums[cell] / counts[cell] for cell in sums}
+
+
+def in_silico_deletion(
+    adata: AnnData,
+    key: str,
+    *,
+    marks: Sequence[str] | str | None = None,
+    bins: tuple[int, int] | None = None,
+    motifs: Sequence[str] | str | None = None,
+    cell_types: Sequence[str] | str | None = None,
+    genes: Sequence[str] | str | None = None,
+    replace: str = "zero",
+    key_added: str | None = None,
+    seed: int | None = None,
+    batch_size: int = 256,
+    device: str | None = None,
+) -> None:
+    """Delete marks, bins or TF binding sites in silico and store the predicted change.
+
+    Histone models: each mark of ``marks`` is deleted on its own (every
+    mark of the model when neither ``marks`` nor ``bins`` is given), over
+    every bin or, with ``bins``, over the bins overlapping that TSS-relative
+    range; ``bins`` alone deletes every mark there at once. A deleted value
+    becomes zero (``replace="zero"``) or that bin's mean over every gene of
+    the cell type (``replace="mean"``). Sequence models: each motif's sites
+    (from ``uns['motif_sites']``, :func:`scan_motifs`) are overwritten by
+    the region's dinucleotide-shuffled sequence (seeded), region by region.
+    Everything is checked before any prediction.
+
+    Parameters
+    ----------
+    adata
+        Object with the inputs of the model.
+    key
+        The model's ``uns`` key.
+    marks
+        Marks to delete, one perturbation each (histone models).
+    bins
+        ``(start, end)`` in bp relative to the TSS (negative upstream), inside
+        the model's window (histone models).
+    motifs
+        JASPAR matrix ids or TF names to delete, one perturbation each
+        (sequence models); a TF name stands for all its matrices.
+    cell_types
+        Cell types to explain; every one with signal by default (a
+        sequence model: its own).
+    genes
+        Genes or regions (names) to perturb; all by default.
+    replace
+        ``"zero"`` or ``"mean"``: what replaces a deleted mark's signal.
+    key_added
+        Where results go; ``f"{key}_deletion"`` by default.
+    seed
+        Seed of the dinucleotide shuffles; ``ct.settings.seed`` by default.
+    batch_size
+        Samples per forward pass.
+    device
+        ``"auto"``, ``"cpu"``, ``"cuda"``…; ``ct.settings.device`` by default.
+
+    Returns
+    -------
+    ``None``. Writes
+
+    ``adata.layers[f"{key_added}_{name}"]``
+        float32 predicted change (perturbed − original; probabilities for
+        classifiers) per (cell type, gene), one layer per perturbation,
+        ``name`` being the mark, ``f"{mark}_{start}_{end}"``, ``f"bins_{start}_{end}"``
+        or the motif id (its TF name when asked by name). NaN where not
+        explained and, for motifs, in regions without a site.
+    ``adata.uns[key_added]``
+        ``perturbations`` (the layer names), ``summary`` (DataFrame: one row
+        per perturbation × cell type × ``status`` ON/OFF, with ``n`` and
+        ``mean_change``; ON is label 1 where the label is known, else
+        predicted > 0.5) and ``params`` (``function``, ``model``, marks,
+        bins, motifs, cell types, replace, seed, batch size, device).
+    """
+    if replace not in REPLACEMENTS:
+        raise ValueError(
+            f"in_silico_deletion: replace must be one of {list(REPLACEMENTS)}, got {replace!r}"
+        )
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    seed = settings.seed if seed is None else check_int(seed, "seed", minimum=0)
+    model = interpreted_model(
+        adata, key, cell_types=cell_types, genes=genes, device=device, what="in_silico_deletion"
+    )
+    data = model.record["config"]["data"]
+    key_added = f"{layer_key(key)}_deletion" if key_added is None else key_added
+    perturbations: list[Perturbation] = []
+    sites = None
+    if model.input_kind == "sequence":
+        if marks is not None or bins is not None:
+            raise ValueError(
+                f"in_silico_deletion: uns[{key!r}] reads DNA, not histone marks; delete motifs "
+                "(motifs=[...]) instead of marks= or bins="
+            )
+        if motifs is None:
+            raise ValueError(
+                f"in_silico_deletion: uns[{key!r}] is a sequence model; name the motifs to "
+                "delete (JASPAR ids or TF names from uns['motif_sites'])"
+            )
+        if replace != "zero":
+            raise ValueError(
+                "in_silico_deletion: replace= applies to histone marks; motif sites are "
+                "replaced by dinucleotide-shuffled sequence"
+            )
+        sites, chosen = _motif_sites(adata, motifs)
+        perturbations = [
+            Perturbation(f"{key_added}_{name}", motif=matrix) for matrix, name in chosen.items()
+        ]
+    else:
+        if motifs is not None:
+            raise ValueError(
+                f"in_silico_deletion: uns[{key!r}] is a histone model; motifs= needs a sequence "
+                "model (e.g. chromtransfer). Delete marks= or bins= instead"
+            )
+        model_marks = list(data["marks"])
+        span, where = (slice(None), None) if bins is None else _check_bins(bins, data)
+        if marks is None and bins is not None:
+            name = f"bins_{where[0]}_{where[1]}"
+            indices = list(range(len(model_marks)))
+            perturbations = [Perturbation(f"{key_added}_{name}", indices, span)]
+        else:
+            chosen_marks = model_marks if marks is None else _check_marks(marks, model_marks)
+            suffix = "" if where is None else f"_{where[0]}_{where[1]}"
+            perturbations = [
+                Perturbation(f"{key_added}_{m}{suffix}", [model_marks.index(m)], span)
+                for m in chosen_marks
+            ]
+    layers = [p.layer for p in perturbations]
+    _check_key_added(adata, key_added, layers)
+
+    classifier = data.get("task", "classification") == "classification"
+
+    def predicted(x: torch.Tensor) -> np.ndarray:
+        with torch.no_grad():
+            out = scalar_output(model.network, x)
+            return (torch.sigmoid(out) if classifier else out).cpu().numpy()
+
+    means = _mean_profiles(model, batch_size) if replace == "mean" else {}
+    by_region = {}
+    if sites is not None:
+        for (region, motif), group in sites.groupby(["region", "motif_id"], sort=False):
+            by_region.setdefault(motif, {})[str(region)] = list(
+                zip(group["start"].astype(int), group["end"].astype(int), strict=True)
+            )
+    rng = np.random.default_rng(seed)
+    changes = {p.layer: np.full(adata.shape, np.nan, dtype=np.float32) for p in perturbations}
+    original_all, cells_all, genes_all = [], [], []
+    n_samples = len(model.genes) * (len(model.cell_types) if model.input_kind == "histone" else 1)
+    for x, cells, genes_batch in progress(
+        model.batches(batch_size),
+        total=-(-n_samples // batch_size),
+        desc=f"in_silico_deletion {model.name}",
+    ):
+        original = predicted(x)
+        original_all.append(original)
+        cells_all.append(cells)
+        genes_all.append(genes_batch)
+        for perturbation in perturbations:
+            if perturbation.motif is None:
+                replacement = None
+                if means:
+                    replacement = torch.stack([means[int(c)] for c in cells])
+                perturbed = delete_marks(x, perturbation.marks, perturbation.bins, replacement)
+                changes[perturbation.layer][cells, genes_batch] = predicted(perturbed) - original
+                continue
+            regions = adata.var_names[genes_batch]
+            per_region = by_region.get(perturbation.motif, {})
+            hit = np.array([r in per_region for r in regions])
+            if not hit.any():
+                continue
+            onehot = x[torch.from_numpy(hit).to(x.device)].cpu().numpy()
+            perturbed = np.stack(
+                [
+                    delete_sites(seq, per_region[r], rng)
+                    for seq, r in zip(onehot, regions[hit], strict=True)
+                ]
+            )
+            change = predicted(torch.from_numpy(perturbed).to(x.device)) - original[hit]
+            changes[perturbation.layer][cells[hit], genes_batch[hit]] = change
+
+    original = np.concatenate(original_all)
+    cells = np.concatenate(cells_all)
+    genes = np.concatenate(genes_all)
+    on = _on(adata, cells, genes, original)
+    rows = []
+    for perturbation in perturbations:
+        change = changes[perturbation.layer][cells, genes]
+        for cell in np.unique(cells):
+            for status, wanted in (("ON", True), ("OFF", False)):
+                chosen = (cells == cell) & (on == wanted) & np.isfinite(change)
+                rows.append(
+                    {
+                        "perturbation": perturbation.layer,
+                        "cell_type": str(adata.obs_names[cell]),
+                        "status": status,
+                        "n": int(chosen.sum()),
+                        "mean_change": float(change[chosen].mean()) if chosen.any() else np.nan,
+                    }
+                )
+
+    if adata.is_view:
+        adata._init_as_actual(adata.copy())
+    earlier = adata.uns.get(key_added)
+    if isinstance(earlier, dict):
+        for name in earlier.get("perturbations", []):
+            if name in adata.layers:
+                del adata.layers[name]
+    for name, values in changes.items():
+        adata.layers[name] = values
+    adata.uns[key_added] = {
+        "params": {
+            "function": "in_silico_deletion",
+            "model": key,
+            "marks": None if marks is None else list(np.atleast_1d(marks)),
+            "bins": None if bins is None else [int(b) for b in bins],
+            "motifs": None if motifs is None else list(np.atleast_1d(motifs)),
+            "cell_types": list(model.cell_types),
+            "replace": replace,
+            "seed": seed,
+            "batch_size": batch_size,
+            "device": str(model.device),
+        },
+        "perturbations": layers,
+        "summary": pd.DataFrame(
+            rows, columns=["perturbation", "cell_type", "status", "n", "mean_change"]
+        ),
+    }
