@@ -390,121 +390,18 @@ def in_silico_deletion(
     model = interpreted_model(
         adata, key, cell_types=cell_types, genes=genes, device=device, what="in_silico_deletion"
     )
-    data = model.record["config"]["data"]
     key_added = f"{layer_key(key)}_deletion" if key_added is None else key_added
-    perturbations: list[Perturbation] = []
-    sites = None
     if model.input_kind == "sequence":
-        if marks is not None or bins is not None:
-            raise ValueError(
-                f"in_silico_deletion: uns[{key!r}] reads DNA, not histone marks; delete motifs "
-                "(motifs=[...]) instead of marks= or bins="
-            )
-        if motifs is None:
-            raise ValueError(
-                f"in_silico_deletion: uns[{key!r}] is a sequence model; name the motifs to "
-                "delete (JASPAR ids or TF names from uns['motif_sites'])"
-            )
-        if replace != "zero":
-            raise ValueError(
-                "in_silico_deletion: replace= applies to histone marks; motif sites are "
-                "replaced by dinucleotide-shuffled sequence"
-            )
-        sites, chosen = _motif_sites(adata, motifs)
-        perturbations = [
-            Perturbation(f"{key_added}_{name}", motif=matrix) for matrix, name in chosen.items()
-        ]
+        perturbations, sites = _plan_motifs(adata, key, key_added, marks, bins, motifs, replace)
     else:
-        if motifs is not None:
-            raise ValueError(
-                f"in_silico_deletion: uns[{key!r}] is a histone model; motifs= needs a sequence "
-                "model (e.g. chromtransfer). Delete marks= or bins= instead"
-            )
-        model_marks = list(data["marks"])
-        span, where = (slice(None), None) if bins is None else _check_bins(bins, data)
-        if marks is None and bins is not None:
-            name = f"bins_{where[0]}_{where[1]}"
-            indices = list(range(len(model_marks)))
-            perturbations = [Perturbation(f"{key_added}_{name}", indices, span)]
-        else:
-            chosen_marks = model_marks if marks is None else _check_marks(marks, model_marks)
-            suffix = "" if where is None else f"_{where[0]}_{where[1]}"
-            perturbations = [
-                Perturbation(f"{key_added}_{m}{suffix}", [model_marks.index(m)], span)
-                for m in chosen_marks
-            ]
+        perturbations, sites = _plan_marks(model, key, key_added, marks, bins, motifs), None
     layers = [p.layer for p in perturbations]
     _check_key_added(adata, key_added, layers)
 
-    classifier = data.get("task", "classification") == "classification"
-
-    def predicted(x: torch.Tensor) -> np.ndarray:
-        with torch.no_grad():
-            out = scalar_output(model.network, x)
-            return (torch.sigmoid(out) if classifier else out).cpu().numpy()
-
     means = _mean_profiles(model, batch_size) if replace == "mean" else {}
-    by_region = {}
-    if sites is not None:
-        for (region, motif), group in sites.groupby(["region", "motif_id"], sort=False):
-            by_region.setdefault(motif, {})[str(region)] = list(
-                zip(group["start"].astype(int), group["end"].astype(int), strict=True)
-            )
-    rng = np.random.default_rng(seed)
-    changes = {p.layer: np.full(adata.shape, np.nan, dtype=np.float32) for p in perturbations}
-    original_all, cells_all, genes_all = [], [], []
-    n_samples = len(model.genes) * (len(model.cell_types) if model.input_kind == "histone" else 1)
-    for x, cells, genes_batch in progress(
-        model.batches(batch_size),
-        total=-(-n_samples // batch_size),
-        desc=f"in_silico_deletion {model.name}",
-    ):
-        original = predicted(x)
-        original_all.append(original)
-        cells_all.append(cells)
-        genes_all.append(genes_batch)
-        for perturbation in perturbations:
-            if perturbation.motif is None:
-                replacement = None
-                if means:
-                    replacement = torch.stack([means[int(c)] for c in cells])
-                perturbed = delete_marks(x, perturbation.marks, perturbation.bins, replacement)
-                changes[perturbation.layer][cells, genes_batch] = predicted(perturbed) - original
-                continue
-            regions = adata.var_names[genes_batch]
-            per_region = by_region.get(perturbation.motif, {})
-            hit = np.array([r in per_region for r in regions])
-            if not hit.any():
-                continue
-            onehot = x[torch.from_numpy(hit).to(x.device)].cpu().numpy()
-            perturbed = np.stack(
-                [
-                    delete_sites(seq, per_region[r], rng)
-                    for seq, r in zip(onehot, regions[hit], strict=True)
-                ]
-            )
-            change = predicted(torch.from_numpy(perturbed).to(x.device)) - original[hit]
-            changes[perturbation.layer][cells[hit], genes_batch[hit]] = change
-
-    original = np.concatenate(original_all)
-    cells = np.concatenate(cells_all)
-    genes = np.concatenate(genes_all)
-    on = _on(adata, cells, genes, original)
-    rows = []
-    for perturbation in perturbations:
-        change = changes[perturbation.layer][cells, genes]
-        for cell in np.unique(cells):
-            for status, wanted in (("ON", True), ("OFF", False)):
-                chosen = (cells == cell) & (on == wanted) & np.isfinite(change)
-                rows.append(
-                    {
-                        "perturbation": perturbation.layer,
-                        "cell_type": str(adata.obs_names[cell]),
-                        "status": status,
-                        "n": int(chosen.sum()),
-                        "mean_change": float(change[chosen].mean()) if chosen.any() else np.nan,
-                    }
-                )
+    run = _Run(model, perturbations, _sites_by_motif(sites), means, np.random.default_rng(seed))
+    run.predict(batch_size)
+    summary = run.summary()
 
     if adata.is_view:
         adata._init_as_actual(adata.copy())
@@ -513,7 +410,7 @@ def in_silico_deletion(
         for name in earlier.get("perturbations", []):
             if name in adata.layers:
                 del adata.layers[name]
-    for name, values in changes.items():
+    for name, values in run.changes.items():
         adata.layers[name] = values
     adata.uns[key_added] = {
         "params": {
@@ -529,7 +426,146 @@ def in_silico_deletion(
             "device": str(model.device),
         },
         "perturbations": layers,
-        "summary": pd.DataFrame(
-            rows, columns=["perturbation", "cell_type", "status", "n", "mean_change"]
-        ),
+        "summary": summary,
     }
+
+
+def _plan_motifs(
+    adata: AnnData, key: str, key_added: str, marks, bins, motifs, replace: str
+) -> tuple[list[Perturbation], pd.DataFrame]:
+    """One perturbation per motif of a sequence model, with the sites to overwrite."""
+    if marks is not None or bins is not None:
+        raise ValueError(
+            f"in_silico_deletion: uns[{key!r}] reads DNA, not histone marks; delete motifs "
+            "(motifs=[...]) instead of marks= or bins="
+        )
+    if motifs is None:
+        raise ValueError(
+            f"in_silico_deletion: uns[{key!r}] is a sequence model; name the motifs to "
+            "delete (JASPAR ids or TF names from uns['motif_sites'])"
+        )
+    if replace != "zero":
+        raise ValueError(
+            "in_silico_deletion: replace= applies to histone marks; motif sites are "
+            "replaced by dinucleotide-shuffled sequence"
+        )
+    sites, chosen = _motif_sites(adata, motifs)
+    perturbations = [
+        Perturbation(f"{key_added}_{name}", motif=matrix) for matrix, name in chosen.items()
+    ]
+    return perturbations, sites
+
+
+def _plan_marks(
+    model: Interpreted, key: str, key_added: str, marks, bins, motifs
+) -> list[Perturbation]:
+    """The perturbations of a histone model: one per mark, or every mark over ``bins``."""
+    if motifs is not None:
+        raise ValueError(
+            f"in_silico_deletion: uns[{key!r}] is a histone model; motifs= needs a sequence "
+            "model (e.g. chromtransfer). Delete marks= or bins= instead"
+        )
+    data = model.record["config"]["data"]
+    model_marks = list(data["marks"])
+    span, where = (slice(None), None) if bins is None else _check_bins(bins, data)
+    if marks is None and bins is not None:
+        indices = list(range(len(model_marks)))
+        return [Perturbation(f"{key_added}_bins_{where[0]}_{where[1]}", indices, span)]
+    chosen = model_marks if marks is None else _check_marks(marks, model_marks)
+    suffix = "" if where is None else f"_{where[0]}_{where[1]}"
+    return [Perturbation(f"{key_added}_{m}{suffix}", [model_marks.index(m)], span) for m in chosen]
+
+
+def _sites_by_motif(sites: pd.DataFrame | None) -> dict[str, dict[str, list[tuple[int, int]]]]:
+    """``{motif_id: {region: [(start, end), ...]}}`` of the sites table."""
+    by_motif: dict[str, dict[str, list[tuple[int, int]]]] = {}
+    if sites is None:
+        return by_motif
+    for (region, motif), group in sites.groupby(["region", "motif_id"], sort=False, observed=True):
+        by_motif.setdefault(str(motif), {})[str(region)] = list(
+            zip(group["start"].astype(int), group["end"].astype(int), strict=True)
+        )
+    return by_motif
+
+
+class _Run:
+    """Predictions before and after every perturbation, batch by batch."""
+
+    def __init__(self, model: Interpreted, perturbations, sites, means, rng) -> None:
+        self.model, self.perturbations, self.sites = model, perturbations, sites
+        self.means, self.rng = means, rng
+        self.classifier = model.record["config"]["data"].get("task", "classification") == (
+            "classification"
+        )
+        shape = model.adata.shape
+        self.changes = {p.layer: np.full(shape, np.nan, dtype=np.float32) for p in perturbations}
+        self.original, self.cells, self.genes = [], [], []
+
+    def predicted(self, x: torch.Tensor) -> np.ndarray:
+        with torch.no_grad():
+            out = scalar_output(self.model.network, x)
+            return (torch.sigmoid(out) if self.classifier else out).cpu().numpy()
+
+    def predict(self, batch_size: int) -> None:
+        model = self.model
+        per_cell = len(model.cell_types) if model.input_kind == "histone" else 1
+        total = -(-len(model.genes) * per_cell // batch_size)
+        batches = model.batches(batch_size)
+        for x, cells, genes in progress(
+            batches, total=total, desc=f"in_silico_deletion {model.name}"
+        ):
+            original = self.predicted(x)
+            self.original.append(original)
+            self.cells.append(cells)
+            self.genes.append(genes)
+            for perturbation in self.perturbations:
+                if perturbation.motif is None:
+                    self._delete_marks(perturbation, x, cells, genes, original)
+                else:
+                    self._delete_motif(perturbation, x, cells, genes, original)
+
+    def _delete_marks(self, perturbation, x, cells, genes, original) -> None:
+        replacement = torch.stack([self.means[int(c)] for c in cells]) if self.means else None
+        perturbed = delete_marks(x, perturbation.marks, perturbation.bins, replacement)
+        self.changes[perturbation.layer][cells, genes] = self.predicted(perturbed) - original
+
+    def _delete_motif(self, perturbation, x, cells, genes, original) -> None:
+        regions = self.model.adata.var_names[genes]
+        per_region = self.sites.get(perturbation.motif, {})
+        hit = np.array([r in per_region for r in regions])
+        if not hit.any():
+            return
+        onehot = x[torch.from_numpy(hit).to(x.device)].cpu().numpy()
+        perturbed = np.stack(
+            [
+                delete_sites(seq, per_region[r], self.rng)
+                for seq, r in zip(onehot, regions[hit], strict=True)
+            ]
+        )
+        change = self.predicted(torch.from_numpy(perturbed).to(x.device)) - original[hit]
+        self.changes[perturbation.layer][cells[hit], genes[hit]] = change
+
+    def summary(self) -> pd.DataFrame:
+        """Mean change per perturbation × cell type × ON/OFF."""
+        adata = self.model.adata
+        original = np.concatenate(self.original)
+        cells, genes = np.concatenate(self.cells), np.concatenate(self.genes)
+        on = _on(adata, cells, genes, original)
+        rows = []
+        for perturbation in self.perturbations:
+            change = self.changes[perturbation.layer][cells, genes]
+            for cell in np.unique(cells):
+                for status, wanted in (("ON", True), ("OFF", False)):
+                    chosen = (cells == cell) & (on == wanted) & np.isfinite(change)
+                    rows.append(
+                        {
+                            "perturbation": perturbation.layer,
+                            "cell_type": str(adata.obs_names[cell]),
+                            "status": status,
+                            "n": int(chosen.sum()),
+                            "mean_change": float(change[chosen].mean()) if chosen.any() else np.nan,
+                        }
+                    )
+        return pd.DataFrame(
+            rows, columns=["perturbation", "cell_type", "status", "n", "mean_change"]
+        )
