@@ -160,21 +160,40 @@ def attention(adata: AnnData, key: str) -> tuple:
     return alpha, beta
 
 
-def attributions(adata: AnnData, key: str):
-    """Attributions of model ``key`` aligned to ``var``.
+def attributions(adata: AnnData, key: str, cell_type: str | None = None):
+    """Attributions that ``ct.tl.attribute`` stored for model ``key``.
 
     Parameters
     ----------
     adata
-        Object on which ``ct.tl.attribute`` stored ``obsm[f"{key}_attr"]``.
+        Object on which ``ct.tl.attribute`` stored ``obsm[f"{key}_attr"]``
+        (histone models) or ``varm[f"{key}_attr_{cell_type}"]`` (sequence models).
     key
-        The model's key.
+        The model's key (``/`` written ``_``).
+    cell_type
+        For a sequence model, the cell type it explains; needed only when
+        attributions of several cell types are stored under ``key``.
 
     Returns
     -------
-    Array of the same layout as the histone signal.
+    Histone models: an array in the layout of the signal (cell types, genes,
+    marks, bins), aligned to ``var``. Sequence models: (regions, length, 4).
     """
-    return aligned(adata, f"{key}_attr")
+    key = key.replace("/", "_")
+    if cell_type is None and f"{key}_attr" in adata.obsm:
+        return aligned(adata, f"{key}_attr")
+    prefix = f"{key}_attr_"
+    stored = [k[len(prefix) :] for k in adata.varm if k.startswith(prefix)]
+    if cell_type is None and len(stored) == 1:
+        cell_type = stored[0]
+    if cell_type is None or cell_type not in stored:
+        raise KeyError(
+            f"no attributions of {key!r}"
+            + (f" for cell type {cell_type!r}" if cell_type is not None else "")
+            + f": obsm[{key + '_attr'!r}] does not exist and varm holds them for cell types "
+            f"{stored}; run ct.tl.attribute(adata, {key!r}) first"
+        )
+    return adata.varm[prefix + cell_type]
 
 
 def realign(adata: AnnData, *, copy: bool = False) -> AnnData | None:

@@ -1,6 +1,7 @@
 """Tools: fit, predict and evaluate models; transfer them; interpret them."""
 
 from ._attention import attention, attention_agreement
+from ._attribute import attribute
 from ._config import TrainingConfig
 from ._differential import differential
 from ._finetune import finetune
@@ -19,6 +20,7 @@ __all__ = [
     "TrainingConfig",
     "attention",
     "attention_agreement",
+    "attribute",
     "differential",
     "evaluate",
     "finetune",

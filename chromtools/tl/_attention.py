@@ -36,8 +36,8 @@ from ..models import AttentiveChrome, DeepDiff, TransferChrome
 from ._adapters import TorchAdapter
 from ._config import resolve_device
 from ._data import Batches, Inputs
-from ._interpret import check_genes, interpreted_model
-from ._records import RESERVED_KEYS, check_model, layer_key, record_of
+from ._interpret import check_genes, check_outputs, interpreted_model
+from ._records import check_model, layer_key, record_of
 from ._samples import check_cell_types, check_finite_inputs
 
 #: Registry names of the models :func:`attention` reads.
@@ -349,21 +349,8 @@ def _check_outputs(adata: AnnData, key: object) -> dict[str, str]:
     if not isinstance(key, str) or not key:
         raise ValueError(f"attention: key must be a non-empty string, got {key!r}")
     names = _outputs(key)
-    if names["uns"] in RESERVED_KEYS:
-        raise ValueError(f"attention: key={key!r} would write a reserved slot; pick another")
-    earlier = adata.uns.get(names["uns"])
-    ours = isinstance(earlier, dict) and earlier.get("params", {}).get("function") == "attention"
-    if ours:
-        return names
-    clashes = [f"uns[{names['uns']!r}]"] if earlier is not None else []
-    clashes += [f"obsm[{names[s]!r}]" for s in ("alpha", "beta") if names[s] in adata.obsm]
-    if names["agreement"] in adata.layers:
-        clashes.append(f"layers[{names['agreement']!r}]")
-    if clashes:
-        raise ValueError(
-            f"attention(key={key!r}) would overwrite {', '.join(clashes)}, which "
-            "ct.tl.attention did not write; use another key or delete those entries"
-        )
+    obsm = [names["alpha"], names["beta"]]
+    check_outputs(adata, "attention", uns=names["uns"], obsm=obsm, layers=[names["agreement"]])
     return names
 
 
