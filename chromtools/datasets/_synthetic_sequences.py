@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import os
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -16,8 +14,8 @@ from .._settings import settings
 from .._utils import check_int, check_number
 from ..get._aligned import META
 from ..io._anndata import new_anndata
+from ..io._motifs import JASPAR_RELEASE, jaspar_motif
 
-JASPAR_RELEASE = "JASPAR2024"
 # One motif per cell type, in this order, when none are given: master
 # regulators of well-known cell lines (GATA1 in K562, HNF4A and CEBPA in
 # HepG2, FOXA1 in MCF7/A549, EBF1 in GM12878, TEAD1 in HCT116), all human
@@ -29,52 +27,6 @@ SHARED_MOTIF = "MA0139.2"  # CTCF, bound in most cell types
 _FLANK = 10_000
 _LINE = 60
 _RESERVED = ("any", "closed", "shared")
-
-
-@functools.lru_cache(maxsize=64)
-def _jaspar(motif: str) -> tuple[str, str, np.ndarray]:
-    from pyjaspar import jaspardb
-
-    database = jaspardb(release=JASPAR_RELEASE)  # the sqlite file bundled with pyjaspar
-    with warnings.catch_warnings():
-        # pyjaspar warns (and returns None or []) for unknown ids and names.
-        warnings.simplefilter("ignore")
-        if motif.upper().startswith("MA"):
-            found = database.fetch_motif_by_id(motif)
-        else:
-            matches = database.fetch_motifs_by_name(motif)
-            human = [m for m in matches if "9606" in (m.species or [])]
-            # The oldest profile (lowest base id) is the classic one, e.g.
-            # HNF4A MA0114 rather than the dimer MA1494.
-            found = min(human or matches, key=lambda m: m.base_id, default=None)
-    if found is None:
-        raise ValueError(
-            f"motif {motif!r} is neither a matrix id (e.g. 'MA0035.5') nor a TF name "
-            f"(e.g. 'GATA1') of {JASPAR_RELEASE}"
-        )
-    counts = np.array([found.counts[base] for base in "ACGT"], dtype=np.float64).T
-    frequencies = counts / counts.sum(axis=1, keepdims=True)
-    frequencies.setflags(write=False)
-    return str(found.matrix_id), str(found.name), frequencies
-
-
-def jaspar_motif(motif: str) -> dict:
-    """Position frequency matrix of a JASPAR motif, read offline from pyjaspar.
-
-    Parameters
-    ----------
-    motif
-        Matrix id (``"MA0035.5"``; ``"MA0035"`` picks the latest version) or TF
-        name (``"GATA1"``): among JASPAR's matrices of that name, the human one
-        with the lowest base id (the longest-standing profile).
-
-    Returns
-    -------
-    Dict with ``matrix_id``, ``name`` and ``frequencies`` (motif length × 4,
-    A, C, G, T; rows sum to 1).
-    """
-    matrix_id, name, frequencies = _jaspar(str(motif))
-    return {"matrix_id": matrix_id, "name": name, "frequencies": frequencies.copy()}
 
 
 def _sample_sites(

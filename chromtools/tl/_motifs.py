@@ -1,0 +1,790 @@
+"""Transcription-factor binding sites: JASPAR scanning (FIMO) and ChromTransfer's enrichment test.
+
+:func:`scan` is the core, a function of a one-hot array and a list of motifs;
+:func:`scan_motifs` runs it over ``varm['onehot']`` and stores the site table.
+:func:`motif_enrichment` asks which TFs' sites carry a model's attributions:
+each site is scored by the attribution over its bases, and per motif a
+Kolmogorov–Smirnov test compares its sites with the other motifs' sites
+(Salvatore et al. 2022).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+
+from .._utils import check_int, check_number, progress
+from ..io._motifs import JASPAR_RELEASE, jaspar_collection, read_jaspar
+from ._records import layer_key
+
+SITES = "motif_sites"
+SITES_PARAMS = "motif_sites_params"
+SITE_COLUMNS = ("region", "motif_id", "tf_name", "start", "end", "strand", "score", "pvalue")
+SCORES = ("max", "min", "mean")
+# Motifs per FIMO call: memelite's cost beyond the scan is a p-value table per
+# motif plus a pass over the sequences per call, so a batch of 100 motifs keeps
+# the second small and gives a progress bar 9 steps for JASPAR's 879.
+MOTIFS_PER_CALL = 100
+# Bases per FIMO call, so that memelite's per-position codes stay within memory.
+_BASES_PER_CALL = 50_000_000
+_PSEUDOCOUNT = 1e-4  # memelite's default eps
+# Scores are sums of float64 log-odds; one computed in another order may differ by this.
+_SCORE_TOLERANCE = 1e-9
+
+
+# ---------------------------------------------------------------- scanning core
+
+
+def _check_onehot(onehot: object, what: str) -> None:
+    """Refuse anything but a (sequences, length, 4) array of 0 and 1."""
+    shape = getattr(onehot, "shape", None)
+    if shape is None or len(shape) != 3 or shape[2] != 4 or shape[1] < 1:
+        raise ValueError(
+            f"{what} must be one-hot DNA of shape (sequences, length, 4) with channels "
+            f"A, C, G, T, got shape {shape}"
+        )
+    dtype = np.dtype(getattr(onehot, "dtype", object))
+    if dtype.kind not in "biuf":
+        raise ValueError(f"{what} must hold 0 and 1 (bool, integer or float), got dtype {dtype}")
+
+
+def _check_values(onehot: np.ndarray, what: str) -> None:
+    if not (np.isin(onehot, (0, 1)).all() and (onehot.sum(axis=2) <= 1).all()):
+        raise ValueError(
+            f"{what} is not one-hot: every position needs one 1 (or none, for N) among "
+            "its 4 channels and 0 elsewhere"
+        )
+
+
+def _check_motifs(motifs: object) -> list[np.ndarray]:
+    """Each motif's frequencies as (4, length), the layout memelite reads."""
+    if not isinstance(motifs, Sequence) or isinstance(motifs, str) or not motifs:
+        raise ValueError(
+            "motifs must be a non-empty list of dicts with 'matrix_id', 'name' and "
+            f"'frequencies' (ct.io.read_jaspar), got {type(motifs).__name__}"
+        )
+    pwms = []
+    for i, motif in enumerate(motifs):
+        if not isinstance(motif, dict) or not {"matrix_id", "name", "frequencies"} <= set(motif):
+            raise ValueError(
+                f"motifs[{i}] must be a dict with 'matrix_id', 'name' and 'frequencies', "
+                f"got {motif!r:.80}"
+            )
+        frequencies = np.asarray(motif["frequencies"], dtype=np.float64)
+        if (
+            frequencies.ndim != 2
+            or frequencies.shape[1] != 4
+            or len(frequencies) == 0
+            or not np.isfinite(frequencies).all()
+            or (frequencies < 0).any()
+            or not np.allclose(frequencies.sum(axis=1), 1, atol=1e-3)
+        ):
+            raise ValueError(
+                f"motifs[{i}] ({motif['matrix_id']}): frequencies must be (length, 4) "
+                "non-negative with rows summing to 1"
+            )
+        pwms.append(np.ascontiguousarray(frequencies.T))
+    ids = [str(m["matrix_id"]) for m in motifs]
+    repeated = sorted({m for m in ids if ids.count(m) > 1})
+    if repeated:
+        raise ValueError(f"motifs repeat the matrix ids {repeated}")
+    return pwms
+
+
+def _no_hits() -> list[np.ndarray]:
+    return [np.empty(0, dtype) for dtype in (np.int64,) * 4 + (bool, np.float64, np.float64)]
+
+
+def _log_odds(pwm: np.ndarray) -> np.ndarray:
+    """(length, 4) log2 odds of a (4, length) frequency matrix, exactly as memelite scores."""
+    return (np.log2(pwm + _PSEUDOCOUNT) - np.log2(0.25)).T
+
+
+def tail_pvalue(log_odds: np.ndarray, score: float, limit: int = 1_000_000) -> float | None:
+    """Exact chance that a uniformly random sequence scores ``score`` or more.
+
+    Every sequence that can still reach ``score`` is followed base by base, so
+    the cost grows with the number of such sequences: cheap for the top of the
+    distribution, where memelite's binned table has nothing.
+
+    Parameters
+    ----------
+    log_odds
+        (length, 4) score of each base at each position.
+    score
+        The window score.
+    limit
+        Give up (return ``None``) when more partial sequences than this remain.
+
+    Returns
+    -------
+    The p-value, or ``None`` past ``limit``.
+    """
+    best_rest = np.append(np.cumsum(log_odds.max(axis=1)[::-1])[::-1], 0.0)
+    partial = np.zeros(1)
+    for i, row in enumerate(log_odds):
+        partial = (partial[:, None] + row[None, :]).ravel()
+        partial = partial[partial + best_rest[i + 1] >= score - _SCORE_TOLERANCE]
+        if len(partial) > limit:
+            return None
+    return len(partial) / 4.0 ** len(log_odds)
+
+
+def _fimo_hits(
+    sequences: np.ndarray, pwms: list[np.ndarray], motifs: np.ndarray, pvalue: float
+) -> list[np.ndarray]:
+    """memelite FIMO on both strands: ``[sequence, motif, start, end, minus, score, pvalue]``."""
+    from memelite import fimo
+
+    # memelite takes frequencies and adds its own pseudocount before the log2.
+    hits = fimo(
+        {str(i): pwms[m] for i, m in enumerate(motifs)},
+        sequences,
+        threshold=pvalue,
+        reverse_complement=True,
+    )
+    hits = [h for h in hits if len(h)]
+    if not hits:
+        return _no_hits()
+    columns = ("sequence_name", "motif_idx", "start", "end", "strand", "score", "p-value")
+    sequence, motif, start, end, strand, score, p = (
+        np.concatenate([h[c].to_numpy() for h in hits]) for c in columns
+    )
+    motif = motifs[motif.astype(np.int64)]
+    score = score.astype(np.float64)
+    p = _exact_zeros(pwms, motif, score, p.astype(np.float64))
+    keep = p < pvalue
+    return [
+        column[keep]
+        for column in (
+            sequence.astype(np.int64),
+            motif,
+            start.astype(np.int64),
+            end.astype(np.int64),
+            strand == "-",
+            score,
+            p,
+        )
+    ]
+
+
+def _exact_zeros(
+    pwms: list[np.ndarray], motif: np.ndarray, score: np.ndarray, p: np.ndarray
+) -> np.ndarray:
+    """memelite's p-values with its zeros replaced by exact ones.
+
+    memelite's table ends at the largest sum of rounded column scores, so a
+    window scoring above it (a motif's consensus, often) reads p = 0, and
+    passes any threshold even when no window of the motif can reach it.
+    """
+    zero = np.flatnonzero(p == 0)
+    if not len(zero):
+        return p
+    p = p.copy()
+    pairs, inverse = np.unique(np.stack([motif[zero], score[zero]]), axis=1, return_inverse=True)
+    exact = np.array([tail_pvalue(_log_odds(pwms[int(m)]), s) for m, s in pairs.T], dtype=float)
+    p[zero] = exact[inverse.ravel()]
+    return p
+
+
+def _reachable(pwms: list[np.ndarray], pvalue: float) -> np.ndarray:
+    """The motifs whose best window (the consensus) has a p-value below ``pvalue``."""
+    best = [tail_pvalue(lo, lo.max(axis=1).sum()) for lo in map(_log_odds, pwms)]
+    return np.array([i for i, b in enumerate(best) if b < pvalue], dtype=np.int64)
+
+
+def _scan_chunks(
+    onehot, pwms: list[np.ndarray], pvalue: float, batches: list[np.ndarray], what: str
+) -> Iterable[list[np.ndarray]]:
+    """FIMO hits of every batch of motifs over every chunk of sequences."""
+    n, length, _ = onehot.shape
+    for offset in range(0, n, _sequences_per_call(length)):
+        chunk = np.asarray(onehot[offset : offset + _sequences_per_call(length)])
+        _check_values(chunk, what)
+        sequences = np.ascontiguousarray(chunk.transpose(0, 2, 1))
+        for motifs in batches:
+            hits = _fimo_hits(sequences, pwms, motifs, pvalue)
+            hits[0] += offset
+            yield hits
+
+
+def _sequences_per_call(length: int) -> int:
+    return max(1, _BASES_PER_CALL // length)
+
+
+def _batches(pwms: list[np.ndarray], pvalue: float, batch_size: int) -> list[np.ndarray]:
+    reachable = _reachable(pwms, pvalue)
+    return [reachable[i : i + batch_size] for i in range(0, len(reachable), batch_size)]
+
+
+def _site_table(
+    hits: list[list[np.ndarray]], motifs: Sequence[dict], regions: pd.Index | None
+) -> pd.DataFrame:
+    """One sorted table of every hit, with categorical ids, names, strands and regions."""
+    if not hits:
+        hits = [_no_hits()]
+    sequence, motif, start, end, minus, score, p = (
+        np.concatenate(c) for c in zip(*hits, strict=True)
+    )
+    order = np.lexsort((minus, motif, start, sequence))
+    ids = [str(m["matrix_id"]) for m in motifs]
+    names = pd.Index([str(m["name"]) for m in motifs])
+    name_codes, name_categories = pd.factorize(names)
+    motif = motif[order]
+    sequence = sequence[order]
+    region = sequence if regions is None else pd.Categorical.from_codes(sequence, regions)
+    return pd.DataFrame(
+        {
+            "region": region,
+            "motif_id": pd.Categorical.from_codes(motif, ids),
+            "tf_name": pd.Categorical.from_codes(name_codes[motif], name_categories),
+            "start": start[order],
+            "end": end[order],
+            "strand": pd.Categorical.from_codes(minus[order].astype(np.int8), ["+", "-"]),
+            "score": score[order],
+            "pvalue": p[order],
+        }
+    )
+
+
+def scan(
+    onehot: np.ndarray,
+    motifs: Sequence[dict],
+    pvalue: float = 1e-5,
+    *,
+    batch_size: int = MOTIFS_PER_CALL,
+) -> pd.DataFrame:
+    """Binding sites of motifs in one-hot DNA, on both strands (FIMO, via memelite).
+
+    A window's score is the sum over its bases of ``log2((frequency + 1e-4) /
+    0.25)`` (memelite's pseudocount, a uniform background); its p-value is the
+    chance of that score or more under the background. Minus-strand sites are
+    those of the reverse-complement matrix, reported in forward coordinates.
+
+    Parameters
+    ----------
+    onehot
+        (sequences, length, 4) DNA, channels A, C, G, T; an all-zero position is N.
+    motifs
+        Dicts with ``matrix_id``, ``name`` and ``frequencies`` (length × 4), as
+        :func:`~chromtools.io.read_jaspar` returns them.
+    pvalue
+        Keep sites with a p-value below this.
+    batch_size
+        Motifs per FIMO call.
+
+    Returns
+    -------
+    Sites sorted by sequence and start: ``region`` (position of the sequence
+    in ``onehot``), ``motif_id`` and ``tf_name`` (categorical), ``start`` and
+    ``end`` (0-based, end exclusive, forward-strand coordinates), ``strand``
+    (``"+"``/``"-"``), ``score`` (log2 odds) and ``pvalue``.
+    """
+    _check_onehot(onehot, "onehot")
+    pwms = _check_motifs(motifs)
+    pvalue = check_number(pvalue, "pvalue", minimum=0, maximum=1, strict_minimum=True)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    batches = _batches(pwms, pvalue, batch_size)
+    hits = list(_scan_chunks(onehot, pwms, pvalue, batches, "onehot"))
+    return _site_table(hits, motifs, None)
+
+
+# ---------------------------------------------------------------- AnnData wrapper
+
+
+def _check_free(adata: AnnData, function: str, table: str, params: str) -> None:
+    """Refuse to replace ``uns[table]``/``uns[params]`` unless ``function`` wrote them."""
+    earlier = adata.uns.get(params)
+    ours = isinstance(earlier, dict) and earlier.get("function") == function
+    clashes = [f"uns[{k!r}]" for k in (table, params) if k in adata.uns]
+    if clashes and not ours:
+        raise ValueError(
+            f"{function} would overwrite {', '.join(clashes)}, which ct.tl.{function} did not "
+            "write; delete those entries first"
+        )
+
+
+def _write_uns(adata: AnnData, entries: dict) -> None:
+    if adata.is_view:
+        adata._init_as_actual(adata.copy())
+    for name, value in entries.items():
+        adata.uns[name] = value
+
+
+def _check_sequences(adata: AnnData, what: str):
+    if "onehot" not in adata.varm:
+        raise ValueError(
+            f"{what} reads one-hot DNA, and adata.varm['onehot'] is missing; read regions "
+            "and a genome FASTA with ct.io.read_regions (or ct.pp.one_hot)"
+        )
+    onehot = adata.varm["onehot"]
+    _check_onehot(onehot, "adata.varm['onehot']")
+    if not adata.var_names.is_unique:
+        raise ValueError(
+            f"{what} names sites by their region, and adata.var_names repeat; "
+            "run adata.var_names_make_unique() first"
+        )
+    return onehot
+
+
+def scan_motifs(
+    adata: AnnData,
+    *,
+    release: str = JASPAR_RELEASE,
+    collection: str = "CORE",
+    tax_group: str = "vertebrates",
+    pvalue: float = 1e-5,
+    motifs: Sequence[str] | None = None,
+    batch_size: int = MOTIFS_PER_CALL,
+) -> None:
+    """Scan every region's DNA for JASPAR binding sites, on both strands (FIMO).
+
+    The motifs are read offline (:func:`~chromtools.io.read_jaspar`) and
+    scanned over ``varm['onehot']`` with memelite's FIMO (:func:`scan`).
+
+    Parameters
+    ----------
+    adata
+        Object with one-hot DNA in ``varm['onehot']`` (regions, length, 4).
+    release
+        JASPAR release bundled with pyjaspar.
+    collection
+        JASPAR collection (``"CORE"``, ``"UNVALIDATED"``).
+    tax_group
+        Taxonomic group (``"vertebrates"``…).
+    pvalue
+        Keep sites with a p-value below this (ChromTransfer: 1e-5).
+    motifs
+        Only these matrix ids or TF names; every motif of the collection by default.
+    batch_size
+        Motifs per FIMO call (the progress bar moves once per call).
+
+    Returns
+    -------
+    ``None``. Writes
+
+    ``adata.uns['motif_sites']``
+        DataFrame of sites sorted by region and start: ``region`` (var name),
+        ``motif_id``, ``tf_name``, ``start``, ``end`` (0-based, end exclusive,
+        forward strand), ``strand``, ``score`` (log2 odds), ``pvalue``;
+        categorical region, ids, names and strands.
+    ``adata.uns['motif_sites_params']``
+        ``function``, ``release``, ``collection``, ``tax_group``, ``pvalue``,
+        ``n_motifs``, ``n_regions``, ``n_sites``, ``length`` and ``matrix_ids``.
+    """
+    onehot = _check_sequences(adata, "scan_motifs")
+    pvalue = check_number(pvalue, "pvalue", minimum=0, maximum=1, strict_minimum=True)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    _check_free(adata, "scan_motifs", SITES, SITES_PARAMS)
+    release, collection, tax_group = jaspar_collection(release, collection, tax_group)
+    found = read_jaspar(release, collection, tax_group, motifs)
+    pwms = _check_motifs(found)
+
+    batches = _batches(pwms, pvalue, batch_size)
+    n_chunks = -(-onehot.shape[0] // _sequences_per_call(onehot.shape[1]))
+    chunks = _scan_chunks(onehot, pwms, pvalue, batches, "adata.varm['onehot']")
+    hits = list(
+        progress(chunks, total=len(batches) * n_chunks, desc=f"scan_motifs {len(pwms)} motifs")
+    )
+    table = _site_table(hits, found, adata.var_names)
+    params = {
+        "function": "scan_motifs",
+        "release": release,
+        "collection": collection,
+        "tax_group": tax_group,
+        "pvalue": pvalue,
+        "n_motifs": len(found),
+        "n_regions": int(adata.n_vars),
+        "n_sites": len(table),
+        "length": int(onehot.shape[1]),
+        "matrix_ids": [m["matrix_id"] for m in found],
+    }
+    _write_uns(adata, {SITES: table, SITES_PARAMS: params})
+
+
+# ---------------------------------------------------------------- enrichment core
+
+
+def site_scores(
+    per_base: np.ndarray, row: np.ndarray, start: np.ndarray, end: np.ndarray, score: str
+) -> np.ndarray:
+    """Each site's ``score`` (``"max"``, ``"min"`` or ``"mean"``) of ``per_base`` over its bases.
+
+    Parameters
+    ----------
+    per_base
+        (regions, length) attribution of each base.
+    row, start, end
+        Each site's row in ``per_base`` and its bases ``start`` to ``end`` (exclusive).
+    score
+        How a site's bases are summarised.
+
+    Returns
+    -------
+    One float per site.
+    """
+    reduce = {"max": np.max, "min": np.min, "mean": np.mean}[score]
+    out = np.empty(len(row), dtype=np.float64)
+    width = end - start
+    # Sites of one motif share a length: gather each length's sites as one block.
+    for w in np.unique(width):
+        sites = np.flatnonzero(width == w)
+        bases = per_base[row[sites, None], start[sites, None] + np.arange(w)]
+        out[sites] = reduce(bases, axis=1)
+    return out
+
+
+def _overlapping(flat_start: np.ndarray, flat_end: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """Which sites share a base with any of the sites ``own`` (all of one motif's length)."""
+    width = flat_end[own[0]] - flat_start[own[0]]
+    starts = np.sort(flat_start[own])
+    # A site [a, b) overlaps an own site [s, s + width) exactly when a - width < s < b.
+    return np.searchsorted(starts, flat_end, "left") > np.searchsorted(
+        starts, flat_start - width, "right"
+    )
+
+
+def ks_enrichment(
+    scores: np.ndarray,
+    motif: np.ndarray,
+    flat_start: np.ndarray,
+    flat_end: np.ndarray,
+    tested: Sequence[int],
+) -> pd.DataFrame:
+    """Signed two-sample KS of each tested motif's site scores against the others' sites.
+
+    The background of motif ``m`` is every site of another motif that shares
+    no base with a site of ``m``. ``D`` is positive when ``m``'s sites rank
+    higher on average than the background's (Mann–Whitney's U above half).
+
+    Parameters
+    ----------
+    scores
+        One score per site.
+    motif
+        Each site's motif (integer code).
+    flat_start, flat_end
+        Each site's bases as positions along all regions laid end to end
+        (``region * length + start``), so sites of different regions never overlap.
+    tested
+        Motif codes to test.
+
+    Returns
+    -------
+    DataFrame indexed by motif code with ``n_sites``, ``ks_d`` (signed) and
+    ``pvalue``; a motif without background sites gets NaN.
+    """
+    from scipy.stats import ks_2samp
+
+    order = np.argsort(scores, kind="stable")
+    sorted_scores = scores[order]
+    rows = []
+    for m in tested:
+        own = np.flatnonzero(motif == m)
+        background = (motif != m) & ~_overlapping(flat_start, flat_end, own)
+        foreground = sorted_scores[(motif == m)[order]]
+        others = sorted_scores[background[order]]
+        if not len(others):
+            rows.append((m, len(own), np.nan, np.nan))
+            continue
+        test = ks_2samp(foreground, others)
+        # U: per own site, the background sites below it, ties counted half.
+        below = np.searchsorted(others, foreground, "left") + np.searchsorted(
+            others, foreground, "right"
+        )
+        higher = below.sum() / 2 >= len(foreground) * len(others) / 2
+        rows.append((m, len(own), test.statistic * (1 if higher else -1), test.pvalue))
+    return pd.DataFrame(rows, columns=["motif", "n_sites", "ks_d", "pvalue"]).set_index("motif")
+
+
+# ---------------------------------------------------------------- enrichment wrapper
+
+
+@dataclasses.dataclass
+class _Enrichment:
+    """What :func:`motif_enrichment` reads for one model, checked before any work."""
+
+    key: str
+    name: str  # the key as a slot name (layer_key)
+    cell_type: str
+    method: str
+    score: str
+    positive: np.ndarray | None  # per region, predicted positive; None: every region
+
+    @property
+    def attributions(self) -> str:
+        return f"{self.name}_attr_{self.cell_type}"
+
+
+def _check_sites(adata: AnnData) -> pd.DataFrame:
+    sites = adata.uns.get(SITES)
+    if not isinstance(sites, pd.DataFrame):
+        raise ValueError(
+            f"motif_enrichment reads binding sites from adata.uns[{SITES!r}], which is missing; "
+            "run ct.tl.scan_motifs(adata) first"
+        )
+    missing = [c for c in SITE_COLUMNS if c not in sites.columns]
+    if missing:
+        raise ValueError(f"adata.uns[{SITES!r}] lacks the columns {missing}; run ct.tl.scan_motifs")
+    return sites
+
+
+def _attributed_cell_type(adata: AnnData, key: str, name: str, cell_type: object) -> str:
+    """The cell type whose attributions of ``key`` are read, checked."""
+    attributed = [c for c in adata.obs_names if f"{name}_attr_{c}" in adata.varm]
+    run = f"run ct.tl.attribute(adata, {key!r}) first"
+    if not attributed:
+        raise ValueError(
+            f"motif_enrichment: no attributions of {key!r} "
+            f"(adata.varm[{name + '_attr_<cell type>'!r}]); {run}"
+        )
+    if cell_type is None:
+        if len(attributed) > 1:
+            raise ValueError(
+                f"motif_enrichment: {key!r} has attributions for the cell types {attributed}; "
+                "say which with cell_type="
+            )
+        return attributed[0]
+    if not isinstance(cell_type, str) or cell_type not in adata.obs_names:
+        raise ValueError(
+            f"cell_type={cell_type!r} is not a cell type of adata.obs_names {list(adata.obs_names)}"
+        )
+    if cell_type not in attributed:
+        raise ValueError(
+            f"motif_enrichment: no attributions of {key!r} for {cell_type!r} "
+            f"(adata.varm[{name + '_attr_' + cell_type!r}]); it has {attributed}; "
+            f"run ct.tl.attribute(adata, {key!r}, cell_types=[{cell_type!r}]) first"
+        )
+    return cell_type
+
+
+def _predicted_positive(adata: AnnData, key: str, name: str, cell_type: str) -> np.ndarray:
+    if name not in adata.layers:
+        raise ValueError(
+            f"positive_only=True reads the predictions of {key!r} in adata.layers[{name!r}], "
+            f"which is missing; run ct.tl.predict(adata, {key!r}) first, or pass "
+            "positive_only=False"
+        )
+    probability = np.asarray(adata.layers[name][adata.obs_names.get_loc(cell_type)], np.float64)
+    positive = np.nan_to_num(probability, nan=0.0).ravel() > 0.5
+    if not positive.any():
+        raise ValueError(
+            f"motif_enrichment: no region is predicted positive (probability > 0.5) for "
+            f"{cell_type!r} in adata.layers[{name!r}]; pass positive_only=False to use every region"
+        )
+    return positive
+
+
+def _plan(
+    adata: AnnData,
+    key: object,
+    cell_type: object,
+    score: object,
+    positive_only: object,
+    length: int,
+) -> _Enrichment:
+    if not isinstance(key, str) or not key:
+        raise ValueError(f"key must be the uns key of a fitted model, got {key!r}")
+    name = layer_key(key)
+    cell_type = _attributed_cell_type(adata, key, name, cell_type)
+    values = adata.varm[f"{name}_attr_{cell_type}"]
+    if values.ndim != 3 or values.shape[2] != 4 or values.shape[1] < length:
+        raise ValueError(
+            f"adata.varm[{name + '_attr_' + cell_type!r}] has shape {values.shape}; expected "
+            f"(regions, length, 4) covering the sites of uns[{SITES!r}] (up to base {length})"
+        )
+    record = adata.uns.get(f"{name}_attr", {})
+    method = str(record.get("params", {}).get("method", "unknown"))
+    if score is None:
+        score = "min" if method == "ism" else "max"
+    if score not in SCORES:
+        raise ValueError(f"score must be one of {list(SCORES)} or None, got {score!r}")
+    if not isinstance(positive_only, bool | np.bool_):
+        raise ValueError(f"positive_only must be True or False, got {positive_only!r}")
+    positive = _predicted_positive(adata, key, name, cell_type) if positive_only else None
+    return _Enrichment(key, name, cell_type, method, score, positive)
+
+
+def _site_regions(adata: AnnData, sites: pd.DataFrame) -> np.ndarray:
+    """Each site's position in ``var`` (-1 for regions this object no longer has)."""
+    region = sites["region"]
+    if isinstance(region.dtype, pd.CategoricalDtype):
+        lookup = adata.var_names.get_indexer(region.cat.categories.astype(str))
+        return np.where(region.cat.codes.to_numpy() < 0, -1, lookup[region.cat.codes.to_numpy()])
+    return adata.var_names.get_indexer(region.astype(str))
+
+
+def _enrichment(
+    adata: AnnData, plan: _Enrichment, sites: pd.DataFrame, min_sites: int
+) -> tuple[pd.DataFrame, dict]:
+    """The per-motif table of one model and the record of how it was made."""
+    from scipy.stats import false_discovery_control
+
+    region = _site_regions(adata, sites)
+    keep = region >= 0
+    if plan.positive is not None:
+        keep &= plan.positive[np.maximum(region, 0)]
+    region = region[keep]
+    start = sites["start"].to_numpy(np.int64)[keep]
+    end = sites["end"].to_numpy(np.int64)[keep]
+    ids = sites["motif_id"]
+    # scan_motifs' categories are every motif scanned, with sites or not.
+    ids = ids.array if isinstance(ids.dtype, pd.CategoricalDtype) else pd.Categorical(ids)
+    motif = ids.codes[keep].astype(np.int64)
+
+    rows, row = np.unique(region, return_inverse=True)
+    values = np.asarray(adata.varm[plan.attributions][rows], dtype=np.float64)
+    # grad×input is non-zero at the observed base only; ISM is 0 there, so a
+    # base's ISM score is the mean of its 3 substitutions.
+    per_base = values.sum(axis=2) / (3 if plan.method == "ism" else 1)
+    scores = site_scores(per_base, row, start, end, plan.score)
+
+    counts = np.bincount(motif, minlength=len(ids.categories))
+    tested = np.flatnonzero(counts >= min_sites)
+    length = values.shape[1]
+    # ISM deltas are most negative where a base matters: rank by importance.
+    importance = -scores if plan.method == "ism" else scores
+    result = ks_enrichment(importance, motif, row * length + start, row * length + end, tested)
+    result = result.dropna()
+    names = pd.Series(sites["tf_name"].astype(str).to_numpy()[keep]).groupby(motif).first()
+    table = pd.DataFrame(
+        {
+            "tf_name": names.reindex(result.index).to_numpy(),
+            "n_sites": result["n_sites"].to_numpy(np.int64),
+            "ks_d": result["ks_d"].to_numpy(np.float64),
+            "pvalue": result["pvalue"].to_numpy(np.float64),
+            "fdr": false_discovery_control(result["pvalue"]) if len(result) else [],
+        },
+        index=pd.Index(ids.categories[result.index].astype(str), name="motif_id"),
+    ).sort_values("ks_d", ascending=False, kind="stable")
+    skipped = sorted(set(ids.categories.astype(str)) - set(table.index))
+    params = {
+        "function": "motif_enrichment",
+        "key": plan.key,
+        "cell_type": plan.cell_type,
+        "method": plan.method,
+        "score": plan.score,
+        "min_sites": min_sites,
+        "positive_only": plan.positive is not None,
+        "n_regions": int(adata.n_vars if plan.positive is None else plan.positive.sum()),
+        "n_sites": int(len(scores)),
+        "skipped": skipped,
+    }
+    return table, params
+
+
+def _joined(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Two enrichment tables side by side, one row per motif of either."""
+    (first, a), (second, b) = tables.items()
+    names = a["tf_name"].combine_first(b["tf_name"])
+    columns = {"tf_name": names}
+    for field in ("n_sites", "ks_d", "fdr"):
+        columns[f"{field}_{first}"] = a[field]
+        columns[f"{field}_{second}"] = b[field]
+    joined = pd.DataFrame(columns)
+    joined.index.name = "motif_id"
+    return joined.sort_values(f"ks_d_{first}", ascending=False, kind="stable", na_position="last")
+
+
+def motif_enrichment(
+    adata: AnnData,
+    key: str,
+    *,
+    cell_type: str | None = None,
+    min_sites: int = 100,
+    score: str | None = None,
+    positive_only: bool = True,
+    reference: str | None = None,
+) -> pd.DataFrame:
+    """Which TFs' binding sites carry a model's attributions (ChromTransfer's test).
+
+    Each site of ``uns['motif_sites']`` in the regions the model predicts
+    positive gets one score, the attribution over its bases (a base's
+    attribution is the sum over its 4 channels; for ISM the mean of its 3
+    substitution deltas). Per motif with at least ``min_sites`` sites, a
+    two-sample Kolmogorov–Smirnov test compares its sites' scores with those
+    of every other motif's sites that share no base with its own; ``D`` is
+    signed ``+`` when its sites rank as more important on average (higher
+    attributions; for ISM, lower deltas). P-values are adjusted over the
+    tested motifs (Benjamini–Hochberg).
+
+    Parameters
+    ----------
+    adata
+        Object with ``uns['motif_sites']`` (:func:`scan_motifs`) and the
+        attributions ``varm[f"{key}_attr_{cell_type}"]`` (:func:`attribute`).
+    key
+        ``uns`` key of the model whose attributions are tested.
+    cell_type
+        Cell type whose attributions are read; needed only when ``key`` has
+        attributions for several.
+    min_sites
+        Motifs with fewer sites in the regions used are not tested.
+    score
+        A site's score over its bases: ``"max"``, ``"min"`` or ``"mean"``. By
+        default ``"min"`` for ISM deltas (a site that matters loses most when
+        mutated) and ``"max"`` otherwise.
+    positive_only
+        Use only the regions predicted positive (probability > 0.5 in
+        ``layers[key]``, :func:`predict`) for ``cell_type``; else every region.
+    reference
+        Another model's key: test its attributions the same way (its cell type
+        is ``cell_type`` when it has attributions for it, else its only one)
+        and join the two tables.
+
+    Returns
+    -------
+    The table (with ``reference``, the joined table). Writes
+
+    ``adata.uns[f"{key}_motifs"]``
+        DataFrame indexed by ``motif_id``: ``tf_name``, ``n_sites``, ``ks_d``
+        (signed), ``pvalue``, ``fdr``; sorted by ``ks_d``, largest first.
+    ``adata.uns[f"{key}_motifs_params"]``
+        ``function``, ``key``, ``cell_type``, ``method``, ``score``,
+        ``min_sites``, ``positive_only``, ``n_regions``, ``n_sites`` and
+        ``skipped`` (motifs not tested: too few sites, or no other sites).
+    ``adata.uns[f"{key}_vs_{reference}_motifs"]``
+        With ``reference``: per motif ``tf_name`` and ``n_sites``, ``ks_d``
+        and ``fdr`` of each model (suffixed by its key), with ``..._params``
+        alongside; ``uns[f"{reference}_motifs"]`` is written too.
+
+    ``/`` in a key becomes ``_`` in these names, as in ``layers``.
+    """
+    sites = _check_sites(adata)
+    min_sites = check_int(min_sites, "min_sites", minimum=1)
+    length = int(sites["end"].max()) if len(sites) else 0
+    plans = [_plan(adata, key, cell_type, score, positive_only, length)]
+    if reference is not None:
+        if not isinstance(reference, str) or layer_key(reference) == plans[0].name:
+            raise ValueError(
+                f"reference must be another model's key than {key!r}, got {reference!r}"
+            )
+        other = cell_type if f"{layer_key(reference)}_attr_{cell_type}" in adata.varm else None
+        plans.append(_plan(adata, reference, other, score, positive_only, length))
+    outputs = [(f"{p.name}_motifs", f"{p.name}_motifs_params") for p in plans]
+    if reference is not None:
+        joined = f"{plans[0].name}_vs_{plans[1].name}_motifs"
+        outputs.append((joined, f"{joined}_params"))
+    for table, params in outputs:
+        _check_free(adata, "motif_enrichment", table, params)
+
+    results = [_enrichment(adata, plan, sites, min_sites) for plan in plans]
+    entries = {}
+    for (table, params), result in zip(outputs, results, strict=False):
+        entries[table], entries[params] = result
+    if reference is None:
+        _write_uns(adata, entries)
+        return results[0][0]
+    both = _joined({p.name: table for p, (table, _) in zip(plans, results, strict=True)})
+    entries[outputs[2][0]] = both
+    entries[outputs[2][1]] = {
+        "function": "motif_enrichment",
+        "keys": [p.key for p in plans],
+        "cell_types": [p.cell_type for p in plans],
+    }
+    _write_uns(adata, entries)
+    return both
