@@ -34,6 +34,14 @@ def _promoter_auroc(adata, cell_types: list[str]) -> pd.Series:
     )
 
 
+def _deletion_table(adata, key: str) -> pd.DataFrame:
+    """Marks × (ON, OFF) mean predicted change from ``ct.tl.in_silico_deletion``."""
+    summary = adata.uns[key]["summary"].copy()
+    summary["mark"] = summary["perturbation"].str.removeprefix(f"{key}_")
+    table = summary.pivot_table(index="mark", columns="status", values="mean_change")
+    return table.reindex(index=get.marks(adata), columns=["ON", "OFF"])
+
+
 def run_demo(out: str | Path = "demo_output") -> None:
     """Load the REMC sample, prepare it as the papers do, store it, read it back lazily."""
     out = Path(out)
@@ -78,6 +86,11 @@ def run_demo(out: str | Path = "demo_output") -> None:
                 }
             )
     print(pd.DataFrame(rows).round(3).to_string(index=False))
+
+    print("\nWhy a gene is on: delete each mark in silico from the E123 DeepChrome model")
+    print("(mean predicted change of the probability, measured ON vs OFF genes):")
+    tl.in_silico_deletion(adata, "deepchrome_E123", cell_types=["E123"], key_added="deletion")
+    print(_deletion_table(adata, "deletion").round(3).to_string())
 
     print("\nTransfer K562 → H1 (the E123 DeepChrome model, fine-tuned on E003's train genes):")
     tl.finetune(adata, source="E123", target="E003", model="deepchrome", seed=0)
