@@ -6,6 +6,7 @@ from ._csv import read_deepchrome, read_deepdiff
 from ._expression import read_expression
 from ._fasta import read_regions
 from ._genes import read_genes
+from ._motifs import read_jaspar
 from ._zarr import read_zarr, verify, write_zarr
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "read_deepdiff",
     "read_expression",
     "read_genes",
+    "read_jaspar",
     "read_regions",
     "read_zarr",
     "verify",

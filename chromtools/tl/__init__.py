@@ -7,6 +7,7 @@ from ._differential import differential
 from ._finetune import finetune
 from ._fit import evaluate, fit, predict
 from ._model_io import load_model, save_model
+from ._motifs import motif_enrichment, scan_motifs
 from ._perturb import in_silico_deletion
 from ._pretrain import pretrain
 from ._records import NormalizationWarning
@@ -27,9 +28,11 @@ __all__ = [
     "fit",
     "in_silico_deletion",
     "load_model",
+    "motif_enrichment",
     "predict",
     "pretrain",
     "save_model",
+    "scan_motifs",
     "subsample_curve",
     "transfer_matrix",
 ]
