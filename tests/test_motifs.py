@@ -10,7 +10,7 @@ from scipy.stats import false_discovery_control, ks_2samp, rankdata
 
 import chromtools as ct
 from chromtools.io._motifs import _collection, jaspar_motif, read_jaspar
-from chromtools.tl._motifs import motif_enrichment, scan, scan_motifs, tail_pvalue
+from chromtools.tl._motifs import _reachable, motif_enrichment, scan, scan_motifs, tail_pvalue
 
 GATA1, HNF4A, CTCF = "MA0035.5", "MA0114.5", "MA0139.2"
 PLANTED_START = 123
@@ -167,6 +167,15 @@ def test_tail_pvalue_equals_counting_every_sequence():
     scores = log_odds[np.arange(6), every].sum(axis=1)
     for threshold in np.quantile(scores, [0.5, 0.99, 0.9999, 1.0]):
         assert tail_pvalue(log_odds, threshold) == pytest.approx((scores >= threshold).mean())
+
+
+@pytest.mark.parametrize("pvalue", [1e-4, 1e-5, 1e-6])
+def test_scan_skips_exactly_the_motifs_whose_consensus_misses_the_threshold(vertebrates, pvalue):
+    pwms = [m["frequencies"].T for m in vertebrates]
+    best = [tail_pvalue(_log_odds(m), _log_odds(m).max(axis=1).sum()) for m in vertebrates]
+    expected = [i for i, p in enumerate(best) if p < pvalue]
+    np.testing.assert_array_equal(_reachable(pwms, pvalue), expected)
+    assert 0 < len(expected) < 879
 
 
 def _reference_scores(onehot: np.ndarray, motif: dict) -> np.ndarray:

