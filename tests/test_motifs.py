@@ -250,6 +250,7 @@ def test_scan_motifs_stores_a_compact_table_and_its_params():
         "n_sites": len(sites),
         "length": 200,
         "matrix_ids": params["matrix_ids"],
+        "unreachable": [],
     }
     # Every matrix named CTCF or HNF4A (the dimer MA1494.2 too).
     assert sorted(params["matrix_ids"]) == [
@@ -266,6 +267,13 @@ def test_scan_motifs_stores_a_compact_table_and_its_params():
     )
     truth = set(zip(planted.index, planted["motif_start"], planted["motif_strand"], strict=True))
     assert len(truth & found) >= len(truth) // 2
+
+
+def test_scan_motifs_lists_the_motifs_too_short_for_the_pvalue():
+    adata = _regions(_planted(read_jaspar(motifs=[GATA1])[0], "+"))
+    scan_motifs(adata, motifs=[GATA1, CTCF], pvalue=1e-5)
+    assert adata.uns["motif_sites_params"]["unreachable"] == [GATA1]
+    assert GATA1 not in set(adata.uns["motif_sites"]["motif_id"])
 
 
 def _stored(adata: ad.AnnData) -> set[str]:
@@ -388,10 +396,12 @@ def _reference_enrichment(adata, key, motif_id, positive, reducer):
     )
     own = (sites["motif_id"] == motif_id).to_numpy()
     spans = list(zip(region, sites["start"], sites["end"], strict=True))
-    own_spans = [spans[i] for i in np.flatnonzero(own)]
+    own_spans: dict[int, list[tuple[int, int]]] = {}
+    for i in np.flatnonzero(own):
+        own_spans.setdefault(spans[i][0], []).append(spans[i][1:])
     background = np.array(
         [
-            not own[i] and not any(r == q and s < f and b > e for q, e, f in own_spans)
+            not own[i] and not any(s < f and b > e for e, f in own_spans.get(r, []))
             for i, (r, s, b) in enumerate(spans)
         ]
     )
@@ -495,3 +505,17 @@ def test_motif_enrichment_replaces_only_its_own_table(attributed):
     with pytest.raises(ValueError, match=r"would overwrite uns\['m_motifs'\]"):
         motif_enrichment(adata, "m", min_sites=20)
     assert adata.uns["m_motifs"] == "the user's"
+
+
+def test_sites_and_enrichment_survive_a_zarr_round_trip(attributed, tmp_path):
+    adata = attributed.copy()
+    table = motif_enrichment(adata, "m", min_sites=20)
+    ct.io.write_zarr(adata, tmp_path / "motifs.zarr")
+    back = ct.io.read_zarr(tmp_path / "motifs.zarr")
+    pd.testing.assert_frame_equal(back.uns["motif_sites"], adata.uns["motif_sites"])
+    pd.testing.assert_frame_equal(back.uns["m_motifs"], table)
+    assert list(back.uns["m_motifs_params"]["skipped"]) == adata.uns["m_motifs_params"]["skipped"]
+    # Enrichment runs again on the object read back (lazily), with no model in memory.
+    pd.testing.assert_frame_equal(motif_enrichment(back, "m", min_sites=20), table)
+    scan_motifs(back, pvalue=1e-4)  # from the lazy varm['onehot']
+    pd.testing.assert_frame_equal(back.uns["motif_sites"], adata.uns["motif_sites"])

@@ -106,6 +106,7 @@ def read_jaspar(
     release: str = JASPAR_RELEASE,
     collection: str = "CORE",
     tax_group: str = "vertebrates",
+    *,
     motifs: Sequence[str] | None = None,
 ) -> list[dict]:
     """Position frequency matrices of a JASPAR collection, read offline from pyjaspar.

@@ -245,6 +245,11 @@ def _batches(pwms: list[np.ndarray], pvalue: float, batch_size: int) -> list[np.
     return [reachable[i : i + batch_size] for i in range(0, len(reachable), batch_size)]
 
 
+def _unreachable(pwms: list[np.ndarray], batches: list[np.ndarray]) -> list[int]:
+    scanned = np.concatenate(batches) if batches else []
+    return sorted(set(range(len(pwms))) - {int(i) for i in scanned})
+
+
 def _site_table(
     hits: list[list[np.ndarray]], motifs: Sequence[dict], regions: pd.Index | None
 ) -> pd.DataFrame:
@@ -339,7 +344,7 @@ def _write_uns(adata: AnnData, entries: dict) -> None:
         adata.uns[name] = value
 
 
-def _check_sequences(adata: AnnData, what: str):
+def _check_sequences(adata: AnnData, what: str) -> np.ndarray:
     if "onehot" not in adata.varm:
         raise ValueError(
             f"{what} reads one-hot DNA, and adata.varm['onehot'] is missing; read regions "
@@ -398,14 +403,17 @@ def scan_motifs(
         categorical region, ids, names and strands.
     ``adata.uns['motif_sites_params']``
         ``function``, ``release``, ``collection``, ``tax_group``, ``pvalue``,
-        ``n_motifs``, ``n_regions``, ``n_sites``, ``length`` and ``matrix_ids``.
+        ``n_motifs``, ``n_regions``, ``n_sites``, ``length``, ``matrix_ids``
+        and ``unreachable``: the motifs not scanned because even their
+        consensus misses ``pvalue`` (at 1e-5, every motif of 8 bases or
+        fewer, such as GATA1 MA0035.5, whose consensus has p = 4^-7).
     """
     onehot = _check_sequences(adata, "scan_motifs")
     pvalue = check_number(pvalue, "pvalue", minimum=0, maximum=1, strict_minimum=True)
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     _check_free(adata, "scan_motifs", SITES, SITES_PARAMS)
     release, collection, tax_group = jaspar_collection(release, collection, tax_group)
-    found = read_jaspar(release, collection, tax_group, motifs)
+    found = read_jaspar(release, collection, tax_group, motifs=motifs)
     pwms = _check_motifs(found)
 
     batches = _batches(pwms, pvalue, batch_size)
@@ -426,6 +434,7 @@ def scan_motifs(
         "n_sites": len(table),
         "length": int(onehot.shape[1]),
         "matrix_ids": [m["matrix_id"] for m in found],
+        "unreachable": [found[i]["matrix_id"] for i in _unreachable(pwms, batches)],
     }
     _write_uns(adata, {SITES: table, SITES_PARAMS: params})
 
