@@ -320,6 +320,30 @@ def test_scan_refuses_what_is_not_one_hot(onehot, message):
         scan(onehot, read_jaspar(motifs=[CTCF]))
 
 
+@pytest.mark.parametrize(
+    ("motifs", "message"),
+    [
+        ([], r"motifs must be a non-empty list of dicts"),
+        ([{"matrix_id": "x"}], r"motifs\[0\] must be a dict with 'matrix_id', 'name'"),
+        ([{"matrix_id": "x", "name": "X", "frequencies": np.ones(4)}], r"must be \(length, 4\)"),
+        (
+            [
+                {"matrix_id": "a", "name": "A", "frequencies": np.full((3, 4), 0.25)},
+                {"matrix_id": "b", "name": "B", "frequencies": np.full((5, 4), 0.3)},
+            ],
+            r"motifs\[1\] \(b\): frequencies must be non-negative with rows summing to 1",
+        ),
+        (
+            [{"matrix_id": "a", "name": "A", "frequencies": np.full((3, 4), 0.25)}] * 2,
+            r"repeat the matrix ids \['a'\]",
+        ),
+    ],
+)
+def test_scan_refuses_malformed_motifs(motifs, message):
+    with pytest.raises(ValueError, match=message):
+        scan(np.zeros((2, 20, 4), np.uint8), motifs)
+
+
 def test_scan_motifs_replaces_only_its_own_table():
     adata = _regions(_planted(read_jaspar(motifs=[CTCF])[0], "+"))
     adata.uns["motif_sites"] = "the user's"

@@ -82,19 +82,22 @@ def _check_motifs(motifs: object) -> list[np.ndarray]:
                 f"got {motif!r:.80}"
             )
         frequencies = np.asarray(motif["frequencies"], dtype=np.float64)
-        if (
-            frequencies.ndim != 2
-            or frequencies.shape[1] != 4
-            or len(frequencies) == 0
-            or not np.isfinite(frequencies).all()
-            or (frequencies < 0).any()
-            or not np.allclose(frequencies.sum(axis=1), 1, atol=1e-3)
-        ):
+        if frequencies.ndim != 2 or frequencies.shape[1] != 4 or len(frequencies) == 0:
             raise ValueError(
-                f"motifs[{i}] ({motif['matrix_id']}): frequencies must be (length, 4) "
-                "non-negative with rows summing to 1"
+                f"motifs[{i}] ({motif['matrix_id']}): frequencies must be (length, 4), "
+                f"got shape {frequencies.shape}"
             )
         pwms.append(np.ascontiguousarray(frequencies.T))
+    # The values of every motif at once: one check instead of 879 small ones.
+    columns = np.concatenate(pwms, axis=1)
+    bad = ~np.isfinite(columns).all(axis=0) | (columns < 0).any(axis=0)
+    bad |= np.abs(columns.sum(axis=0) - 1) > 1e-3
+    if bad.any():
+        i = int(np.searchsorted(np.cumsum([p.shape[1] for p in pwms]), np.argmax(bad), "right"))
+        raise ValueError(
+            f"motifs[{i}] ({motifs[i]['matrix_id']}): frequencies must be non-negative with "
+            "rows summing to 1"
+        )
     ids = [str(m["matrix_id"]) for m in motifs]
     repeated = sorted({m for m in ids if ids.count(m) > 1})
     if repeated:
