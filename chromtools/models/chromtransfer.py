@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ._base import ChromModel
@@ -193,3 +194,204 @@ class ChromTransfer(ChromModel):
         device = next(self.head.parameters()).device
         self.head = _dense_head(64, hidden, n_outputs, config["dropout"]).to(device)
         self._update_config(n_outputs=n_outputs, hidden=hidden)
+
+    def fused(self) -> FusedChromTransfer:
+        """An inference-only copy with the BatchNorms folded, equal to this model in eval mode.
+
+        Returns
+        -------
+        A :class:`FusedChromTransfer` holding copies of the weights and running
+        statistics as they are now; this model is left unchanged.
+        """
+        return FusedChromTransfer(self)
+
+
+def _batchnorm_affine(batchnorm: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eval-mode BatchNorm as ``scale * x + shift`` per channel."""
+    scale = torch.rsqrt(batchnorm.running_var + batchnorm.eps)
+    if batchnorm.weight is not None:
+        scale = scale * batchnorm.weight
+    shift = -batchnorm.running_mean * scale
+    if batchnorm.bias is not None:
+        shift = shift + batchnorm.bias
+    return scale.detach().clone(), shift.detach().clone()
+
+
+class _FusedUnit(nn.Module):
+    """Convolution ("same" padding) → ReLU → optional per-channel affine, for inference.
+
+    ``same`` is the (padding, convolution) pair made by :func:`same_conv`.
+
+    ``input_affine`` is the BatchNorm of the unit before, folded into this
+    convolution: the weights take its scale, and its shift enters as a bias
+    computed with the padded edges, where the original convolution saw zeros
+    rather than the shift. ``output_affine`` is this unit's own BatchNorm,
+    applied unless a following unit folds it (``None``).
+    """
+
+    def __init__(
+        self,
+        same: nn.Sequential,
+        input_affine: tuple[torch.Tensor, torch.Tensor] | None,
+        output_affine: tuple[torch.Tensor, torch.Tensor] | None,
+    ) -> None:
+        super().__init__()
+        pad, conv = same[0], same[1]
+        self.left, self.right = pad.padding
+        weight = conv.weight.detach().clone()
+        bias = conv.bias.detach().clone()
+        taps = torch.zeros(weight.shape[0], weight.shape[2], dtype=weight.dtype)
+        if input_affine is not None:
+            scale, shift = input_affine
+            taps = torch.einsum("oik,i->ok", weight, shift)
+            weight = weight * scale[None, :, None]
+        weight = weight.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+        self.register_buffer("weight", weight)
+        self.register_buffer("bias", bias + taps.sum(dim=1))
+        # What each output column loses at the ends, where a tap falls on padding.
+        self.register_buffer("taps", taps)
+        self.has_input_affine = input_affine is not None
+        self.output_affine = output_affine is not None
+        if output_affine is not None:
+            self.register_buffer("scale", output_affine[0])
+            self.register_buffer("shift", output_affine[1])
+
+    def edges(self, columns: torch.Tensor, length: int) -> torch.Tensor:
+        """(columns, channels) correction of the folded shift's bias at these output columns.
+
+        Column ``i`` misses the taps before ``left − i`` and after ``left + length − 1 − i``,
+        which fall on the zero padding of the original convolution.
+        """
+        kernel = self.taps.shape[1]
+        prefix = F.pad(self.taps.cumsum(dim=1), (1, 0))
+        before = (self.left - columns).clamp(0, kernel)
+        after = (self.left + length - columns).clamp(0, kernel)
+        missed = prefix[:, before] + prefix[:, -1:] - prefix[:, after]
+        return -missed.T
+
+    def convolved(self, x: torch.Tensor) -> torch.Tensor:
+        """Convolution of (batch, length, channels) before the ReLU, as the unfused unit's."""
+        length = x.shape[1]
+        padded = F.pad(x, (0, 0, self.left, self.right))
+        # A channels-last 2-d convolution reads and writes (batch, length, channels) directly.
+        out = F.conv2d(padded.transpose(1, 2).unsqueeze(2), self.weight, self.bias)
+        out = out.squeeze(2).transpose(1, 2)
+        if self.has_input_affine:
+            reach = self.weight.shape[-1] - 1
+            if length <= 2 * reach:
+                columns = torch.arange(length, device=x.device)
+                out = out + self.edges(columns, length)
+            else:
+                columns = torch.arange(reach, device=x.device)
+                out[:, :reach] += self.edges(columns, length)
+                out[:, -reach:] += self.edges(columns + length - reach, length)
+        return out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        out = self.convolved(x).relu_()
+        if self.output_affine:
+            out = out.mul_(self.scale).add_(self.shift)
+        return out
+
+
+class _FusedBlock(nn.Module):
+    """A :class:`ResidualBlock` of fused units; ``input_affine`` folds the input's BatchNorm."""
+
+    def __init__(
+        self, block: ResidualBlock, input_affine: tuple[torch.Tensor, torch.Tensor] | None
+    ) -> None:
+        super().__init__()
+        first, second = block.body
+        middle = _batchnorm_affine(first[2])
+        self.first = _FusedUnit(first[0], input_affine, None)
+        self.second = _FusedUnit(second[0], middle, _batchnorm_affine(second[2]))
+        self.identity = isinstance(block.shortcut, nn.Identity)
+        if self.identity and input_affine is not None:
+            raise ValueError("an identity shortcut needs its input normalised, not folded")
+        if not self.identity:
+            unit = block.shortcut
+            self.shortcut = _FusedUnit(unit[0], input_affine, _batchnorm_affine(unit[2]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        body = self.second(self.first(x))
+        return body.add_(x if self.identity else self.shortcut(x))
+
+
+class FusedChromTransfer(nn.Module):
+    """A ChromTransfer for inference only, every BatchNorm folded where that is exact.
+
+    Made by :meth:`ChromTransfer.fused`. Each BatchNorm that feeds only
+    convolutions (the stem's, the first unit's of every block, the last
+    unit's) is folded into the next convolution, with the edge columns
+    corrected for the zero padding; the others are applied in place after
+    the ReLU. Activations stay (batch, length, channels) from input to
+    pooling, and each convolution runs as a channels-last 2-d convolution on
+    them, so no layer transposes or reorders a copy; the dense head's
+    BatchNorms fold into the following linear layers.
+    Predictions equal the eval-mode model's to float rounding. It cannot be
+    trained: fuse again after changing the model.
+    """
+
+    def __init__(self, network: ChromTransfer) -> None:
+        super().__init__()
+        encoder = network.encoder
+        self.in_channels = network.in_channels
+        self.stem = _FusedUnit(encoder.stem[0], None, None)
+        self.narrow_projection = _FusedBlock(
+            encoder.narrow_projection, _batchnorm_affine(encoder.stem[2])
+        )
+        self.narrow = nn.ModuleList(_FusedBlock(block, None) for block in encoder.narrow)
+        self.wide_projection = _FusedBlock(encoder.wide_projection, None)
+        self.wide = nn.ModuleList(_FusedBlock(block, None) for block in encoder.wide)
+        self.last = _FusedUnit(encoder.last[0][0], None, None)
+        self.final = _FusedUnit(encoder.last[1], _batchnorm_affine(encoder.last[0][2]), None)
+        self.head = _fused_head(network.head)
+        self.eval()
+
+    def train(self, mode: bool = True) -> FusedChromTransfer:  # noqa: D102
+        if mode:
+            raise ValueError(
+                "a fused ChromTransfer is for inference only; train the ChromTransfer it "
+                "was made from and call .fused() again"
+            )
+        return super().train(False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (batch, n_outputs) of (batch, length, 4) one-hot DNA, float or uint8."""
+        if x.ndim != 3 or x.shape[-1] != self.in_channels:
+            raise ValueError(
+                f"chromtransfer expects one-hot sequences of shape (batch, length, "
+                f"{self.in_channels}), got {tuple(x.shape)}"
+            )
+        # Activations stay (batch, length, channels) throughout: no transposed copies.
+        x = self.narrow_projection(self.stem(x.float()))
+        narrow = []
+        for block in self.narrow:
+            x = block(x)
+            narrow.append(x)
+        x = self.wide_projection(torch.cat(narrow, dim=-1))
+        for block in self.wide:
+            x = block(x)
+        return self.head(self.final(self.last(x)).mean(dim=1))
+
+
+def _fused_head(head: nn.Sequential) -> nn.Sequential:
+    """The dense head with each BatchNorm (after a ReLU) folded into the next linear layer."""
+    layers: list[nn.Module] = []
+    affine = None
+    for layer in head:
+        if isinstance(layer, nn.Linear):
+            weight, bias = layer.weight.detach().clone(), layer.bias.detach().clone()
+            if affine is not None:
+                bias = bias + weight @ affine[1]
+                weight = weight * affine[0]
+            folded = nn.Linear(weight.shape[1], weight.shape[0])
+            folded.weight.data.copy_(weight)
+            folded.bias.data.copy_(bias)
+            layers.append(folded.requires_grad_(False))
+            affine = None
+        elif isinstance(layer, nn.BatchNorm1d):
+            affine = _batchnorm_affine(layer)
+        elif isinstance(layer, nn.ReLU):
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)

@@ -1,0 +1,352 @@
+"""Exact in-silico saturation mutagenesis (ISM) of sequence models.
+
+Every single-base substitution of every position is scored as the change of
+the model's scalar output (the logit): ``ism(network, x)[b, p, c]`` is the
+output for sequence ``b`` with base ``c`` at position ``p`` minus the output
+for ``b`` itself. The observed base (no change) and positions without a base
+(an all-zero row, e.g. N) score 0.
+
+:func:`ism` works on any ``nn.Module`` that takes (batch, length, 4) one-hot
+sequences, by batching the 3 × length mutants of each sequence. For
+:class:`~chromtools.models.ChromTransfer` it takes a fast path (fastISM's
+idea, Nair et al. 2022): the network has no pooling before its global average,
+so a base change at position ``p`` changes only a window around ``p`` of each
+layer's output, growing by the kernel width at each "same"-padded
+convolution. The reference activations of every layer are computed once, and
+for each mutant only its window is recomputed, with the reference as the
+context outside it; the global average is updated as
+``sum(reference) − window(reference) + window(mutant)``. It equals
+:func:`naive_ism`, one mutant per forward pass, to float rounding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from chromtools.models.chromtransfer import ChromTransfer, ConvUnit, ResidualBlock
+
+from ._interpret import scalar_output
+
+__all__ = ["ism", "naive_ism"]
+
+
+def ism(
+    network: nn.Module,
+    x: torch.Tensor,
+    *,
+    batch_size: int = 512,
+    output: int | None = None,
+) -> torch.Tensor:
+    """Change of the model output for every single-base substitution.
+
+    Parameters
+    ----------
+    network
+        A sequence model in eval mode taking (batch, length, 4) one-hot DNA.
+        A model in training mode is refused: dropout and batch statistics
+        would make every difference noise.
+    x
+        (batch, length, 4) one-hot sequences (A, C, G, T), float or uint8;
+        an all-zero row is a position without a base.
+    batch_size
+        Mutants per forward pass.
+    output
+        Which output column to score; by default the model's scalar output
+        (:func:`~chromtools.tl._interpret.scalar_output`: its first output,
+        or DeepDiff's prediction).
+
+    Returns
+    -------
+    (batch, length, 4) float32 tensor on ``x``'s device: output with the
+    substitution minus output of the sequence; 0 at the observed base and at
+    positions without a base. ChromTransfer models take the fast windowed
+    path; any other module the batched generic path.
+    """
+    x = _checked(network, x, batch_size)
+    with torch.inference_mode():
+        if isinstance(network, ChromTransfer):
+            deltas = _fast_deltas(network, x, batch_size, output)
+        else:
+            deltas = _generic_deltas(network, x, batch_size, output)
+    return deltas
+
+
+def naive_ism(network: nn.Module, x: torch.Tensor, *, output: int | None = None) -> torch.Tensor:
+    """Reference ISM: one mutant sequence per forward pass.
+
+    Parameters
+    ----------
+    network
+        A sequence model in eval mode (see :func:`ism`).
+    x
+        (batch, length, 4) one-hot sequences.
+    output
+        Which output column to score (see :func:`ism`).
+
+    Returns
+    -------
+    The same (batch, length, 4) tensor as :func:`ism`, computed slowly.
+    """
+    x = _checked(network, x, 1)
+    deltas = torch.zeros(x.shape, dtype=torch.float32, device=x.device)
+    with torch.inference_mode():
+        for b in range(x.shape[0]):
+            observed = _score(network, x[b : b + 1], output)
+            for position, base in _substitutions(x[b]):
+                mutant = x[b : b + 1].clone()
+                mutant[0, position] = 0
+                mutant[0, position, base] = 1
+                deltas[b, position, base] = _score(network, mutant, output)[0] - observed[0]
+    return deltas
+
+
+def _checked(network: nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """``x`` as float32 after checking the network's mode and ``x``'s shape and values."""
+    if not isinstance(network, nn.Module):
+        raise TypeError(f"network must be a torch nn.Module, got {type(network).__name__}")
+    if network.training:
+        raise ValueError(
+            "network is in training mode; ISM needs eval mode (dropout and batch statistics "
+            "would turn every difference into noise): call network.eval() first"
+        )
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor of one-hot sequences, got {type(x).__name__}")
+    if x.ndim != 3 or x.shape[-1] != 4:
+        raise ValueError(f"x must be one-hot sequences (batch, length, 4), got {tuple(x.shape)}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive number, got {batch_size}")
+    x = x.float()
+    per_position = x.sum(dim=-1)
+    if not bool(((x == 0) | (x == 1)).all()) or not bool((per_position <= 1).all()):
+        raise ValueError(
+            "x must be one-hot: values 0 or 1 with at most one 1 per position "
+            "(an all-zero position has no base)"
+        )
+    return x
+
+
+def _score(network: nn.Module, x: torch.Tensor, output: int | None) -> torch.Tensor:
+    """One value per sequence: the chosen output column or the scalar output."""
+    if output is None:
+        return scalar_output(network, x)
+    return network(x)[:, output].float()
+
+
+def _substitutions(sequence: torch.Tensor) -> list[list[int]]:
+    """[position, base] of every substitution of a (length, 4) sequence, identity skipped."""
+    return _mutants(sequence.unsqueeze(0))[1:].T.tolist()
+
+
+def _mutants(x: torch.Tensor) -> torch.Tensor:
+    """(3, n) long tensor of (sequence, position, new base) for every substitution in ``x``."""
+    has_base = x.sum(dim=-1) > 0
+    candidates = has_base.unsqueeze(-1) & (x == 0)
+    return candidates.nonzero().T
+
+
+@dataclass
+class _Mutants:
+    """A chunk of mutants: which sequence, which position, which new base."""
+
+    sequence: torch.Tensor
+    position: torch.Tensor
+    base: torch.Tensor
+
+
+def _chunks(x: torch.Tensor, batch_size: int) -> Iterator[_Mutants]:
+    """Every substitution of ``x`` in chunks of at most ``batch_size``."""
+    sequence, position, base = _mutants(x)
+    for start in range(0, sequence.numel(), batch_size):
+        chunk = slice(start, start + batch_size)
+        yield _Mutants(sequence[chunk], position[chunk], base[chunk])
+
+
+def _generic_deltas(
+    network: nn.Module, x: torch.Tensor, batch_size: int, output: int | None
+) -> torch.Tensor:
+    """ISM of any module: the mutants batched through full forward passes."""
+    deltas = torch.zeros(x.shape, dtype=torch.float32, device=x.device)
+    observed = torch.cat(
+        [_score(network, x[i : i + batch_size], output) for i in range(0, len(x), batch_size)]
+    )
+    for chunk in _chunks(x, batch_size):
+        mutant = x[chunk.sequence].clone()
+        rows = torch.arange(len(mutant), device=x.device)
+        mutant[rows, chunk.position] = 0
+        mutant[rows, chunk.position, chunk.base] = 1
+        change = _score(network, mutant, output) - observed[chunk.sequence]
+        deltas[chunk.sequence, chunk.position, chunk.base] = change
+    return deltas
+
+
+class _Windows:
+    """Where each mutant's window of a layer lies, and how to widen it from the reference.
+
+    A layer's values for a chunk of mutants are a (mutants, channels, width)
+    tensor covering positions ``position + offset`` to ``position + offset +
+    width − 1`` of each mutant; outside it every mutant equals its reference
+    sequence. ``offset`` and ``width`` are the same for every mutant.
+    """
+
+    def __init__(self, chunk: _Mutants, length: int, margin: int) -> None:
+        self.sequence = chunk.sequence
+        self.position = chunk.position
+        self.length = length
+        self.margin = margin
+        self.first = int(chunk.position.min())
+        self.last = int(chunk.position.max())
+
+    def context(self, reference: torch.Tensor, offset: int, width: int) -> torch.Tensor:
+        """Reference (mutants, channels, width) from ``position + offset``; 0 off the ends."""
+        padded = F.pad(reference, (self.margin, self.margin))
+        columns = padded.unfold(2, width, 1)
+        return columns[self.sequence, :, self.position + offset + self.margin]
+
+    def widen(
+        self,
+        reference: torch.Tensor,
+        values: torch.Tensor,
+        offset: int,
+        new_offset: int,
+        width: int,
+    ) -> torch.Tensor:
+        """``values`` at ``offset`` placed into the reference window at ``new_offset``."""
+        widened = self.context(reference, new_offset, width)
+        inside = offset - new_offset
+        widened[:, :, inside : inside + values.shape[-1]] = values
+        return widened
+
+    def off_the_ends_zeroed(self, values: torch.Tensor, offset: int) -> torch.Tensor:
+        """``values`` with the columns before position 0 or after the last position set to 0.
+
+        A following convolution pads with zeros, so a window column outside
+        the sequence must be 0, whatever the layer computed there.
+        """
+        if self.first + offset >= 0 and self.last + offset + values.shape[-1] <= self.length:
+            return values
+        columns = torch.arange(values.shape[-1], device=values.device) + offset
+        where = self.position.unsqueeze(1) + columns
+        inside = (where >= 0) & (where < self.length)
+        return values * inside.unsqueeze(1)
+
+
+@dataclass
+class _Layer:
+    """A layer's reference (sequences, channels, length) and windowed mutant values."""
+
+    reference: torch.Tensor
+    values: torch.Tensor
+    offset: int
+
+
+def _conv(same: nn.Sequential, layer: _Layer, windows: _Windows) -> _Layer:
+    """A "same"-padded convolution (``same_conv``) of the reference and of the windows."""
+    pad, conv = same[0], same[1]
+    left, right = pad.padding
+    kernel = conv.kernel_size[0]
+    offset = layer.offset - (kernel - 1)
+    width = layer.values.shape[-1] + 2 * (kernel - 1)
+    widened = windows.widen(layer.reference, layer.values, layer.offset, offset, width)
+    return _Layer(same(layer.reference), conv(widened), layer.offset - right)
+
+
+def _unit(unit: ConvUnit, layer: _Layer, windows: _Windows) -> _Layer:
+    """Convolution → ReLU → BatchNorm → dropout, the reference in full and the windows."""
+    convolved = _conv(unit[0], layer, windows)
+    reference = unit[3](unit[2](unit[1](convolved.reference)))
+    values = unit[3](unit[2](unit[1](convolved.values)))
+    return _Layer(
+        reference, windows.off_the_ends_zeroed(values, convolved.offset), convolved.offset
+    )
+
+
+def _sum(first: _Layer, second: _Layer, windows: _Windows) -> _Layer:
+    """Sum of two layers; the narrower window is widened to the wider one."""
+    if second.values.shape[-1] > first.values.shape[-1]:
+        first, second = second, first
+    width = first.values.shape[-1]
+    widened = windows.widen(second.reference, second.values, second.offset, first.offset, width)
+    return _Layer(first.reference + second.reference, first.values + widened, first.offset)
+
+
+def _block(block: ResidualBlock, layer: _Layer, windows: _Windows) -> _Layer:
+    """A residual block: two units plus the identity or a projecting unit."""
+    body = _unit(block.body[1], _unit(block.body[0], layer, windows), windows)
+    shortcut = (
+        layer if isinstance(block.shortcut, nn.Identity) else _unit(block.shortcut, layer, windows)
+    )
+    return _sum(body, shortcut, windows)
+
+
+def _concatenated(layers: list[_Layer], windows: _Windows) -> _Layer:
+    """Layers joined along channels, every window widened to the widest."""
+    widest = max(layers, key=lambda layer: layer.values.shape[-1])
+    width = widest.values.shape[-1]
+    values = [
+        windows.widen(layer.reference, layer.values, layer.offset, widest.offset, width)
+        for layer in layers
+    ]
+    references = torch.cat([layer.reference for layer in layers], dim=1)
+    return _Layer(references, torch.cat(values, dim=1), widest.offset)
+
+
+def _pooled(
+    network: ChromTransfer, x: torch.Tensor, windows: _Windows, base: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Globally averaged features of the reference sequences and of every mutant."""
+    encoder = network.encoder
+    reference = x.transpose(1, 2)
+    values = F.one_hot(base, 4).float().unsqueeze(-1)
+    layer = _block(
+        encoder.narrow_projection,
+        _unit(encoder.stem, _Layer(reference, values, 0), windows),
+        windows,
+    )
+    narrow = []
+    for block in encoder.narrow:
+        layer = _block(block, layer, windows)
+        narrow.append(layer)
+    layer = _block(encoder.wide_projection, _concatenated(narrow, windows), windows)
+    for block in encoder.wide:
+        layer = _block(block, layer, windows)
+    layer = _unit(encoder.last[0], layer, windows)
+    layer = _conv(encoder.last[1], layer, windows)
+    last_reference = encoder.last[2](layer.reference)
+    last_values = windows.off_the_ends_zeroed(encoder.last[2](layer.values), layer.offset)
+    total = last_reference.sum(dim=-1)
+    replaced = windows.context(last_reference, layer.offset, last_values.shape[-1]).sum(dim=-1)
+    mutant_sum = total[windows.sequence] - replaced + last_values.sum(dim=-1)
+    length = x.shape[1]
+    return total / length, mutant_sum / length
+
+
+def _margin(network: ChromTransfer) -> int:
+    """Zero columns around a reference enough for any window: every kernel's reach summed."""
+    return sum(m.kernel_size[0] - 1 for m in network.encoder.modules() if isinstance(m, nn.Conv1d))
+
+
+def _head_score(network: ChromTransfer, features: torch.Tensor, output: int | None) -> torch.Tensor:
+    """The scored output of the dense head on pooled features."""
+    return network.head(features)[:, 0 if output is None else output].float()
+
+
+def _fast_deltas(
+    network: ChromTransfer, x: torch.Tensor, batch_size: int, output: int | None
+) -> torch.Tensor:
+    """ChromTransfer ISM recomputing only each mutant's window of every layer."""
+    deltas = torch.zeros(x.shape, dtype=torch.float32, device=x.device)
+    margin = _margin(network)
+    for chunk in _chunks(x, batch_size):
+        sequences, owner = torch.unique(chunk.sequence, return_inverse=True)
+        windows = _Windows(_Mutants(owner, chunk.position, chunk.base), x.shape[1], margin)
+        reference, mutant = _pooled(network, x[sequences], windows, chunk.base)
+        change = (
+            _head_score(network, mutant, output) - _head_score(network, reference, output)[owner]
+        )
+        deltas[chunk.sequence, chunk.position, chunk.base] = change
+    return deltas
