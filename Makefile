@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/accuracy.py
 	$(PY) benchmarks/transfer.py
+	$(PY) benchmarks/interpret.py
 
 clean:
 	rm -rf $(OUT) .pytest_cache
