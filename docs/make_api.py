@@ -18,7 +18,11 @@ def section(name: str) -> list[str]:
     for function_name in sorted(module.__all__):
         function = getattr(module, function_name)
         first = (inspect.getdoc(function) or "").splitlines()[0]
-        lines.append(f"- `ct.{name}.{function_name}{inspect.signature(function)}`  ")
+        try:
+            signature = str(inspect.signature(function))
+        except ValueError:  # warning classes have no signature of their own
+            signature = ""
+        lines.append(f"- `ct.{name}.{function_name}{signature}`  ")
         lines.append(f"  {first}")
     return [*lines, ""]
 
