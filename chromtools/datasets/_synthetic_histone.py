@@ -55,7 +55,9 @@ def _missing_expression(expression_missing: Sequence[str], cell_types: list[str]
     return np.isin(cell_types, list(expression_missing))
 
 
-def _depth(depth: Sequence[float] | None, n_cell_types: int, rng: np.random.Generator) -> np.ndarray:
+def _depth(
+    depth: Sequence[float] | None, n_cell_types: int, rng: np.random.Generator
+) -> np.ndarray:
     """The given depth factors, checked, or factors drawn from 0.5–3."""
     if depth is None:
         return rng.uniform(0.5, 3.0, n_cell_types)
