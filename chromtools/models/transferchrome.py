@@ -135,12 +135,18 @@ class TransferChromeHead(nn.Module):
             nn.Linear(hidden, n_outputs),
         )
 
-    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-bin features (batch, bins, d_model) → logits and pooling weights (batch, bins)."""
+    def project(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Query, key and value of the attention layer, each (batch, heads, bins, d_head)."""
         batch, bins, d_model = features.shape
         heads = self.qkv(self.norm_attention(features))
         heads = heads.view(batch, bins, 3, self.n_heads, d_model // self.n_heads)
-        query, key, value = heads.permute(2, 0, 3, 1, 4)  # each (batch, heads, bins, d_head)
+        query, key, value = heads.permute(2, 0, 3, 1, 4)
+        return query, key, value
+
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-bin features (batch, bins, d_model) → logits and pooling weights (batch, bins)."""
+        batch, bins, d_model = features.shape
+        query, key, value = self.project(features)
         attended = F.scaled_dot_product_attention(query, key, value)
         attended = attended.transpose(1, 2).reshape(batch, bins, d_model)
         features = features + self.attention_out(attended)

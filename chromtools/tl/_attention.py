@@ -36,7 +36,7 @@ from ..models import AttentiveChrome, DeepDiff, TransferChrome
 from ._adapters import TorchAdapter
 from ._config import resolve_device
 from ._data import Batches, Inputs
-from ._interpret import check_genes, check_outputs, interpreted_model
+from ._interpret import check_genes, check_outputs, interpreted_model, pearson_rows
 from ._records import check_model, layer_key, record_of
 from ._samples import check_cell_types, check_finite_inputs
 
@@ -99,12 +99,7 @@ def transferchrome_self_attention(network: TransferChrome, x: torch.Tensor) -> t
     -------
     (batch, heads, bins, bins), rows summing to 1.
     """
-    head = network.head
-    features = network.encode(x)
-    batch, bins, d_model = features.shape
-    projected = head.qkv(head.norm_attention(features))
-    projected = projected.view(batch, bins, 3, head.n_heads, d_model // head.n_heads)
-    query, key, _ = projected.permute(2, 0, 3, 1, 4)
+    query, key, _ = network.head.project(network.encode(x))
     scores = query @ key.transpose(-1, -2) / math.sqrt(query.shape[-1])
     return torch.softmax(scores.float(), dim=-1)
 
@@ -233,11 +228,8 @@ def pairwise_agreement(maps: Sequence[torch.Tensor]) -> torch.Tensor:
     (batch,) float: the mean over model pairs of the Pearson correlation of
     their flattened maps; NaN where a map is constant.
     """
-    flat = torch.stack([m.reshape(m.shape[0], -1).double() for m in maps])
-    centred = flat - flat.mean(dim=-1, keepdim=True)
-    unit = centred / centred.norm(dim=-1, keepdim=True)
     pairs = [
-        (unit[i] * unit[j]).sum(dim=-1) for i in range(len(maps)) for j in range(i + 1, len(maps))
+        pearson_rows(maps[i], maps[j]) for i in range(len(maps)) for j in range(i + 1, len(maps))
     ]
     return torch.stack(pairs).mean(dim=0)
 

@@ -36,7 +36,13 @@ from .._settings import settings
 from .._utils import check_int, progress
 from ..get._aligned import positions, stored_var_names
 from ._attention import pairwise_agreement
-from ._interpret import Interpreted, check_outputs, interpreted_model, scalar_output
+from ._interpret import (
+    Interpreted,
+    check_outputs,
+    interpreted_model,
+    pearson_rows,
+    scalar_output,
+)
 from ._perturb import dinucleotide_shuffle
 from ._records import layer_key
 
@@ -222,15 +228,6 @@ def ism_scores(deltas: torch.Tensor) -> torch.Tensor:
     (batch, length): positive where mutating the base lowers the prediction.
     """
     return -deltas.sum(dim=-1) / 3
-
-
-def pearson_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Pearson correlation of each row of ``a`` with the same row of ``b`` (NaN if constant)."""
-    a = a.reshape(len(a), -1).double()
-    b = b.reshape(len(b), -1).double()
-    a = a - a.mean(dim=1, keepdim=True)
-    b = b - b.mean(dim=1, keepdim=True)
-    return (a * b).sum(dim=1) / (a.norm(dim=1) * b.norm(dim=1))
 
 
 # ---------------------------------------------------------------- AnnData wrapper

@@ -188,3 +188,12 @@ def check_outputs(
             f"{function} would overwrite {', '.join(clashes)}, which ct.tl.{function} did not "
             "write; use another key or delete those entries"
         )
+
+
+def pearson_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Pearson correlation of each row of ``a`` with the same row of ``b`` (NaN if constant)."""
+    a = a.reshape(len(a), -1).double()
+    b = b.reshape(len(b), -1).double()
+    a = a - a.mean(dim=1, keepdim=True)
+    b = b - b.mean(dim=1, keepdim=True)
+    return (a * b).sum(dim=1) / (a.norm(dim=1) * b.norm(dim=1))
