@@ -36,7 +36,13 @@ from ..models import AttentiveChrome, DeepDiff, TransferChrome
 from ._adapters import TorchAdapter
 from ._config import resolve_device
 from ._data import Batches, Inputs
-from ._interpret import check_genes, check_outputs, interpreted_model, pearson_rows
+from ._interpret import (
+    check_genes,
+    check_outputs,
+    interpreted_model,
+    on_status,
+    pearson_rows,
+)
 from ._records import check_model, layer_key, record_of
 from ._samples import check_cell_types, check_finite_inputs
 
@@ -498,7 +504,7 @@ def _on_genes(adata: AnnData, record: dict, model_key: str, cell: str) -> np.nda
             f"ct.tl.predict(adata, {model_key!r}) first"
         )
     predicted = np.asarray(adata.layers[layer][row], dtype=float)
-    return np.where(np.isfinite(label), label == 1, predicted > 0.5)
+    return on_status(label, predicted)
 
 
 def attention_agreement(

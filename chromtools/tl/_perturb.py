@@ -22,7 +22,7 @@ from anndata import AnnData
 
 from .._settings import settings
 from .._utils import check_int, progress
-from ._interpret import Interpreted, interpreted_model, scalar_output
+from ._interpret import Interpreted, interpreted_model, on_status, scalar_output
 from ._records import RESERVED_KEYS, layer_key
 
 REPLACEMENTS = ("zero", "mean")
@@ -285,7 +285,7 @@ def _on(adata: AnnData, cells: np.ndarray, genes: np.ndarray, predicted: np.ndar
     label = np.full(len(genes), np.nan)
     if "label" in adata.layers:
         label = np.asarray(adata.layers["label"][cells, genes], dtype=float)
-    return np.where(np.isfinite(label), label == 1, predicted > 0.5)
+    return on_status(label, predicted)
 
 
 def _mean_profiles(model: Interpreted, batch_size: int) -> dict[int, torch.Tensor]:
