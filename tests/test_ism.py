@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from chromtools.models import ChromTransfer
-from chromtools.tl._ism import ism, naive_ism
+from chromtools.tl._ism import ism, ism_path, naive_ism
 
 
 @pytest.fixture(autouse=True)
@@ -85,7 +85,8 @@ def test_fast_ism_equals_one_mutant_per_forward(length):
     x = random_sequences(1, length)
     expected = naive_ism(network, x)
     assert expected.abs().max() > 0.01
-    torch.testing.assert_close(ism(network, x, batch_size=128), expected, rtol=0, atol=1e-4)
+    deltas = ism(network, x, batch_size=128, path="windowed")
+    torch.testing.assert_close(deltas, expected, rtol=0, atol=1e-4)
 
 
 @pytest.mark.parametrize("length", [333, 600])
@@ -94,7 +95,8 @@ def test_fast_ism_equals_batched_full_forwards(length):
     x = random_sequences(1, length, seed=length)
     expected = ism(Wrapped(network), x, batch_size=512)
     assert expected.abs().max() > 0.01
-    torch.testing.assert_close(ism(network, x, batch_size=700), expected, rtol=0, atol=1e-4)
+    deltas = ism(network, x, batch_size=700, path="windowed")
+    torch.testing.assert_close(deltas, expected, rtol=0, atol=1e-4)
 
 
 def test_generic_ism_equals_one_mutant_per_forward():
@@ -121,7 +123,7 @@ def test_observed_bases_and_positions_without_a_base_score_zero(path):
     network = random_chromtransfer()
     x = random_sequences(2, 50)
     x[0, 10:13] = 0
-    deltas = ism(network if path == "fast" else Wrapped(network), x)
+    deltas = ism(network, x, path="windowed") if path == "fast" else ism(Wrapped(network), x)
     assert torch.equal(deltas[x.bool()], torch.zeros(int(x.sum())))
     assert torch.equal(deltas[0, 10:13], torch.zeros(3, 4))
     substituted = (x == 0) & (x.sum(dim=-1, keepdim=True) == 1)
@@ -146,6 +148,42 @@ def test_fused_chromtransfer_equals_the_original(length):
     scale = max(1.0, float(exact.abs().max()))
     torch.testing.assert_close(fused, expected, rtol=0, atol=1e-5 * scale)
     assert float((fused.double() - exact).abs().max()) < 1e-5 * scale
+
+
+def test_the_fused_model_has_the_original_gradients_and_splits_large_batches():
+    network = random_chromtransfer(seed=4)
+    x = random_sequences(6, 120, seed=4)
+    fused = network.fused()
+    fused.chunk_positions = 250  # pieces of 2 sequences
+    gradients = []
+    for model in (network, fused):
+        leaf = x.clone().requires_grad_()
+        (gradient,) = torch.autograd.grad(model(leaf)[:, 0].sum(), leaf)
+        gradients.append(gradient)
+    original, folded = gradients
+    scale = float(original.abs().max())
+    assert scale > 0
+    # float32 rounding can flip a ReLU whose input is ~1e-7, which moves a few
+    # entries; everything else must agree to rounding
+    close = (folded - original).abs() <= 1e-4 * scale
+    assert close.float().mean() > 0.99, close.float().mean()
+    assert torch.corrcoef(torch.stack([original.flatten(), folded.flatten()]))[0, 1] > 0.9999
+    with torch.inference_mode():
+        torch.testing.assert_close(fused(x), network(x), rtol=0, atol=1e-5)
+
+
+def test_ism_takes_the_windowed_path_only_where_it_saves_work():
+    network = random_chromtransfer()
+    assert ism_path(network, 200) == "full"
+    assert ism_path(network, 600) == "windowed"
+    assert ism_path(Wrapped(network), 600) == "full"
+    x = random_sequences(1, 40)
+    full = ism(network, x)
+    torch.testing.assert_close(ism(network, x, path="windowed"), full, rtol=0, atol=1e-4)
+    with pytest.raises(ValueError, match="needs a ChromTransfer"):
+        ism(Wrapped(network), x, path="windowed")
+    with pytest.raises(ValueError, match="path must be"):
+        ism(network, x, path="fastest")
 
 
 def test_fused_chromtransfer_is_for_inference_only():

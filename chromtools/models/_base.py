@@ -80,6 +80,15 @@ class ChromModel(nn.Module):
         """Attach a freshly initialised head with ``n_outputs`` outputs."""
         raise NotImplementedError
 
+    def for_inference(self) -> nn.Module:
+        """The fastest exact stand-in of this model in eval mode, for predictions and gradients.
+
+        The model itself, unless a subclass has a faster equivalent
+        (ChromTransfer: :meth:`~chromtools.models.ChromTransfer.fused`). Its
+        weights are a snapshot: make it again after training.
+        """
+        return self
+
     def encoder_parameters(self) -> Iterator[nn.Parameter]:
         """Parameters of the encoder (frozen or slowed down when transferring)."""
         return self.encoder.parameters()

@@ -195,6 +195,10 @@ class ChromTransfer(ChromModel):
         self.head = _dense_head(64, hidden, n_outputs, config["dropout"]).to(device)
         self._update_config(n_outputs=n_outputs, hidden=hidden)
 
+    def for_inference(self) -> nn.Module:
+        """The :meth:`fused` copy in eval mode; the model itself while it trains."""
+        return self if self.training else self.fused()
+
     def fused(self) -> FusedChromTransfer:
         """An inference-only copy with the BatchNorms folded, equal to this model in eval mode.
 
@@ -240,11 +244,17 @@ class _FusedUnit(nn.Module):
         self.left, self.right = pad.padding
         weight = conv.weight.detach().clone()
         bias = conv.bias.detach().clone()
-        taps = torch.zeros(weight.shape[0], weight.shape[2], dtype=weight.dtype)
+        taps = weight.new_zeros(weight.shape[0], weight.shape[2])
         if input_affine is not None:
             scale, shift = input_affine
             taps = torch.einsum("oik,i->ok", weight, shift)
             weight = weight * scale[None, :, None]
+        # An even kernel pads one zero more on the right than on the left; a zero
+        # tap in front makes it odd and centred, so the convolution pads itself
+        # symmetrically and no padded copy of the input is made.
+        if self.right > self.left:
+            weight = F.pad(weight, (self.right - self.left, 0))
+        self.padding = self.right
         weight = weight.unsqueeze(2).contiguous(memory_format=torch.channels_last)
         self.register_buffer("weight", weight)
         self.register_buffer("bias", bias + taps.sum(dim=1))
@@ -272,12 +282,13 @@ class _FusedUnit(nn.Module):
     def convolved(self, x: torch.Tensor) -> torch.Tensor:
         """Convolution of (batch, length, channels) before the ReLU, as the unfused unit's."""
         length = x.shape[1]
-        padded = F.pad(x, (0, 0, self.left, self.right))
         # A channels-last 2-d convolution reads and writes (batch, length, channels) directly.
-        out = F.conv2d(padded.transpose(1, 2).unsqueeze(2), self.weight, self.bias)
+        out = F.conv2d(
+            x.transpose(1, 2).unsqueeze(2), self.weight, self.bias, padding=(0, self.padding)
+        )
         out = out.squeeze(2).transpose(1, 2)
         if self.has_input_affine:
-            reach = self.weight.shape[-1] - 1
+            reach = self.taps.shape[1] - 1
             if length <= 2 * reach:
                 columns = torch.arange(length, device=x.device)
                 out = out + self.edges(columns, length)
@@ -288,10 +299,12 @@ class _FusedUnit(nn.Module):
         return out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        out = self.convolved(x).relu_()
-        if self.output_affine:
-            out = out.mul_(self.scale).add_(self.shift)
-        return out
+        out = self.convolved(x)
+        if not torch.is_grad_enabled():  # in place when nothing is recorded for a backward
+            out = out.relu_()
+            return out.mul_(self.scale).add_(self.shift) if self.output_affine else out
+        out = out.relu()
+        return out * self.scale + self.shift if self.output_affine else out
 
 
 class _FusedBlock(nn.Module):
@@ -323,14 +336,22 @@ class FusedChromTransfer(nn.Module):
     Made by :meth:`ChromTransfer.fused`. Each BatchNorm that feeds only
     convolutions (the stem's, the first unit's of every block, the last
     unit's) is folded into the next convolution, with the edge columns
-    corrected for the zero padding; the others are applied in place after
-    the ReLU. Activations stay (batch, length, channels) from input to
-    pooling, and each convolution runs as a channels-last 2-d convolution on
-    them, so no layer transposes or reorders a copy; the dense head's
-    BatchNorms fold into the following linear layers.
-    Predictions equal the eval-mode model's to float rounding. It cannot be
-    trained: fuse again after changing the model.
+    corrected for the zero padding; the others are applied after the ReLU
+    (in place unless gradients are recorded). Activations stay (batch,
+    length, channels) from input to pooling, and each convolution runs as a
+    channels-last 2-d convolution on them that pads itself (even kernels get
+    a zero tap in front), so no layer transposes, pads or reorders a copy;
+    the dense head's BatchNorms fold into the following linear layers. Large
+    batches run in pieces of :attr:`chunk_positions` positions.
+    Predictions, and gradients with respect to the input, equal the
+    eval-mode model's to float rounding. Its weights cannot be trained:
+    fuse again after changing the model.
     """
+
+    #: Sequence positions per internal batch: a batch is cut into pieces of
+    #: about this many positions (64 sequences of 600 bp), whose activations
+    #: stay in the CPU caches between layers; results do not depend on it.
+    chunk_positions = 38_400
 
     def __init__(self, network: ChromTransfer) -> None:
         super().__init__()
@@ -363,6 +384,12 @@ class FusedChromTransfer(nn.Module):
                 f"chromtransfer expects one-hot sequences of shape (batch, length, "
                 f"{self.in_channels}), got {tuple(x.shape)}"
             )
+        rows = max(1, self.chunk_positions // max(1, x.shape[1]))
+        if len(x) > rows:
+            return torch.cat([self._logits(chunk) for chunk in x.split(rows)])
+        return self._logits(x)
+
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
         # Activations stay (batch, length, channels) throughout: no transposed copies.
         x = self.narrow_projection(self.stem(x.float()))
         narrow = []
@@ -385,7 +412,7 @@ def _fused_head(head: nn.Sequential) -> nn.Sequential:
             if affine is not None:
                 bias = bias + weight @ affine[1]
                 weight = weight * affine[0]
-            folded = nn.Linear(weight.shape[1], weight.shape[0])
+            folded = nn.Linear(weight.shape[1], weight.shape[0], device=weight.device)
             folded.weight.data.copy_(weight)
             folded.bias.data.copy_(bias)
             layers.append(folded.requires_grad_(False))

@@ -323,19 +323,22 @@ class _Store:
 
 
 def _attributions(
-    network: nn.Module, x: torch.Tensor, method: str, baseline, steps, rng, sequence: bool
+    model: Interpreted, x: torch.Tensor, method: str, baseline, steps, rng, sequence: bool
 ) -> torch.Tensor:
+    # Gradients run through the fused stand-in; DeepLIFT needs the original
+    # network's nn.ReLU modules, and ISM picks its own path.
     if method == "grad_x_input":
-        return grad_x_input(network, x)
+        return grad_x_input(model.fast, x)
     if method == "ism":
         from ._ism import ism
 
-        return ism(network, x)
+        return ism(model.network, x)
     if method == "integrated_gradients":
         reference = None
         if baseline == "shuffle":
             reference = shuffled_references(x, 1, rng, sequence=sequence)[0]
-        return integrated_gradients(network, x, baseline=reference, steps=steps)
+        return integrated_gradients(model.fast, x, baseline=reference, steps=steps)
+    network = model.network
     if baseline == "zero":
         return deeplift_shap(network, x, torch.zeros_like(x, dtype=torch.float32)[None])
     return deeplift_shap(network, x, shuffled_references(x, steps, rng, sequence=sequence))
@@ -444,7 +447,7 @@ def attribute(
         first.batches(batch_size), total=-(-n // batch_size), desc=f"attribute {method}"
     ):
         per_model = [
-            _attributions(m.network, x, method, baseline, steps, rng, sequence) for m in models
+            _attributions(m, x, method, baseline, steps, rng, sequence) for m in models
         ]
         values = torch.stack(per_model).mean(dim=0)
         agreement = pairwise_agreement(per_model).cpu().numpy() if len(models) > 1 else None

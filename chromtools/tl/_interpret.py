@@ -10,12 +10,15 @@ tensor, so they work on any PyTorch model too.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
 from anndata import AnnData
 from torch import nn
+
+from chromtools.models._base import ChromModel
 
 from ._adapters import TorchAdapter
 from ._config import resolve_device
@@ -36,6 +39,11 @@ class Interpreted:
     inputs: Inputs
     cell_types: list[str]
     genes: np.ndarray  # positions in var
+
+    @functools.cached_property
+    def fast(self) -> nn.Module:
+        """The network's fastest exact stand-in (:func:`inference_network`), made once."""
+        return inference_network(self.network)
 
     @property
     def input_kind(self) -> str:
@@ -145,6 +153,16 @@ def _mask(adata: AnnData, positions: np.ndarray) -> np.ndarray:
     mask = np.zeros(adata.n_vars, dtype=bool)
     mask[positions] = True
     return mask
+
+
+def inference_network(network: nn.Module) -> nn.Module:
+    """The fastest exact stand-in of an eval-mode ``network`` for forward passes and gradients.
+
+    A ChromTransfer becomes its :meth:`~chromtools.models.ChromTransfer.fused`
+    copy (BatchNorms folded; about twice as fast on a CPU, equal to float
+    rounding); any other module is returned as it is.
+    """
+    return network.for_inference() if isinstance(network, ChromModel) else network
 
 
 def scalar_output(network: nn.Module, x: torch.Tensor) -> torch.Tensor:

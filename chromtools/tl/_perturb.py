@@ -503,7 +503,7 @@ class _Run:
 
     def predicted(self, x: torch.Tensor) -> np.ndarray:
         with torch.no_grad():
-            out = scalar_output(self.model.network, x)
+            out = scalar_output(self.model.fast, x)
             return (torch.sigmoid(out) if self.classifier else out).cpu().numpy()
 
     def predict(self, batch_size: int) -> None:

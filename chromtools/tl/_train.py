@@ -13,6 +13,7 @@ from torch import nn
 
 from .._settings import logger
 from .._utils import progress
+from ..models._base import ChromModel
 from ._config import TrainingConfig, check_precision, resolve_device
 from ._data import Batches, Inputs
 from ._metrics import score
@@ -67,10 +68,11 @@ def predict_batches(
 ) -> np.ndarray:
     """Model output for every sample, in sample order (probabilities for labels)."""
     model.eval()
+    network = model.for_inference() if isinstance(model, ChromModel) else model
     result: np.ndarray | None = None
     for x, _, rows in batches:
         with autocast(device, precision):
-            out = _prediction(model, _output(model, x.to(device, non_blocking=True)))
+            out = _prediction(model, _output(network, x.to(device, non_blocking=True)))
         if task == "classification":
             out = torch.sigmoid(out)
         out = out.cpu().numpy()
