@@ -446,9 +446,7 @@ def attribute(
     for x, cells, genes_batch in progress(
         first.batches(batch_size), total=-(-n // batch_size), desc=f"attribute {method}"
     ):
-        per_model = [
-            _attributions(m, x, method, baseline, steps, rng, sequence) for m in models
-        ]
+        per_model = [_attributions(m, x, method, baseline, steps, rng, sequence) for m in models]
         values = torch.stack(per_model).mean(dim=0)
         agreement = pairwise_agreement(per_model).cpu().numpy() if len(models) > 1 else None
         vs_ism = None
