@@ -18,13 +18,12 @@ import torch
 from anndata import AnnData
 from torch import nn
 
-from chromtools.models._base import ChromModel
-
 from ._adapters import TorchAdapter
 from ._config import resolve_device
 from ._data import Batches, Inputs
 from ._records import RESERVED_KEYS, check_model, record_of
 from ._samples import check_cell_types, check_finite_inputs, model_inputs, samples, with_signal
+from ._train import inference_network
 
 
 @dataclasses.dataclass
@@ -153,16 +152,6 @@ def _mask(adata: AnnData, positions: np.ndarray) -> np.ndarray:
     mask = np.zeros(adata.n_vars, dtype=bool)
     mask[positions] = True
     return mask
-
-
-def inference_network(network: nn.Module) -> nn.Module:
-    """The fastest exact stand-in of an eval-mode ``network`` for forward passes and gradients.
-
-    A ChromTransfer becomes its :meth:`~chromtools.models.ChromTransfer.fused`
-    copy (BatchNorms folded; about twice as fast on a CPU, equal to float
-    rounding); any other module is returned as it is.
-    """
-    return network.for_inference() if isinstance(network, ChromModel) else network
 
 
 def scalar_output(network: nn.Module, x: torch.Tensor) -> torch.Tensor:

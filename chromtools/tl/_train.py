@@ -57,6 +57,16 @@ def _main_target(target: np.ndarray) -> np.ndarray:
     return target[:, 0] if target.ndim == 2 else target
 
 
+def inference_network(network: nn.Module) -> nn.Module:
+    """The fastest exact stand-in of an eval-mode ``network`` for forward passes and gradients.
+
+    A ChromTransfer becomes its :meth:`~chromtools.models.ChromTransfer.fused`
+    copy (BatchNorms folded; about twice as fast on a CPU, equal to float
+    rounding); any other module is returned as it is.
+    """
+    return network.for_inference() if isinstance(network, ChromModel) else network
+
+
 @torch.no_grad()
 def predict_batches(
     model: nn.Module,
@@ -68,7 +78,7 @@ def predict_batches(
 ) -> np.ndarray:
     """Model output for every sample, in sample order (probabilities for labels)."""
     model.eval()
-    network = model.for_inference() if isinstance(model, ChromModel) else model
+    network = inference_network(model)
     result: np.ndarray | None = None
     for x, _, rows in batches:
         with autocast(device, precision):
