@@ -1,11 +1,10 @@
 """Interpretation of a ChromTransfer model end to end, on DNA with planted JASPAR motifs.
 
-One model is fitted on cell type A: REST sites open its own regions, TP53
-sites the regions open in every cell type, and ZNF143 sites (cell type B's)
-mean closed in A. Six JASPAR motifs that were never planted (the default
-motifs of ``synthetic_sequences``) are the decoys. ISM explains 60 regions
-only: at 100 bp a base reaches the whole sequence, so windowed recomputation
-saves nothing and each region costs 300 forward passes.
+One model per cell type: REST sites open A's own regions, ZNF143 sites B's,
+and TP53 sites the regions open in both. Six JASPAR motifs that were never
+planted (the default motifs of ``synthetic_sequences``) are the decoys. ISM
+explains 60 regions only: at 100 bp a base reaches the whole sequence, so
+windowed recomputation saves nothing and each region costs 300 forward passes.
 """
 
 from __future__ import annotations
@@ -26,22 +25,26 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def fitted():
     adata = ct.datasets.synthetic_sequences(
-        1000, WIDTH, cell_types=("A", "B"), motifs=PLANTED, shared_motif=SHARED, seed=0
+        2000, WIDTH, cell_types=("A", "B"), motifs=PLANTED, shared_motif=SHARED, seed=0
     )
     ct.pp.split(adata, seed=0)
-    ct.tl.fit(
-        adata,
-        "chromtransfer",
-        cell_types="A",
-        epochs=8,
-        batch_size=64,
-        seed=0,
-        hyperparameters={"filters": 32, "hidden": [32]},
-    )
-    test = adata.uns["chromtransfer"]["metrics"].set_index("split").loc["test", "auroc"]
-    assert test > 0.9, f"the model did not learn the planted motifs (test AUROC {test:.3f})"
     ct.tl.scan_motifs(adata, pvalue=1e-4)  # all 879 JASPAR2024 vertebrate CORE motifs
-    ct.tl.attribute(adata, "chromtransfer")
+    for cell_type in PLANTED:
+        key = f"ct_{cell_type}"
+        ct.tl.fit(
+            adata,
+            "chromtransfer",
+            cell_types=cell_type,
+            key_added=key,
+            epochs=8,
+            batch_size=64,
+            seed=0,
+            hyperparameters={"filters": 32, "hidden": [32]},
+        )
+        metrics = adata.uns[key]["metrics"].set_index("split")
+        test = metrics.loc["test", "auroc"]
+        assert test > 0.9, f"{key} did not learn the planted motifs (test AUROC {test:.3f})"
+        ct.tl.attribute(adata, key)
     return adata
 
 
@@ -67,28 +70,49 @@ def _planted_sites(adata) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(has), mask
 
 
-def test_the_planted_motifs_lead_the_enrichment_and_decoys_do_not(fitted):
+@pytest.mark.parametrize("cell_type", list(PLANTED))
+def test_the_planted_motifs_lead_the_enrichment_and_decoys_do_not(fitted, cell_type):
     adata = fitted.copy()
-    table = ct.tl.motif_enrichment(adata, "chromtransfer", cell_type="A", min_sites=10)
-    planted = [PLANTED["A"], SHARED]
+    key = f"ct_{cell_type}"
+    table = ct.tl.motif_enrichment(adata, key, cell_type=cell_type, min_sites=20)
+    planted = [PLANTED[cell_type], SHARED]
     assert (table.loc[planted, "fdr"] < 1e-3).all(), table.loc[planted]
     assert (table.loc[planted, "ks_d"] > 0.4).all(), table.loc[planted]
-    # only TP53's paralogs, whose matrices match the planted TP53 sites, may rank
-    # above REST: TP53 and REST lead once the p53 family counts as one
-    above = table.loc[: PLANTED["A"], "tf_name"].iloc[:-1]
-    assert set(above) <= {"TP53", "TP63", "TP73"}, table.head(6)
-    decoys = table.loc[table.index.isin(DECOYS)]
-    assert len(decoys) >= 2  # the others have < 10 sites in positive regions
+    # Paralogs (TP63 and TP73 for TP53; ZNF76 for ZNF143) match the planted sites
+    # as well as the planted matrix does: the ranking is read one family at a time.
+    families = table["family"].drop_duplicates()
+    top = families.index[:3]
+    assert {table.loc[m, "family"] for m in planted} <= set(families.iloc[:3]), table.head(8)
+    assert (table.loc[top, "fdr"] < 1e-3).all()
+    # A decoy whose sites often fall inside planted sites (TEAD1's GGAATG inside
+    # TP53's) shares their importance; the others must not be enriched.
+    clean = [m for m in DECOYS if _share_inside_planted(adata, m) < 0.1]
+    decoys = table.loc[table.index.isin(clean)]
+    assert len(decoys) >= 1, (clean, table.loc[table.index.isin(DECOYS)])
     enriched = (decoys["ks_d"] > 0) & (decoys["fdr"] < 0.05)
     assert not enriched.any(), decoys
-    assert adata.uns["chromtransfer_motifs"].equals(table)
+    assert adata.uns[f"{key}_motifs"].equals(table)
+
+
+def _share_inside_planted(adata, motif_id: str) -> float:
+    """The share of a motif's sites that overlap the site planted in their region."""
+    sites = adata.uns["motif_sites"]
+    sites = sites[sites["motif_id"] == motif_id]
+    if not len(sites):
+        return 0.0
+    _, planted = _planted_sites(adata)
+    rows = adata.var_names.get_indexer(sites["region"].astype(str))
+    inside = [
+        planted[r, s:e].any() for r, s, e in zip(rows, sites["start"], sites["end"], strict=True)
+    ]
+    return float(np.mean(inside))
 
 
 def test_ism_is_larger_at_the_planted_sites(fitted):
     adata = fitted.copy()
     genes = _explained(adata)
-    ct.tl.attribute(adata, "chromtransfer", method="ism", genes=genes)
-    deltas = ct.get.attributions(adata, "chromtransfer", "A")
+    ct.tl.attribute(adata, "ct_A", method="ism", genes=genes)
+    deltas = ct.get.attributions(adata, "ct_A", "A")
     assert deltas.shape == (adata.n_vars, WIDTH, 4)
     rows = adata.var_names.get_indexer(genes)
     assert np.isfinite(deltas[rows]).all() and np.isnan(np.delete(deltas, rows, axis=0)).all()
@@ -104,25 +128,25 @@ def test_ism_is_larger_at_the_planted_sites(fitted):
 def test_gradient_x_input_agrees_with_ism_on_positive_sequences(fitted):
     adata = fitted.copy()
     genes = _explained(adata)
-    ct.tl.attribute(adata, "chromtransfer", genes=genes, compare="ism")
-    compare = adata.uns["chromtransfer_attr"]["compare"].set_index("cell_type")
+    ct.tl.attribute(adata, "ct_A", genes=genes, compare="ism")
+    compare = adata.uns["ct_A_attr"]["compare"].set_index("cell_type")
     assert compare.loc["A", "n"] == len(genes)
-    r = adata.layers["chromtransfer_attr_vs_ism"][adata.obs_names.get_loc("A")]
+    r = adata.layers["ct_A_attr_vs_ism"][adata.obs_names.get_loc("A")]
     positive = adata.layers["label"][adata.obs_names.get_loc("A")] == 1
     assert np.nanmean(r[positive]) > 0.5, np.nanmean(r[positive])
 
 
 def test_deleting_a_planted_motif_closes_its_regions(fitted):
     adata = fitted.copy()
-    ct.tl.in_silico_deletion(adata, "chromtransfer", motifs=["REST", DECOYS[0]], seed=0)
-    perturbations = adata.uns["chromtransfer_deletion"]["perturbations"]
-    assert perturbations == ["chromtransfer_deletion_REST", f"chromtransfer_deletion_{DECOYS[0]}"]
+    ct.tl.in_silico_deletion(adata, "ct_A", motifs=["REST", DECOYS[0]], seed=0)
+    perturbations = adata.uns["ct_A_deletion"]["perturbations"]
+    assert perturbations == ["ct_A_deletion_REST", f"ct_A_deletion_{DECOYS[0]}"]
     row = adata.obs_names.get_loc("A")
-    rest = adata.layers["chromtransfer_deletion_REST"][row]
+    rest = adata.layers["ct_A_deletion_REST"][row]
     in_a = (adata.var["planted"] == "A").to_numpy()
     assert np.nanmean(rest[in_a]) < -0.3, np.nanmean(rest[in_a])
-    decoy = adata.layers[f"chromtransfer_deletion_{DECOYS[0]}"][row]
+    decoy = adata.layers[f"ct_A_deletion_{DECOYS[0]}"][row]
     assert abs(np.nanmean(decoy)) < 0.1
-    summary = adata.uns["chromtransfer_deletion"]["summary"]
-    on = summary.set_index(["perturbation", "status"]).loc[("chromtransfer_deletion_REST", "ON")]
+    summary = adata.uns["ct_A_deletion"]["summary"]
+    on = summary.set_index(["perturbation", "status"]).loc[("ct_A_deletion_REST", "ON")]
     assert on["mean_change"] < 0

@@ -10,6 +10,7 @@ from scipy.stats import false_discovery_control, ks_2samp, rankdata
 
 import chromtools as ct
 from chromtools.io._motifs import _collection, jaspar_motif, read_jaspar
+from chromtools.tl._motif_families import motif_families, motif_similarity
 from chromtools.tl._motifs import _reachable, motif_enrichment, scan, scan_motifs, tail_pvalue
 
 GATA1, HNF4A, CTCF = "MA0035.5", "MA0114.5", "MA0139.2"
@@ -543,3 +544,61 @@ def test_sites_and_enrichment_survive_a_zarr_round_trip(attributed, tmp_path):
     pd.testing.assert_frame_equal(motif_enrichment(back, "m", min_sites=20), table)
     scan_motifs(back, pvalue=1e-4)  # from the lazy varm['onehot']
     pd.testing.assert_frame_equal(back.uns["motif_sites"], adata.uns["motif_sites"])
+
+
+# ---------------------------------------------------------------- motif families
+
+
+def _slow_similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """motif_similarity by a loop over strands and offsets, each overlap flattened."""
+    a, best = a - 0.25, 0.0
+    for other in (b - 0.25, (b - 0.25)[::-1, ::-1]):
+        for d in range(-(len(other) - 1), len(a)):
+            first, stop = max(0, d), min(len(a), len(other) + d)
+            if stop - first < max(1, (min(len(a), len(other)) + 1) // 2):
+                continue
+            x, y = a[first:stop].ravel(), other[first - d : stop - d].ravel()
+            cosine = x @ y / np.sqrt((x @ x) * (y @ y))
+            best = max(best, cosine * (stop - first) / max(len(a), len(other)))
+    return best
+
+
+def test_motif_similarity_equals_a_loop_over_offsets_and_strands(vertebrates):
+    rng = np.random.default_rng(0)
+    pairs = rng.integers(len(vertebrates), size=(150, 2))
+    for i, j in pairs:
+        a, b = vertebrates[i]["frequencies"], vertebrates[j]["frequencies"]
+        assert motif_similarity(a, b) == pytest.approx(_slow_similarity(a, b), abs=1e-12)
+
+
+def test_motif_similarity_is_one_for_a_motif_and_its_reverse_complement(vertebrates):
+    tp53 = jaspar_motif("MA0106.3")["frequencies"]
+    assert motif_similarity(tp53, tp53) == pytest.approx(1.0)
+    assert motif_similarity(tp53, tp53[::-1, ::-1]) == pytest.approx(1.0)
+    # half of it, aligned: the cosine is 1 over the overlap, scaled by its share
+    half = tp53[: len(tp53) // 2]
+    assert motif_similarity(tp53, half) == pytest.approx(len(half) / len(tp53))
+
+
+def test_motif_families_group_paralogs_and_keep_unrelated_tfs_apart(vertebrates):
+    by_name = {m["name"]: m["frequencies"] for m in vertebrates}
+    names = ["TP53", "REST", "TP63", "ZNF143", "TP73", "ZNF76", "CTCF", "GATA1", "GATA2"]
+    families = motif_families([by_name[n] for n in names], names)
+    expected = ["TP53", "REST", "TP53", "ZNF143", "TP53", "ZNF143", "CTCF", "GATA1", "GATA1"]
+    assert families == expected
+    # the family is named by whichever member is ranked first
+    pair = motif_families([by_name["TP73"], by_name["TP53"]], ["TP73", "TP53"])
+    assert pair == ["TP73", "TP73"]
+    # a threshold above every paralog pair's similarity leaves each motif on its own
+    assert motif_families([by_name[n] for n in names], names, threshold=0.99) == names
+
+
+def test_the_enrichment_table_names_each_motifs_family(attributed):
+    table = motif_enrichment(attributed.copy(), "m", min_sites=20)
+    assert list(table.columns[:2]) == ["tf_name", "family"]
+    frequencies = {m["matrix_id"]: m["frequencies"] for m in read_jaspar(motifs=list(table.index))}
+    expected = motif_families([frequencies[i] for i in table.index], list(table["tf_name"]))
+    assert table["family"].tolist() == expected
+    # every family is named by its best-ranked member
+    first = table.groupby("family", sort=False)["tf_name"].first()
+    assert (first.index == first.to_numpy()).all()

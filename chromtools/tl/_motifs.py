@@ -19,6 +19,7 @@ from anndata import AnnData
 
 from .._utils import check_int, check_number, progress
 from ..io._motifs import JASPAR_RELEASE, jaspar_collection, read_jaspar
+from ._motif_families import FAMILY_SIMILARITY, motif_families
 from ._records import layer_key
 
 SITES = "motif_sites"
@@ -697,6 +698,7 @@ def _enrichment(
         },
         index=pd.Index(ids.categories[result.index].astype(str), name="motif_id"),
     ).sort_values("ks_d", ascending=False, kind="stable")
+    table.insert(1, "family", _families(adata, table))
     skipped = sorted(set(ids.categories.astype(str)) - set(table.index))
     params = {
         "function": "motif_enrichment",
@@ -713,11 +715,29 @@ def _enrichment(
     return table, params
 
 
+def _families(adata: AnnData, table: pd.DataFrame) -> list[str]:
+    """Each tested motif's family (``motif_families``, in the table's order).
+
+    The matrices are re-read from the JASPAR collection ``scan_motifs``
+    recorded; a site table from elsewhere gives each motif its TF's name.
+    """
+    params = adata.uns.get(SITES_PARAMS, {})
+    try:
+        found = read_jaspar(
+            params["release"], params["collection"], params["tax_group"], motifs=list(table.index)
+        )
+    except (KeyError, TypeError, ValueError):
+        return table["tf_name"].astype(str).tolist()
+    by_id = {m["matrix_id"]: m["frequencies"] for m in found}
+    frequencies = [by_id[i] for i in table.index]
+    return motif_families(frequencies, table["tf_name"].astype(str).tolist(), FAMILY_SIMILARITY)
+
+
 def _joined(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Two enrichment tables side by side, one row per motif of either."""
     (first, a), (second, b) = tables.items()
     names = a["tf_name"].combine_first(b["tf_name"])
-    columns = {"tf_name": names}
+    columns = {"tf_name": names, "family": a["family"].combine_first(b["family"])}
     for field in ("n_sites", "ks_d", "fdr"):
         columns[f"{field}_{first}"] = a[field]
         columns[f"{field}_{second}"] = b[field]
@@ -777,14 +797,18 @@ def motif_enrichment(
     The table (with ``reference``, the joined table). Writes
 
     ``adata.uns[f"{key}_motifs"]``
-        DataFrame indexed by ``motif_id``: ``tf_name``, ``n_sites``, ``ks_d``
-        (signed), ``pvalue``, ``fdr``; sorted by ``ks_d``, largest first.
+        DataFrame indexed by ``motif_id``: ``tf_name``, ``family``,
+        ``n_sites``, ``ks_d`` (signed), ``pvalue``, ``fdr``; sorted by
+        ``ks_d``, largest first. ``family`` groups paralogs whose matrices
+        match the same sites (TP53, TP63 and TP73), named by the best-ranked
+        member (matrix similarity ≥ 0.75, in the table's order): read
+        the top of the table one family at a time.
     ``adata.uns[f"{key}_motifs_params"]``
         ``function``, ``key``, ``cell_type``, ``method``, ``score``,
         ``min_sites``, ``positive_only``, ``n_regions``, ``n_sites`` and
         ``skipped`` (motifs not tested: too few sites, or no other sites).
     ``adata.uns[f"{key}_vs_{reference}_motifs"]``
-        With ``reference``: per motif ``tf_name`` and ``n_sites``, ``ks_d``
+        With ``reference``: per motif ``tf_name``, ``family`` and ``n_sites``, ``ks_d``
         and ``fdr`` of each model (suffixed by its key), with ``..._params``
         alongside; ``uns[f"{reference}_motifs"]`` is written too.
 
