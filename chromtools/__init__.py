@@ -1,6 +1,6 @@
 """chromtools: learn how chromatin controls genes, on AnnData and Zarr."""
 
-from . import datasets, get, io, models, pp, tl
+from . import datasets, get, io, models, pl, pp, tl
 from ._errors import FormatError, StoreError
 from ._settings import settings
 
@@ -12,6 +12,7 @@ __all__ = [
     "get",
     "io",
     "models",
+    "pl",
     "pp",
     "settings",
     "tl",

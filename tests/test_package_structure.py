@@ -8,7 +8,7 @@ import pytest
 
 import chromtools as ct
 
-MODULES = {name: getattr(ct, name) for name in ("datasets", "get", "io", "models", "pp", "tl")}
+MODULES = {name: getattr(ct, name) for name in ("datasets", "get", "io", "models", "pl", "pp", "tl")}
 EXPORTED = [
     (f"ct.{module_name}.{name}", getattr(module, name))
     for module_name, module in MODULES.items()
@@ -85,8 +85,11 @@ def test_public_function_conventions(name, function):
         assert "Parameters\n----------" in doc, f"{name}: docstring has no Parameters section"
         missing = [p for p in documented if p not in _documented_parameters(doc)]
         assert not missing, f"{name}: parameters not documented {missing}"
-    if name.startswith(("ct.pp.", "ct.tl.")):
+    if name.startswith(("ct.pp.", "ct.tl.", "ct.pl.")):
         assert positional and positional[0].name == "adata", f"{name} must take adata first"
+    if name.startswith("ct.pl."):
+        for option in ("show", "save"):
+            assert signature.parameters[option].kind is inspect.Parameter.KEYWORD_ONLY, name
 
 
 PREPROCESSING = [(name, f) for name, f in PUBLIC if name.startswith("ct.pp.")]

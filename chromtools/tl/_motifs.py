@@ -655,12 +655,30 @@ def _site_regions(adata: AnnData, sites: pd.DataFrame) -> np.ndarray:
     return adata.var_names.get_indexer(region.astype(str))
 
 
-def _enrichment(
-    adata: AnnData, plan: _Enrichment, sites: pd.DataFrame, min_sites: int
-) -> tuple[pd.DataFrame, dict]:
-    """The per-motif table of one model and the record of how it was made."""
-    from scipy.stats import false_discovery_control
+@dataclasses.dataclass
+class ScoredSites:
+    """The sites one model's enrichment test reads, each with its importance score."""
 
+    ids: pd.Categorical  # every motif scanned (codes index its categories)
+    motif: np.ndarray  # per site, the motif code
+    names: np.ndarray  # per site, the TF name
+    importance: np.ndarray  # per site: its score, negated for ISM (higher = more important)
+    flat_start: np.ndarray  # per site, its bases along all regions laid end to end
+    flat_end: np.ndarray
+
+    def of(self, motif_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """A motif's site importances, and those of its background (other motifs' sites
+        sharing no base with its own), as the KS test compares them."""
+        code = list(self.ids.categories.astype(str)).index(motif_id)
+        own = np.flatnonzero(self.motif == code)
+        if not len(own):
+            return np.zeros(0), np.zeros(0)
+        background = (self.motif != code) & ~_overlapping(self.flat_start, self.flat_end, own)
+        return self.importance[own], self.importance[background]
+
+
+def scored_sites(adata: AnnData, plan: _Enrichment, sites: pd.DataFrame) -> ScoredSites:
+    """Every site in the regions ``plan`` uses, scored by ``plan``'s attributions."""
     region = _site_regions(adata, sites)
     keep = region >= 0
     if plan.positive is not None:
@@ -679,15 +697,27 @@ def _enrichment(
     # base's ISM score is the mean of its 3 substitutions.
     per_base = values.sum(axis=2) / (3 if plan.method == "ism" else 1)
     scores = site_scores(per_base, row, start, end, plan.score)
-
-    counts = np.bincount(motif, minlength=len(ids.categories))
-    tested = np.flatnonzero(counts >= min_sites)
-    length = values.shape[1]
     # ISM deltas are most negative where a base matters: rank by importance.
     importance = -scores if plan.method == "ism" else scores
-    result = ks_enrichment(importance, motif, row * length + start, row * length + end, tested)
-    result = result.dropna()
-    names = pd.Series(sites["tf_name"].astype(str).to_numpy()[keep]).groupby(motif).first()
+    length = values.shape[1]
+    names = sites["tf_name"].astype(str).to_numpy()[keep]
+    return ScoredSites(ids, motif, names, importance, row * length + start, row * length + end)
+
+
+def _enrichment(
+    adata: AnnData, plan: _Enrichment, sites: pd.DataFrame, min_sites: int
+) -> tuple[pd.DataFrame, dict]:
+    """The per-motif table of one model and the record of how it was made."""
+    from scipy.stats import false_discovery_control
+
+    scored = scored_sites(adata, plan, sites)
+    ids, motif = scored.ids, scored.motif
+    counts = np.bincount(motif, minlength=len(ids.categories))
+    tested = np.flatnonzero(counts >= min_sites)
+    result = ks_enrichment(
+        scored.importance, motif, scored.flat_start, scored.flat_end, tested
+    ).dropna()
+    names = pd.Series(scored.names).groupby(motif).first()
     table = pd.DataFrame(
         {
             "tf_name": names.reindex(result.index).to_numpy(),
@@ -709,7 +739,7 @@ def _enrichment(
         "min_sites": min_sites,
         "positive_only": plan.positive is not None,
         "n_regions": int(adata.n_vars if plan.positive is None else plan.positive.sum()),
-        "n_sites": int(len(scores)),
+        "n_sites": int(len(scored.importance)),
         "skipped": skipped,
     }
     return table, params

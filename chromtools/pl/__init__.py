@@ -1,0 +1,24 @@
+"""Plots: draw what ``ct.tl`` stored (metrics, transfer, attention, motifs, tracks)."""
+
+from ._attention import attention, deletion
+from ._metrics import calibration, learning_curve, metrics, pr, roc
+from ._motifs import motif_ecdf, motif_scatter
+from ._tracks import attribution, signal
+from ._transfer import finetune, subsample_curve, transfer_heatmap
+
+__all__ = [
+    "attention",
+    "attribution",
+    "calibration",
+    "deletion",
+    "finetune",
+    "learning_curve",
+    "metrics",
+    "motif_ecdf",
+    "motif_scatter",
+    "pr",
+    "roc",
+    "signal",
+    "subsample_curve",
+    "transfer_heatmap",
+]
