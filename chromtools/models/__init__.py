@@ -5,19 +5,19 @@ A model is found by name (``get_model``) and built from a JSON-able config
 so ``build(**model.config)`` followed by ``load_state_dict`` restores it. A
 new architecture is one module here plus one entry in ``MODELS``.
 
-=================  ==========================================  ==================
-name               class                                       input
-=================  ==========================================  ==================
-``deepchrome``     :class:`DeepChrome`                         histone
-``attentivechrome`` :class:`AttentiveChrome`                   histone
-``transferchrome`` :class:`TransferChrome`                     histone
-``deepdiff``       :class:`DeepDiff`                           histone pair
-``chromtransfer``  :class:`ChromTransfer`                      one-hot sequence
-``logreg``         :class:`LogisticRegressionBaseline`         histone (sklearn)
-``rf``             :class:`RandomForestBaseline`               histone (sklearn)
-``svr``            :class:`BestBinSVR`                         histone (sklearn)
-``svr2``           :class:`TwoLayerSVR`                        histone (sklearn)
-=================  ==========================================  ==================
+===================  ==========================================  ==================
+name                 class                                       input
+===================  ==========================================  ==================
+``deepchrome``       :class:`DeepChrome`                         histone
+``attentivechrome``  :class:`AttentiveChrome`                    histone
+``transferchrome``   :class:`TransferChrome`                     histone
+``deepdiff``         :class:`DeepDiff`                           histone pair
+``chromtransfer``    :class:`ChromTransfer`                      one-hot sequence
+``logreg``           :class:`LogisticRegressionBaseline`         histone (sklearn)
+``rf``               :class:`RandomForestBaseline`               histone (sklearn)
+``svr``              :class:`BestBinSVR`                         histone (sklearn)
+``svr2``             :class:`TwoLayerSVR`                        histone (sklearn)
+===================  ==========================================  ==================
 """
 
 from __future__ import annotations
