@@ -111,3 +111,44 @@ def test_missing_histone_and_onehot_are_named(synthetic):
         ct.get.attributions(synthetic, "nope")
     with pytest.raises(KeyError, match="ct.pp.one_hot"):
         ct.get.onehot(synthetic)
+
+
+def test_as_features_flattens_one_cell_type_mark_major_after_a_gene_subset(synthetic):
+    subset = synthetic[:, synthetic.var_names[::-3]]  # reordered genes: stored order differs
+    cell_type = str(subset.obs_names[1])
+    features = ct.get.as_features(subset, cell_type, marks=ct.get.marks(subset)[::-1])
+    signal = np.asarray(ct.get.histone(subset, marks=ct.get.marks(subset)[::-1])[1])
+    n_genes, n_marks, n_bins = signal.shape
+    assert features.shape == (n_genes, n_marks * n_bins)
+    assert list(features.obs_names) == list(subset.var_names)
+    np.testing.assert_array_equal(features.X, signal.reshape(n_genes, -1).astype(np.float32))
+    # feature j is mark j // n_bins at bin j % n_bins, named by the bin's TSS-relative start
+    j = n_bins + 2
+    assert features.var["mark"].iloc[j] == ct.get.marks(subset)[::-1][1]
+    meta = subset.uns["chromtools"]
+    assert features.var["bin_start"].iloc[j] == meta["window"][0] + 2 * meta["bin_size"]
+    np.testing.assert_array_equal(
+        features.obs["label"], np.asarray(subset.layers["label"][1], dtype=float)
+    )
+    assert features.uns["as_features"]["cell_type"] == cell_type
+
+
+def test_as_features_feeds_scanpy_pca_as_it_is(synthetic):
+    import scanpy as sc
+    features = ct.get.as_features(synthetic, str(synthetic.obs_names[0]))
+    sc.pp.pca(features, n_comps=5)
+    assert features.obsm["X_pca"].shape == (synthetic.n_vars, 5)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"cell_type": "nope"}, r"cell_type='nope' is not in adata.obs_names"),
+        ({"marks": ["H3K27ac"]}, r"marks \['H3K27ac'\] are not among"),
+        ({"key": "onehot"}, r"key='onehot' must name a 4-D obsm entry"),
+    ],
+)
+def test_as_features_refuses_bad_input(synthetic, arguments, message):
+    arguments = {"cell_type": str(synthetic.obs_names[0]), **arguments}
+    with pytest.raises(ValueError, match=message):
+        ct.get.as_features(synthetic, **arguments)
