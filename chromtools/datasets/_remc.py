@@ -43,6 +43,23 @@ def chromtransfer_reference() -> pd.DataFrame:
     )
 
 
+def remc_genes() -> pd.DataFrame:
+    """GENCODE (hg38) transcription start sites of the sample's genes, for ``read_bigwigs``.
+
+    The 362 of :func:`remc_sample`'s 400 genes whose name, chromosome and
+    strand match one GENCODE gene (from the GENCODE hg38 TSS table; the
+    sample's signal itself is hg19). A gene table as
+    :func:`~chromtools.io.read_genes` takes it, to build bigWig examples
+    around real TSSs.
+
+    Returns
+    -------
+    DataFrame with ``gene_id`` (Ensembl), ``gene_name``, ``chrom``, ``tss``
+    (1-based), ``strand`` and ``gene_type``.
+    """
+    return pd.read_csv(_data_dir() / "remc" / "gencode_tss.tsv", sep="\t")
+
+
 def remc_sample() -> ad.AnnData:
     """Real Roadmap (REMC, hg19) histone signal and RNA-seq for 400 genes.
 

@@ -1,6 +1,6 @@
 # %% [markdown]
-# # Transfer across cell types, and differential expression, on real Roadmap data
-# Run as a script (`.venv/bin/python tutorials/02_transfer.py`, about two
+# # Transfer across cell types, on real Roadmap data
+# Run as a script (`.venv/bin/python tutorials/03_transfer.py`, about two
 # minutes on two cores) or open as a notebook (jupytext percent format).
 #
 # The question chromtools exists for: a cell type has ChIP-seq but few or no
@@ -10,6 +10,8 @@
 # %%
 import warnings
 
+import anndata as ad
+import matplotlib.pyplot as plt
 import numpy as np
 
 import chromtools as ct
@@ -41,6 +43,8 @@ ct.pp.split(adata, seed=0)
 ct.tl.fit(adata, "deepchrome", cell_types="E123", key_added="k562", seed=0)
 ct.tl.finetune(adata, source="E123", target="E003", seed=0)
 print(adata.uns["finetune"]["metrics"][["target", "approach", "auroc", "auprc", "n_train"]])
+ct.pl.finetune(adata, show=False)
+plt.show()
 
 # %% [markdown]
 # The fine-tuned model is kept, under `uns['finetune']['models']['E003']`, and
@@ -57,9 +61,31 @@ curve = ct.tl.subsample_curve(
     adata, "E123", "E003", fractions=(0.05, 0.1, 0.5, 1.0), n_boot=3, seed=0
 )
 print(curve[["fraction", "approach", "n_train", "auroc_mean", "auroc_sd"]].round(3))
+ct.pl.subsample_curve(adata, show=False)
+plt.show()
 
 # %% Every source against every target, applied as it is
 print(ct.tl.transfer_matrix(adata, model="deepchrome", seed=0).round(3))
+ct.pl.transfer_heatmap(adata, show=False)
+plt.show()
+
+# %% [markdown]
+# ## A cell type with ChIP-seq and no RNA-seq
+# Its labels are unknown, so there is nothing to fine-tune on: `finetune`
+# gives it the source model's zero-shot predictions, and says so in
+# `uns[key]['targets']`.
+
+# %%
+unlabelled = adata[["E003"]].copy()
+unlabelled.obs_names = ["E003_no_rnaseq"]
+unlabelled.X[:] = np.nan
+unlabelled.layers["label"][:] = np.nan
+both = ad.concat([adata, unlabelled], merge="same", uns_merge="same")
+both.uns["k562"] = adata.uns["k562"]
+ct.tl.finetune(both, source_key="k562", target="E003_no_rnaseq", key_added="new_cell_type")
+print(both.uns["new_cell_type"]["targets"][["target", "approach", "evaluated", "reason"]])
+predicted = both.layers["new_cell_type"][both.obs_names.get_loc("E003_no_rnaseq")]
+print("genes predicted high:", int((predicted > 0.5).sum()), "of", both.n_vars)
 
 # %% A model trained on raw counts, moved to normalised signal, is flagged
 raw = ct.datasets.remc_sample()
@@ -72,8 +98,3 @@ with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always", NormalizationWarning)
     ct.tl.finetune(adata, source_key="raw_k562", target="E003", key_added="from_raw", epochs=5)
 print(caught[0].message if caught else "no warning")
-
-# %% DeepDiff: which genes change between K562 and H1, from the marks of both
-ct.tl.differential(adata, "E123", "E003", variant="raw_d", epochs=10, seed=0)
-print(adata.uns["deepdiff"]["metrics"].query("split == 'test'").round(3))
-print(adata.var[["gene_name", "deepdiff"]].sort_values("deepdiff").tail(5))
