@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
+import sys
 import warnings
 from collections.abc import Iterable, Sequence
 
@@ -27,9 +28,35 @@ _HISTONE_MARK = re.compile(
 _OTHER_TRACKS = {"DNase", "ATAC", "CTCF", "POLR2A", "Input"}
 
 
+def _live() -> bool:
+    """Whether bars can redraw in place: a terminal, or a Jupyter notebook (tqdm.auto's widget)."""
+    if tqdm.__module__ != "tqdm.std" and "ipykernel" in sys.modules:
+        return True
+    stream = sys.stderr
+    return bool(getattr(stream, "isatty", None) and stream.isatty())
+
+
+def _quiet_when_logged(kwargs: dict) -> dict:
+    """Bar options for where the output goes.
+
+    In a terminal or a notebook a bar redraws in place. Elsewhere (a log
+    file, CI) each redraw would be one more line: the outermost bar then
+    writes its start and its end only, and bars opened inside another (a
+    fit inside a transfer matrix) are not drawn at all.
+    """
+    kwargs = dict(kwargs)
+    kwargs["disable"] = kwargs.get("disable", False) or not settings.progress
+    if not _live():
+        if len(getattr(tqdm, "_instances", ())):
+            kwargs["disable"] = True
+        kwargs["mininterval"] = float("inf")
+        kwargs["leave"] = True
+    return kwargs
+
+
 def progress(iterable: Iterable | None = None, **kwargs) -> tqdm:
-    """A tqdm bar that respects ``ct.settings.progress``."""
-    return tqdm(iterable, disable=not settings.progress, **kwargs)
+    """A tqdm bar that respects ``ct.settings.progress``, quiet when the output is logged."""
+    return tqdm(iterable, **_quiet_when_logged(kwargs))
 
 
 def check_int(value, name: str, *, minimum: int | None = None) -> int:
@@ -135,7 +162,7 @@ def check_signal(values: np.ndarray, what: str) -> None:
 def dask_progress(description: str) -> TqdmCallback:
     """A tqdm bar over the tasks of any dask computation run inside ``with``;
     hidden when ``ct.settings.progress`` is off."""
-    return TqdmCallback(desc=description, leave=False, disable=not settings.progress)
+    return TqdmCallback(**_quiet_when_logged({"desc": description, "leave": False}))
 
 
 def renamed_keyword(

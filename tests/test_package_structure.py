@@ -8,7 +8,9 @@ import pytest
 
 import chromtools as ct
 
-MODULES = {name: getattr(ct, name) for name in ("datasets", "get", "io", "models", "pl", "pp", "tl")}
+MODULES = {
+    name: getattr(ct, name) for name in ("datasets", "get", "io", "models", "pl", "pp", "tl")
+}
 EXPORTED = [
     (f"ct.{module_name}.{name}", getattr(module, name))
     for module_name, module in MODULES.items()

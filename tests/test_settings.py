@@ -104,3 +104,28 @@ def test_importing_chromtools_prints_nothing():
         [sys.executable, "-c", "import chromtools"], capture_output=True, text=True, check=True
     )
     assert (result.stdout, result.stderr) == ("", "")
+
+
+def test_progress_writes_one_line_per_stage_when_logged(capsys, restore_settings):
+    """Not a terminal (pytest's capture): the outer bar's start and end, nothing of inner bars."""
+    from chromtools._utils import progress
+
+    ct.settings.progress = True
+    for _ in progress(range(50), desc="outer stage"):
+        for _ in progress(range(5), desc="inner stage", leave=False):
+            pass
+    for _ in progress(range(50), desc="second stage"):
+        pass
+    err = capsys.readouterr().err
+    assert "inner stage" not in err
+    lines = err.rstrip("\n").split("\n")
+    assert len(lines) == 2, lines  # one line per stage, each redrawn once with \r
+    assert lines[0].count("\r") == 2 and "50/50" in lines[0] and "second stage" in lines[1]
+
+
+def test_progress_is_silent_when_switched_off(capsys, restore_settings):
+    from chromtools._utils import progress
+
+    ct.settings.progress = False
+    list(progress(range(10), desc="hidden"))
+    assert capsys.readouterr().err == ""

@@ -174,7 +174,7 @@ def train(
         if np.isfinite(value) and value > best_value:
             best_value, best_epoch = value, epoch
             best_state = copy.deepcopy(model.state_dict())
-        bar.set_postfix({k: round(v, 4) for k, v in row.items() if k != "epoch"})
+        bar.set_postfix({k: round(v, 4) for k, v in row.items() if k != "epoch"}, refresh=False)
         if patience is not None and epoch - best_epoch >= patience:
             logger.info(f"{description}: no improvement for {patience} epochs, stopped at {epoch}")
             break
