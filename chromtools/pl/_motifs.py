@@ -119,7 +119,7 @@ def motif_scatter(
 
     Reads the joined table ``ct.tl.motif_enrichment(adata, key, reference=...)``
     stored. TFs significant in either (FDR below ``fdr``) are coloured by
-    where they are; the ``n_labels`` with the largest |D| are named.
+    where they are; the ``n_labels`` with the largest absolute D are named.
 
     Parameters
     ----------

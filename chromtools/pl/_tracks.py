@@ -75,7 +75,7 @@ def signal(
         A model key: shade each bin by what the model made of it, grey
         behind the marks, scaled to the panel's largest bin.
     shade_by
-        ``"attribution"`` (|``obsm[f"{shade}_attr"]``| summed over marks,
+        ``"attribution"`` (absolute ``obsm[f"{shade}_attr"]`` summed over marks,
         :func:`~chromtools.tl.attribute`) or ``"alpha"`` (mean α over marks,
         :func:`~chromtools.tl.attention`).
     show, save
