@@ -29,7 +29,7 @@ extensions = [
 exclude_patterns = [
     "_build",
     "_ext",
-    "*.py",  # conf.py, make_api.py; tutorials/*.py are notebooks (a deeper folder)
+    "*.py",  # conf.py, readme_figure.py; tutorials/*.py are notebooks (a deeper folder)
     "**/.ipynb_checkpoints",
     "jupyter_execute",
 ]

@@ -135,6 +135,7 @@ def test_as_features_flattens_one_cell_type_mark_major_after_a_gene_subset(synth
 
 def test_as_features_feeds_scanpy_pca_as_it_is(synthetic):
     import scanpy as sc
+
     features = ct.get.as_features(synthetic, str(synthetic.obs_names[0]))
     sc.pp.pca(features, n_comps=5)
     assert features.obsm["X_pca"].shape == (synthetic.n_vars, 5)
