@@ -44,6 +44,28 @@ Transfer the model in ``uns[source_key]`` instead (e.g. from
 }
 
 
+# What every ``ct.pl`` function takes; ``{show_save}`` for those that draw a whole figure.
+_SHOW_SAVE = """show
+        Show the figure (the default); ``False`` returns the axes (or the
+        figure, for multi-panel plots) to draw on further.
+    save
+        File to save the figure to; its suffix names the format (``.png``,
+        ``.pdf``, ``.svg``…), its folder must exist."""
+PLOT = {
+    "ax_show_save": "ax\n        Axes to draw on; a new figure by default.\n    " + _SHOW_SAVE,
+    "show_save": _SHOW_SAVE,
+}
+
+
+def doc_plot(function: Function) -> Function:
+    """Fill ``{ax_show_save}`` or ``{show_save}`` in a plot's docstring (other braces stay)."""
+    doc = function.__doc__
+    for name, text in PLOT.items():
+        doc = doc.replace("{" + name + "}", text)
+    function.__doc__ = doc
+    return function
+
+
 def doc_params(**entries: str) -> Callable[[Function], Function]:
     """Fill ``{name}`` in the decorated function's docstring with ``entries[name]``."""
 

@@ -11,6 +11,7 @@ from anndata import AnnData
 from matplotlib.axes import Axes
 
 from .. import get
+from .._docs import doc_plot
 from ..tl._interpret import on_status
 from ..tl._records import layer_key
 from ._utils import (
@@ -58,6 +59,7 @@ def _attention(adata: AnnData, key: str, plot: str):
     return record, alpha, beta, explained
 
 
+@doc_plot
 def attention(
     adata: AnnData,
     key: str,
@@ -91,8 +93,7 @@ def attention(
     genes
         ``kind="beta"``: the genes (var names); by default the 10 genes with
         the highest predicted probability in the first cell type explained.
-    show, save
-        As in :func:`~chromtools.pl.roc`.
+    {show_save}
 
     Returns
     -------
@@ -205,6 +206,7 @@ def _beta(adata, key, beta, marks, explained, genes, show, save):
     return savefig_or_show(fig, fig, show, save)
 
 
+@doc_plot
 def deletion(
     adata: AnnData,
     key: str,
@@ -224,8 +226,7 @@ def deletion(
         Its ``key_added`` (by default ``f"{model}_deletion"``).
     cell_type
         One cell type of the summary; needed when it has several.
-    ax, show, save
-        As in :func:`~chromtools.pl.roc`.
+    {ax_show_save}
 
     Returns
     -------

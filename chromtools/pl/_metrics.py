@@ -11,6 +11,7 @@ import pandas as pd
 from anndata import AnnData
 from matplotlib.axes import Axes
 
+from .._docs import doc_plot
 from .._utils import check_int
 from ..tl._metrics import bootstrap_interval
 from ._utils import (
@@ -111,6 +112,7 @@ def _curves(
     return savefig_or_show(fig, ax, show, save)
 
 
+@doc_plot
 def roc(
     adata: AnnData,
     keys: str | Sequence[str],
@@ -135,12 +137,7 @@ def roc(
     split
         Genes of this split (``var[split_key]`` of the fit): ``"test"``,
         ``"valid"`` or ``"train"``.
-    ax
-        Axes to draw on; a new figure by default.
-    show
-        Show the figure (the default); ``False`` returns the axes instead.
-    save
-        File to save the figure to (``.png``, ``.pdf``, ``.svg``…).
+    {ax_show_save}
 
     Returns
     -------
@@ -149,6 +146,7 @@ def roc(
     return _curves(adata, keys, cell_types, split, "roc", ax, show, save)
 
 
+@doc_plot
 def pr(
     adata: AnnData,
     keys: str | Sequence[str],
@@ -163,8 +161,9 @@ def pr(
 
     Parameters
     ----------
-    adata, keys, cell_types, split, ax, show, save
+    adata, keys, cell_types, split
         As in :func:`roc`.
+    {ax_show_save}
 
     Returns
     -------
@@ -191,6 +190,7 @@ def _metric_rows(adata: AnnData, keys: list[str], metric: str, split: str) -> pd
     return pd.DataFrame(rows, columns=["key", "cell_type", "value"])
 
 
+@doc_plot
 def metrics(
     adata: AnnData,
     keys: str | Sequence[str],
@@ -233,8 +233,7 @@ def metrics(
         Bootstrap resamples per interval; 0 for no intervals.
     seed
         Seed of the bootstrap.
-    ax, show, save
-        As in :func:`roc`.
+    {ax_show_save}
 
     Returns
     -------
@@ -337,6 +336,7 @@ def _expression(adata: AnnData, key: str, split: str) -> dict[str, tuple]:
     return out
 
 
+@doc_plot
 def learning_curve(
     adata: AnnData,
     key: str,
@@ -356,8 +356,7 @@ def learning_curve(
         Object with a fitted model's ``uns[key]``.
     key
         Model key (a neural network; baselines have no epochs).
-    ax, show, save
-        As in :func:`roc`.
+    {ax_show_save}
 
     Returns
     -------
@@ -410,6 +409,7 @@ def learning_curve(
     return savefig_or_show(fig, ax, show, save)
 
 
+@doc_plot
 def calibration(
     adata: AnnData,
     keys: str | Sequence[str],
@@ -432,8 +432,7 @@ def calibration(
         As in :func:`roc`.
     n_bins
         Bins of predicted probability.
-    ax, show, save
-        As in :func:`roc`.
+    {ax_show_save}
 
     Returns
     -------

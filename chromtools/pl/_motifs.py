@@ -9,6 +9,7 @@ import numpy as np
 from anndata import AnnData
 from matplotlib.axes import Axes
 
+from .._docs import doc_plot
 from ..tl._motifs import SITES, _check_sites, _plan, scored_sites
 from ..tl._records import layer_key
 from ._utils import axes, check_show_save, colour, savefig_or_show, stored, style
@@ -35,6 +36,7 @@ def _motif_id(table, motif: str, key: str) -> str:
     )
 
 
+@doc_plot
 def motif_ecdf(
     adata: AnnData,
     key: str,
@@ -59,8 +61,7 @@ def motif_ecdf(
         Model key.
     motif
         Matrix id (``"MA0138.3"``) or TF name of a tested motif.
-    ax, show, save
-        As in :func:`~chromtools.pl.roc`.
+    {ax_show_save}
 
     Returns
     -------
@@ -104,6 +105,7 @@ def motif_ecdf(
     return savefig_or_show(fig, ax, show, save)
 
 
+@doc_plot
 def motif_scatter(
     adata: AnnData,
     key: str,
@@ -131,8 +133,7 @@ def motif_scatter(
         Significance threshold (ChromTransfer's is 0.001).
     n_labels
         How many significant TFs to name.
-    ax, show, save
-        As in :func:`~chromtools.pl.roc`.
+    {ax_show_save}
 
     Returns
     -------

@@ -11,6 +11,7 @@ import pandas as pd
 from anndata import AnnData
 
 from .. import get
+from .._docs import doc_plot
 from ..tl._records import layer_key
 from ._attention import bin_centres
 from ._motifs import sites_in
@@ -48,6 +49,7 @@ def _shading(adata: AnnData, key: str, by: str, column: int, marks: list[str]):
     return values.sum(axis=1) if by == "attribution" else values.mean(axis=1)
 
 
+@doc_plot
 def signal(
     adata: AnnData,
     gene: str,
@@ -78,8 +80,7 @@ def signal(
         ``"attribution"`` (absolute ``obsm[f"{shade}_attr"]`` summed over marks,
         :func:`~chromtools.tl.attribute`) or ``"alpha"`` (mean α over marks,
         :func:`~chromtools.tl.attention`).
-    show, save
-        As in :func:`~chromtools.pl.roc`.
+    {show_save}
 
     Returns
     -------
@@ -162,6 +163,7 @@ def _attributed(adata: AnnData, key: str, cell_type: str | None) -> tuple[str, s
     return cell_type, method, adata.varm[prefix + cell_type]
 
 
+@doc_plot
 def attribution(
     adata: AnnData,
     key: str,
@@ -193,8 +195,7 @@ def attribution(
         The cell type explained; needed when several were.
     window
         ``(start, end)`` bases of the region to draw; all of it by default.
-    show, save
-        As in :func:`~chromtools.pl.roc`.
+    {show_save}
 
     Returns
     -------

@@ -10,6 +10,7 @@ import pandas as pd
 from anndata import AnnData
 from matplotlib.axes import Axes
 
+from .._docs import doc_plot
 from ._utils import axes, check_show_save, colour, savefig_or_show, stored, style
 
 APPROACHES = ("zero_shot", "finetuned", "scratch")
@@ -36,6 +37,7 @@ def _metric_column(table: pd.DataFrame, metric: str, plot: str, key: str, suffix
     return column
 
 
+@doc_plot
 def transfer_heatmap(
     adata: AnnData,
     key: str = "transfer_matrix",
@@ -64,8 +66,7 @@ def transfer_heatmap(
         Colour map.
     annotate
         Write each value in its cell.
-    ax, show, save
-        As in :func:`~chromtools.pl.roc`.
+    {ax_show_save}
 
     Returns
     -------
@@ -115,6 +116,7 @@ def _outline(x: float, y: float):
     return Rectangle((x - 0.5, y - 0.5), 1, 1, fill=False, edgecolor="black", lw=1.5)
 
 
+@doc_plot
 def subsample_curve(
     adata: AnnData,
     key: str = "subsample_curve",
@@ -137,8 +139,7 @@ def subsample_curve(
         Its ``key_added``.
     metric
         A metric of ``uns[key]['summary']`` (``auroc``, ``auprc``…).
-    ax, show, save
-        As in :func:`~chromtools.pl.roc`.
+    {ax_show_save}
 
     Returns
     -------
@@ -185,6 +186,7 @@ def subsample_curve(
     return savefig_or_show(fig, ax, show, save)
 
 
+@doc_plot
 def finetune(
     adata: AnnData,
     key: str = "finetune",
@@ -204,8 +206,7 @@ def finetune(
         Its ``key_added``.
     metric
         A column of ``uns[key]['metrics']``.
-    ax, show, save
-        As in :func:`~chromtools.pl.roc`.
+    {ax_show_save}
 
     Returns
     -------
