@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dask.array as da
 import numpy as np
+import pandas as pd
 import pytest
 import zarr
 
@@ -92,3 +93,20 @@ def test_bad_arguments_are_named(synthetic, tmp_path):
     with pytest.raises(ValueError, match="chunk_genes must be a positive integer"):
         ct.io.write_zarr(synthetic, tmp_path / "s.zarr", chunk_genes=0)
     assert not (tmp_path / "s.zarr").exists()
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_text_with_missing_values_comes_back_missing_not_the_string_nan(synthetic, tmp_path, lazy):
+    adata = synthetic.copy()
+    chrom = adata.var["chrom"].astype(object).to_numpy()
+    chrom[::7] = np.nan  # genes whose chromosome is unknown
+    adata.var["chrom"] = chrom
+    adata.uns["table"] = pd.DataFrame({"tf": ["REST", None, "CTCF"], "d": [0.5, 0.1, np.nan]})
+    ct.io.write_zarr(adata, tmp_path / "s.zarr")
+    back = ct.io.read_zarr(tmp_path / "s.zarr", lazy=lazy)
+    assert back.var["chrom"].dtype == object
+    assert back.var["chrom"].isna().sum() == adata.var["chrom"].isna().sum() > 0
+    assert "nan" not in set(back.var["chrom"].dropna())
+    pd.testing.assert_frame_equal(back.var, adata.var)
+    pd.testing.assert_frame_equal(back.uns["table"], adata.uns["table"])
+    assert adata.var["chrom"].dtype == object  # the object written is left as it was

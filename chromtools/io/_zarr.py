@@ -13,6 +13,7 @@ from pathlib import Path
 import anndata as ad
 import dask.array as da
 import numpy as np
+import pandas as pd
 import zarr
 from anndata._io.specs.registry import IORegistryError
 from anndata.experimental import read_elem_lazy
@@ -93,16 +94,66 @@ def _sequence_types(uns: dict, prefix: str = "") -> dict[str, str]:
     return types
 
 
-def _writable(uns: dict) -> dict:
-    """``uns`` with tuples as lists, which anndata can write (their type is recorded)."""
-    return {
-        key: _writable(value)
-        if isinstance(value, dict)
-        else list(value)
-        if isinstance(value, tuple)
-        else value
-        for key, value in uns.items()
-    }
+def _text_with_missing(frame: pd.DataFrame) -> list[str]:
+    """Object columns holding text and missing values (anndata would write NaN as 'nan')."""
+    columns = []
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype != object or not values.isna().any():
+            continue
+        known = values[values.notna()]
+        if all(isinstance(v, str) for v in known):
+            columns.append(str(column))
+    return columns
+
+
+def _frame_writable(frame: pd.DataFrame, where: str, text: dict[str, list[str]]) -> pd.DataFrame:
+    """``frame`` with its text-with-missing columns categorical (missing kept as missing);
+    the columns are recorded in ``text`` under ``where`` and made text again on read."""
+    columns = _text_with_missing(frame)
+    if not columns:
+        return frame
+    text[where] = columns
+    frame = frame.copy()
+    for column in columns:
+        frame[column] = pd.Categorical(frame[column])
+    return frame
+
+
+def _writable(uns: dict, text: dict[str, list[str]] | None = None, prefix: str = "uns/") -> dict:
+    """``uns`` with tuples as lists, which anndata can write (their type is recorded),
+    and data frames' text columns with missing values made categorical (recorded in ``text``)."""
+    text = {} if text is None else text
+    out = {}
+    for key, value in uns.items():
+        if isinstance(value, dict):
+            out[key] = _writable(value, text, f"{prefix}{key}/")
+        elif isinstance(value, tuple):
+            out[key] = list(value)
+        elif isinstance(value, pd.DataFrame):
+            out[key] = _frame_writable(value, f"{prefix}{key}", text)
+        else:
+            out[key] = value
+    return out
+
+
+def _restore_text(adata: ad.AnnData, text: dict[str, list[str]]) -> None:
+    """Undo :func:`_frame_writable`: the recorded columns as text again, missing as NaN."""
+    for where, columns in text.items():
+        *parents, leaf = where.split("/")
+        if not parents:
+            node, frame = None, getattr(adata, leaf, None)
+        else:
+            node = adata.uns
+            for parent in parents[1:]:
+                node = node.get(parent) if isinstance(node, dict) else None
+            frame = node.get(leaf) if isinstance(node, dict) else None
+        if not isinstance(frame, pd.DataFrame):
+            continue
+        for column in columns:
+            if column in frame.columns and isinstance(frame[column].dtype, pd.CategoricalDtype):
+                values = frame[column].astype(object)
+                frame[column] = values.where(values.notna(), np.nan)
 
 
 def _restore_types(uns: dict, types: dict[str, str]) -> None:
@@ -138,11 +189,12 @@ def _store_files(root: Path, *, checksums: bool) -> dict[str, list[int]]:
     return files
 
 
-def _write_manifest(root: Path, uns_types: dict[str, str]) -> None:
+def _write_manifest(root: Path, uns_types: dict[str, str], text: dict[str, list[str]]) -> None:
     manifest = {
         "format": STORE_FORMAT,
         "write_id": uuid.uuid4().hex,
         "uns_types": uns_types,
+        "text_columns": text,
         "files": _store_files(root, checksums=True),
     }
     (root / STORE_MANIFEST).write_text(json.dumps(manifest, separators=(",", ":")))
@@ -291,9 +343,10 @@ def write_zarr(
     with atomic_write(path, overwrite=overwrite, kind="store") as tmp, _unwritable(path):
         root = zarr.open_group(tmp, mode="w", zarr_format=ad.settings.zarr_write_format)
         root.attrs.update({"encoding-type": "anndata", "encoding-version": "0.1.0"})
-        write_elem(root, "obs", adata.obs)
-        write_elem(root, "var", adata.var)
-        write_elem(root, "uns", _writable(adata.uns))
+        text: dict[str, list[str]] = {}
+        write_elem(root, "obs", _frame_writable(adata.obs, "obs", text))
+        write_elem(root, "var", _frame_writable(adata.var, "var", text))
+        write_elem(root, "uns", _writable(adata.uns, text))
         for key in ("obsp", "varp"):
             write_elem(root, key, dict(getattr(adata, key)))
         if adata.X is not None:
@@ -307,7 +360,7 @@ def write_zarr(
                     continue
                 _write_array(root[slot], key, value, _chunks(value.shape, gene_axis, chunk_genes))
         zarr.consolidate_metadata(tmp)
-        _write_manifest(tmp, uns_types)
+        _write_manifest(tmp, uns_types, text)
     if reading_target:
         _rebind(adata, path, reading_target)
 
@@ -391,7 +444,9 @@ def read_zarr(path: str | os.PathLike, *, lazy: bool = True) -> ad.AnnData:
     Returns
     -------
     The AnnData, backed lazily by the store when ``lazy=True``. Lists and
-    tuples in ``uns`` come back as lists and tuples.
+    tuples in ``uns`` come back as lists and tuples, and text columns with
+    missing values (``var['chrom']`` of a gene without a chromosome) as text
+    with NaN, not the string ``'nan'`` anndata alone would give.
 
     Raises
     ------
@@ -422,6 +477,7 @@ def read_zarr(path: str | os.PathLike, *, lazy: bool = True) -> ad.AnnData:
         ) from failure
     if manifest is not None:
         _restore_types(adata.uns, manifest.get("uns_types", {}))
+        _restore_text(adata, manifest.get("text_columns", {}))
     return adata
 
 
