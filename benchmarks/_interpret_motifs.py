@@ -137,10 +137,14 @@ def _print(rows: list[dict], length: int, n_motifs: int) -> None:
         )
 
 
-if __name__ == "__main__":
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1,000 sequences, 5 for Biopython")
     arguments = parser.parse_args()
     ct.settings.progress = False
     settings = {"n_sequences": 1000, "n_biopython": 5} if arguments.quick else {}
     _print(run(**settings), 600, 879)
+
+
+if __name__ == "__main__":
+    main()
