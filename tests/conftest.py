@@ -45,3 +45,22 @@ def synthetic():
 @pytest.fixture(scope="session")
 def remc():
     return ct.datasets.remc_sample()
+
+
+@pytest.fixture(scope="session")
+def sequence_results():
+    """Two ChromTransfer models (cell types A and B) on 300 synthetic 100 bp regions,
+    with gradient×input, every JASPAR2024 vertebrate CORE site (p < 1e-4) and the
+    enrichment of A's model joined with B's. Shared by the plot and round-trip tests;
+    copy it before changing it."""
+    adata = ct.datasets.synthetic_sequences(300, 100, seed=0)
+    ct.pp.split(adata, seed=0)
+    for cell_type in ("A", "B"):
+        key = f"ct_{cell_type}"
+        small = {"filters": 16, "hidden": [16]}
+        ct.tl.fit(adata, "chromtransfer", cell_types=cell_type, key_added=key, epochs=3,
+                  batch_size=64, seed=0, hyperparameters=small)  # fmt: skip
+        ct.tl.attribute(adata, key)
+    ct.tl.scan_motifs(adata, pvalue=1e-4)
+    ct.tl.motif_enrichment(adata, "ct_A", min_sites=10, positive_only=False, reference="ct_B")
+    return adata

@@ -42,23 +42,8 @@ def histone(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def sequences(tmp_path_factory):
-    adata = ct.datasets.synthetic_sequences(300, 100, seed=0)
-    ct.pp.split(adata, seed=0)
-    for cell_type in ("A", "B"):
-        ct.tl.fit(
-            adata,
-            "chromtransfer",
-            cell_types=cell_type,
-            key_added=f"ct_{cell_type}",
-            epochs=2,
-            batch_size=64,
-            seed=0,
-            hyperparameters={"filters": 8, "hidden": [8]},
-        )
-        ct.tl.attribute(adata, f"ct_{cell_type}")
-    ct.tl.scan_motifs(adata, pvalue=1e-4, motifs=["GATA1", "HNF4A", "CTCF", "FOXD1", "REST"])
-    ct.tl.motif_enrichment(adata, "ct_A", min_sites=3, positive_only=False, reference="ct_B")
+def sequences(sequence_results, tmp_path_factory):
+    adata = sequence_results.copy()
     path = tmp_path_factory.mktemp("sequences") / "results.zarr"
     ct.io.write_zarr(adata, path)
     return adata, path
