@@ -101,7 +101,7 @@ def test_text_with_missing_values_comes_back_missing_not_the_string_nan(syntheti
     chrom = adata.var["chrom"].astype(object).to_numpy()
     chrom[::7] = np.nan  # genes whose chromosome is unknown
     adata.var["chrom"] = chrom
-    adata.uns["table"] = pd.DataFrame({"tf": ["REST", None, "CTCF"], "d": [0.5, 0.1, np.nan]})
+    adata.uns["table"] = pd.DataFrame({"tf": ["REST", np.nan, "CTCF"], "d": [0.5, 0.1, np.nan]})
     ct.io.write_zarr(adata, tmp_path / "s.zarr")
     back = ct.io.read_zarr(tmp_path / "s.zarr", lazy=lazy)
     assert back.var["chrom"].dtype == object
