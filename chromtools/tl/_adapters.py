@@ -9,6 +9,7 @@ in ``uns[key]`` and survive a Zarr round trip and ``save_model`` /
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -48,18 +49,22 @@ class TorchAdapter:
         *,
         task: str,
         training: TrainingConfig,
+        checkpoint: Path | None = None,
+        resume: bool = False,
     ) -> tuple[dict, dict]:
         """Train ``spec`` on the train samples, early-stopped on the valid ones.
 
         Returns the record entries (``config['model']``, ``history``,
         ``state_dict``) and what to add to ``params`` (``device``, ``best_epoch``).
         Refuses weights that training made NaN or infinite: nothing is stored.
+        ``checkpoint``/``resume``: an epoch-by-epoch checkpoint file (:func:`train`).
         """
         torch.manual_seed(training.seed)
         network = models.build(spec.name, **shape, n_outputs=1, **hyperparameters)
         history, best_epoch = train_samples(
-            network, inputs, *sets, task=task, training=training, description=f"fit {spec.name}"
-        )
+            network, inputs, *sets, task=task, training=training, description=f"fit {spec.name}",
+            checkpoint=checkpoint, resume=resume,
+        )  # fmt: skip
         diverged = non_finite_weights(network.state_dict())
         if diverged:
             raise ValueError(
@@ -124,8 +129,11 @@ class SklearnAdapter:
         *,
         task: str,
         training: TrainingConfig,
+        checkpoint: Path | None = None,
+        resume: bool = False,
     ) -> tuple[dict, dict]:
-        """Fit ``spec(**hyperparameters)`` on every training sample at once.
+        """Fit ``spec(**hyperparameters)`` on every training sample at once (no epochs,
+        so no checkpoint).
 
         The validation samples, ``shape`` and the training options other than
         the seed are not used: a baseline is fitted in one go. Returns the

@@ -137,6 +137,14 @@ class Batches:
     def __len__(self) -> int:
         return -(-len(self.genes) // self.batch_size)
 
+    def rng_state(self) -> dict:
+        """The batch-order generator's state (plain ints), for a checkpoint."""
+        return self._rng.bit_generator.state
+
+    def set_rng_state(self, state: dict) -> None:
+        """Continue the batch order from a :meth:`rng_state`."""
+        self._rng.bit_generator.state = state
+
     @property
     def n_samples(self) -> int:
         return len(self.genes)

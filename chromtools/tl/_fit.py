@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -38,6 +40,23 @@ from ._samples import (
 )
 
 
+def _checkpoint_file(folder: object, resume: object, model: str) -> Path | None:
+    """The checkpoint file of ``fit`` in ``folder`` (created), after checking both options."""
+    if not isinstance(resume, bool):
+        raise ValueError(f"resume must be True or False, got {resume!r}")
+    if folder is None:
+        if resume:
+            raise ValueError("resume=True needs checkpoint_dir=, the folder of the checkpoint")
+        return None
+    if not isinstance(folder, str | os.PathLike):
+        raise ValueError(f"checkpoint_dir must be a folder path, got {folder!r}")
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"checkpoint_dir={str(folder)!r} exists and is not a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"fit_{model}.pt"
+
+
 @doc_params(**SHARED)
 def fit(
     adata: AnnData,
@@ -50,6 +69,8 @@ def fit(
     split_key: str = "split",
     training: TrainingConfig | dict | None = None,
     hyperparameters: dict | None = None,
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
     **training_options: object,
 ) -> None:
     """Train a model on the ``train`` genes of some cell types, select it on ``valid``.
@@ -84,6 +105,14 @@ def fit(
         {training}
     hyperparameters
         Architecture options passed to the model (e.g. ``{{"hidden": 64}}``).
+    checkpoint_dir
+        Folder (created if needed) for a checkpoint of the training, written
+        atomically after every epoch as ``fit_<model>.pt``: weights, optimizer,
+        random states, batch order, history. Nothing is written by default.
+    resume
+        Continue from the checkpoint in ``checkpoint_dir`` when there is one:
+        a run killed mid-epoch and resumed ends with the weights and metrics
+        of an uninterrupted run with the same seed (on the CPU).
     **training_options
         {training_options}
 
@@ -119,6 +148,7 @@ def fit(
         f"fit({model!r})",
         adata.obs_names,
     )
+    checkpoint = _checkpoint_file(checkpoint_dir, resume, spec.name)
     entries, fitted = adapter_for(spec).fit(
         spec,
         hyperparameters,
@@ -127,6 +157,8 @@ def fit(
         (train_set, valid_set),
         task=data.task.kind,
         training=config,
+        checkpoint=checkpoint,
+        resume=resume,
     )
     entries["config"]["data"] = {
         **data.config,

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
+import os
+import pickle
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -108,6 +112,8 @@ def train(
     param_groups: Iterable[dict] | None = None,
     loss_function: LossFunction | None = None,
     description: str = "training",
+    checkpoint: Path | None = None,
+    resume: bool = False,
 ) -> tuple[pd.DataFrame, int]:
     """Train ``model`` in place and restore the weights of its best validation epoch.
 
@@ -116,6 +122,12 @@ def train(
     squared error for expression (lower is better). Training stops after
     ``patience`` epochs without improvement, and the best epoch's weights are
     put back. Gradients are clipped to norm ``clip``.
+
+    With ``checkpoint`` (a file), everything the next epoch depends on is
+    written there, atomically, after every epoch: weights, optimizer state,
+    the torch and batch-order random states, the history and the best epoch
+    so far. With ``resume`` a run picks up after the last epoch written, and
+    ends with the weights and history an uninterrupted run would have.
 
     Returns
     -------
@@ -139,8 +151,14 @@ def train(
     monitor = "valid_auroc" if higher_is_better else "valid_mse"
     best_value, best_epoch, best_state = -np.inf, 0, None
     history = []
-    bar = progress(range(1, epochs + 1), desc=description, unit="epoch", leave=False)
-    for epoch in bar:
+    first, finished = 1, False
+    if checkpoint is not None and resume and checkpoint.exists():
+        saved = _load_checkpoint(checkpoint, model, optimizer, train_batches, description)
+        history, best_value, best_epoch = saved["history"], saved["best_value"], saved["best_epoch"]
+        best_state, finished = saved["best_state"], saved["finished"]
+        first = saved["epoch"] + 1
+    bar = progress(range(first, epochs + 1), desc=description, unit="epoch", leave=False)
+    for epoch in [] if finished else bar:
         model.train()
         total, count = 0.0, 0
         for x, y, _ in train_batches:
@@ -175,12 +193,60 @@ def train(
             best_value, best_epoch = value, epoch
             best_state = copy.deepcopy(model.state_dict())
         bar.set_postfix({k: round(v, 4) for k, v in row.items() if k != "epoch"}, refresh=False)
-        if patience is not None and epoch - best_epoch >= patience:
+        stop = patience is not None and epoch - best_epoch >= patience
+        if checkpoint is not None:
+            _save_checkpoint(
+                checkpoint, model, optimizer, train_batches, description,
+                epoch=epoch, history=history, best=(best_value, best_epoch, best_state),
+                finished=stop or epoch == epochs,
+            )  # fmt: skip
+        if stop:
             logger.info(f"{description}: no improvement for {patience} epochs, stopped at {epoch}")
             break
     if best_state is not None:
         model.load_state_dict(best_state)
     return pd.DataFrame(history), best_epoch
+
+
+def _save_checkpoint(
+    path: Path, model, optimizer, batches, description: str, *, epoch, history, best, finished
+) -> None:
+    """One epoch's training state, written to a sibling and renamed over ``path``."""
+    best_value, best_epoch, best_state = best
+    state = {
+        "description": description,
+        "epoch": epoch,
+        "finished": bool(finished),
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "torch_rng": torch.get_rng_state(),
+        "batch_rng": json.dumps(batches.rng_state()),
+        "history": json.dumps(history),
+        "best_value": float(best_value),
+        "best_epoch": int(best_epoch),
+        "best_state": best_state,
+    }
+    partial = path.with_name(f".{path.name}.partial")
+    torch.save(state, partial)
+    os.replace(partial, path)
+
+
+def _load_checkpoint(path: Path, model, optimizer, batches, description: str) -> dict:
+    """Restore what :func:`_save_checkpoint` wrote; refuse another training's checkpoint."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if state["description"] != description:
+            raise ValueError(f"it is the checkpoint of {state['description']!r}")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+    except (OSError, RuntimeError, KeyError, ValueError, pickle.UnpicklingError) as error:
+        raise ValueError(
+            f"{description}: cannot resume from {path} ({error}); delete it or pass resume=False"
+        ) from None
+    torch.set_rng_state(state["torch_rng"])
+    batches.set_rng_state(json.loads(state["batch_rng"]))
+    state["history"] = json.loads(state["history"])
+    return state
 
 
 SampleSet = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -197,11 +263,14 @@ def train_samples(
     description: str,
     param_groups: Iterable[dict] | None = None,
     loss_function: LossFunction | None = None,
+    checkpoint: Path | None = None,
+    resume: bool = False,
 ) -> tuple[pd.DataFrame, int]:
     """Train ``network`` on (cells, genes, targets) samples, early-stopping on the valid ones.
 
     ``training`` is a resolved :class:`~chromtools.tl.TrainingConfig` (no
     None left but ``patience`` and ``device``): its seed draws the batch order.
+    ``checkpoint`` and ``resume`` are those of :func:`train`.
     """
     train_batches = Batches(
         inputs, *train_set, batch_size=training.batch_size, shuffle=True, seed=training.seed
@@ -221,4 +290,6 @@ def train_samples(
         param_groups=param_groups,
         loss_function=loss_function,
         description=description,
+        checkpoint=checkpoint,
+        resume=resume,
     )
