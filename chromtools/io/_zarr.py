@@ -141,9 +141,9 @@ def _restore_text(adata: ad.AnnData, text: dict[str, list[str]]) -> None:
     """Undo :func:`_frame_writable`: the recorded columns as text again, missing as NaN."""
     for where, columns in text.items():
         *parents, leaf = where.split("/")
-        if not parents:
-            node, frame = None, getattr(adata, leaf, None)
-        else:
+        if not parents:  # obs or var
+            frame = getattr(adata, leaf, None)
+        else:  # uns/…/leaf
             node = adata.uns
             for parent in parents[1:]:
                 node = node.get(parent) if isinstance(node, dict) else None

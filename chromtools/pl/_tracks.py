@@ -12,6 +12,7 @@ from anndata import AnnData
 
 from .. import get
 from .._docs import doc_plot
+from ..tl._motifs import attributed_cell_type
 from ..tl._records import layer_key
 from ._attention import bin_centres
 from ._motifs import sites_in
@@ -141,26 +142,11 @@ def signal(
 
 
 def _attributed(adata: AnnData, key: str, cell_type: str | None) -> tuple[str, str, np.ndarray]:
+    """The cell type explained (checked as motif_enrichment checks it), the method, the values."""
     name = layer_key(key)
-    prefix = f"{name}_attr_"
-    have = [k[len(prefix) :] for k in adata.varm if k.startswith(prefix)]
-    if not have:
-        raise ValueError(
-            f"ct.pl.attribution draws adata.varm[{prefix + '<cell type>'!r}], which is missing; "
-            f"run ct.tl.attribute(adata, {key!r}) first"
-        )
-    if cell_type is None:
-        if len(have) > 1:
-            raise ValueError(
-                f"ct.pl.attribution: say which cell type with cell_type=, one of {have}"
-            )
-        cell_type = have[0]
-    if cell_type not in have:
-        raise ValueError(
-            f"ct.pl.attribution: no attributions of {key!r} for {cell_type!r}; it has {have}"
-        )
+    cell_type = attributed_cell_type(adata, key, name, cell_type, "ct.pl.attribution")
     method = adata.uns.get(f"{name}_attr", {}).get("params", {}).get("method", "grad_x_input")
-    return cell_type, method, adata.varm[prefix + cell_type]
+    return cell_type, method, adata.varm[f"{name}_attr_{cell_type}"]
 
 
 @doc_plot

@@ -146,7 +146,8 @@ def subsample_curve(
     The axes when ``show=False``.
     """
     check_show_save(show, save)
-    summary = _record(adata, key, "subsample_curve", "subsample_curve", "summary")["summary"]
+    record = _record(adata, key, "subsample_curve", "subsample_curve", "summary")
+    summary = record["summary"]
     mean = _metric_column(summary, metric, "subsample_curve", key, "_mean")
     sd = f"{metric}_sd"
     with style():
@@ -169,9 +170,7 @@ def subsample_curve(
                 lw=1,
                 label=_LABEL["zero_shot"],
             )
-        params = _record(adata, key, "subsample_curve", "subsample_curve", "summary").get(
-            "params", {}
-        )
+        params = record.get("params", {})
         target = params.get("target", "")
         ax.set_xscale("log")
         ticks = np.unique(summary.loc[summary["approach"] != "zero_shot", "n_train"].astype(int))

@@ -570,19 +570,21 @@ def _check_sites(adata: AnnData) -> pd.DataFrame:
     return sites
 
 
-def _attributed_cell_type(adata: AnnData, key: str, name: str, cell_type: object) -> str:
-    """The cell type whose attributions of ``key`` are read, checked."""
+def attributed_cell_type(
+    adata: AnnData, key: str, name: str, cell_type: object, what: str = "motif_enrichment"
+) -> str:
+    """The cell type whose attributions of ``key`` ``what`` reads, checked."""
     attributed = [c for c in adata.obs_names if f"{name}_attr_{c}" in adata.varm]
     run = f"run ct.tl.attribute(adata, {key!r}) first"
     if not attributed:
         raise ValueError(
-            f"motif_enrichment: no attributions of {key!r} "
+            f"{what}: no attributions of {key!r} "
             f"(adata.varm[{name + '_attr_<cell type>'!r}]); {run}"
         )
     if cell_type is None:
         if len(attributed) > 1:
             raise ValueError(
-                f"motif_enrichment: {key!r} has attributions for the cell types {attributed}; "
+                f"{what}: {key!r} has attributions for the cell types {attributed}; "
                 "say which with cell_type="
             )
         return attributed[0]
@@ -592,7 +594,7 @@ def _attributed_cell_type(adata: AnnData, key: str, name: str, cell_type: object
         )
     if cell_type not in attributed:
         raise ValueError(
-            f"motif_enrichment: no attributions of {key!r} for {cell_type!r} "
+            f"{what}: no attributions of {key!r} for {cell_type!r} "
             f"(adata.varm[{name + '_attr_' + cell_type!r}]); it has {attributed}; "
             f"run ct.tl.attribute(adata, {key!r}, cell_types=[{cell_type!r}]) first"
         )
@@ -627,7 +629,7 @@ def _plan(
     if not isinstance(key, str) or not key:
         raise ValueError(f"key must be the uns key of a fitted model, got {key!r}")
     name = layer_key(key)
-    cell_type = _attributed_cell_type(adata, key, name, cell_type)
+    cell_type = attributed_cell_type(adata, key, name, cell_type)
     values = adata.varm[f"{name}_attr_{cell_type}"]
     if values.ndim != 3 or values.shape[2] != 4 or values.shape[1] < length:
         raise ValueError(
