@@ -48,6 +48,9 @@ class Settings:
         of the ``chromtools`` logger, whose one handler writes to stderr.
     progress
         Show tqdm progress bars on long work.
+    memory_budget
+        Bytes of a lazy store's signal that training and prediction load into
+        memory at once (default 2 GiB); larger inputs stream chunk by chunk.
     """
 
     device: str = "auto"
@@ -55,6 +58,7 @@ class Settings:
     seed: int = 0
     verbosity: int = 1
     progress: bool = True
+    memory_budget: int = 2 * 1024**3
 
     def __setattr__(self, name: str, value: object) -> None:
         if name not in self.__dataclass_fields__:
@@ -68,6 +72,10 @@ class Settings:
             raise ValueError(f"ct.settings.n_jobs must be a positive integer, got {value!r}")
         if name == "seed" and (not _is_int(value) or value < 0):
             raise ValueError(f"ct.settings.seed must be an integer >= 0, got {value!r}")
+        if name == "memory_budget" and (not _is_int(value) or value < 0):
+            raise ValueError(
+                f"ct.settings.memory_budget must be a number of bytes >= 0, got {value!r}"
+            )
         if name == "progress" and not isinstance(value, bool):
             raise ValueError(f"ct.settings.progress must be True or False, got {value!r}")
         if name == "verbosity":

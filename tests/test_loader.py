@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
+import torch
 
 import chromtools as ct
 from chromtools.tl._data import Batches, Inputs
@@ -17,8 +20,9 @@ def stored(tmp_path):
 
 
 def _collect(batches: Batches) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    xs, ys, rows = zip(*[(x.numpy(), y.numpy(), r) for x, y, r in batches], strict=True)
-    return np.concatenate(xs), np.concatenate(ys), np.concatenate(rows)
+    xs, ys, rows = zip(*[(x.numpy(), y, r) for x, y, r in batches], strict=True)
+    ys = None if ys[0] is None else np.concatenate([y.numpy() for y in ys])
+    return np.concatenate(xs), ys, np.concatenate(rows)
 
 
 def test_every_sample_once_with_its_own_input_and_target(stored):
@@ -111,3 +115,112 @@ def test_same_seed_same_order(stored):
 
     np.testing.assert_array_equal(order(4), order(4))
     assert not np.array_equal(order(4), order(5))
+
+
+def _recording(inputs: Inputs) -> list[tuple[tuple[int, ...], int]]:
+    """Record the (cell types, first gene) of every chunk ``inputs`` reads."""
+    calls = []
+    load = inputs.load
+
+    def recorded(cells, genes):
+        calls.append((tuple(int(c) for c in cells), genes.start))
+        return load(cells, genes)
+
+    inputs.load = recorded
+    return calls
+
+
+@pytest.mark.parametrize("budget", [None, 0])
+def test_ranks_take_disjoint_shards_of_one_permutation(stored, budget):
+    _, lazy = stored
+    rng = np.random.default_rng(2)
+    cells, genes = rng.integers(0, 2, 400), rng.integers(0, 300, 400)
+    truth = ct.get.histone(stored[0])[cells, genes]
+    shards, reads = [], []
+    for rank in range(3):
+        inputs = Inputs.histone(lazy)
+        reads.append(set(_recording(inputs)))
+        batches = Batches(
+            inputs, cells, genes, genes.astype(np.float32), batch_size=32, shuffle=True,
+            seed=7, rank=rank, world_size=3, memory_budget=budget,
+        )  # fmt: skip
+        assert not batches.in_memory  # each rank reads only its own chunks
+        x, _, rows = _collect(batches)
+        np.testing.assert_array_equal(x, truth[rows])
+        shards.append(rows)
+    every = np.concatenate(shards)
+    assert sorted(every) == list(range(400))
+    # every chunk is read by exactly one rank
+    assert not (reads[0] & reads[1]) and not (reads[1] & reads[2]) and not (reads[0] & reads[2])
+    assert sum(len(r) for r in reads) == len(set.union(*reads))
+
+
+def test_epoch_order_depends_only_on_seed_and_epoch(stored):
+    memory, _ = stored
+
+    def batches():
+        return Batches(
+            Inputs.histone(memory), np.zeros(300, int), np.arange(300),
+            np.zeros(300, np.float32), batch_size=50, shuffle=True, seed=3,
+        )  # fmt: skip
+
+    running = batches()
+    orders = [_collect(running)[2] for _ in range(3)]
+    assert not np.array_equal(orders[0], orders[2])
+    resumed = batches()
+    resumed.set_rng_state(running.rng_state())
+    again = batches()
+    again.set_epoch(2)
+    np.testing.assert_array_equal(_collect(again)[2], orders[2])
+    np.testing.assert_array_equal(_collect(resumed)[2], _collect(running)[2])
+
+
+def test_loader_workers_split_the_samples(stored):
+    _, lazy = stored
+    batches = Batches(
+        Inputs.histone(lazy), np.zeros(300, int), np.arange(300), np.arange(300, dtype=np.float32),
+        batch_size=20, shuffle=True, seed=1, memory_budget=0,
+    )  # fmt: skip
+    loader = torch.utils.data.DataLoader(batches, batch_size=None, num_workers=2)
+    rows = np.concatenate([r for _, _, r in loader])
+    assert sorted(rows) == list(range(300))
+
+
+def test_lazy_inputs_are_loaded_once_for_every_loader(stored):
+    _, lazy = stored
+    inputs = Inputs.histone(lazy)
+    reads = _recording(inputs)
+    train = Batches(inputs, np.array([0, 1, 1]), np.array([3, 4, 5]), shuffle=True)
+    valid = Batches(inputs, np.array([1, 0]), np.array([6, 7]))
+    one_cell = Batches(inputs, np.array([1]), np.array([8]))
+    for batches in (train, valid, one_cell, train):
+        _collect(batches)
+    assert len(inputs._resident) == 1
+    # both cell types, each chunk of genes once (300 genes in chunks of 32)
+    assert len(reads) == 10 and len(set(reads)) == 10
+
+
+def test_prefetch_hands_on_errors_and_stops_with_the_consumer(stored):
+    _, lazy = stored
+    inputs = Inputs.histone(lazy)
+
+    def broken(cells, genes):
+        raise OSError("chunk unreadable")
+
+    inputs.load = broken
+    batches = Batches(inputs, np.zeros(10, int), np.arange(10), memory_budget=0)
+    with pytest.raises(OSError, match="chunk unreadable"):
+        _collect(batches)
+
+    def loader_threads() -> int:
+        return sum(t.name == "chromtools-loader" for t in threading.enumerate())
+
+    streaming = Batches(
+        Inputs.histone(lazy), np.zeros(300, int), np.arange(300), batch_size=4, memory_budget=0,
+        prefetch=2,
+    )  # fmt: skip
+    iterator = iter(streaming)
+    next(iterator)
+    assert loader_threads() == 1
+    iterator.close()  # the consumer stops early
+    assert loader_threads() == 0

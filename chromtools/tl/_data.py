@@ -7,17 +7,31 @@ or the one-hot sequence ``ct.get.onehot(adata)[gene]``.
 
 Two ways of feeding the model, chosen by size:
 
-* the cell types' signal fits in ``memory_budget``: it is loaded once (one
-  ``compute`` for a lazy store) and every batch is one fancy-indexing gather;
-* otherwise batches stream from the store's gene blocks (its chunks): blocks
-  come in a random order, and samples are shuffled inside a window of
-  ``window_blocks`` blocks, so each chunk is read once per epoch.
+* arrays in memory, and lazy arrays whose used cell types fit in
+  ``ct.settings.memory_budget``: batches are gathered from memory (a lazy
+  array is loaded once, block by block into one buffer, and shared by every
+  loader over the same inputs: training, validation and prediction);
+* otherwise batches stream from the store's chunks. A *unit* is one chunk's
+  worth of samples: the samples of one cell type (or one pair) in one gene
+  block. Units come in a random order and samples are shuffled inside a
+  window of ``window_blocks`` units, so each chunk is read once per epoch and
+  at most a window of chunks is in memory.
+
+:class:`Batches` is a :class:`torch.utils.data.IterableDataset`: it shards
+its units (or samples, in memory) by distributed rank and data-loader worker,
+and a background thread prepares the next batches while the model computes.
+The order of an epoch depends only on ``seed`` and the epoch number, so every
+rank draws the same permutation and takes its own part of it, and a resumed
+run continues the order of an uninterrupted one.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import dask.array as da
 import numpy as np
@@ -25,20 +39,28 @@ import torch
 from anndata import AnnData
 
 from .. import get
+from .._settings import settings
 from .._utils import check_int
 
-# Signal of the selected cell types up to this size is loaded into memory once.
-MEMORY_BUDGET = 2 * 1024**3
 # Gene block of in-memory arrays, for the same streaming code path when forced.
 DEFAULT_BLOCK = 1024
+
+Batch = tuple[torch.Tensor, torch.Tensor | None, np.ndarray]
 
 
 @dataclass
 class Inputs:
-    """What a model reads: the aligned array and whether it has a cell-type axis."""
+    """What a model reads: the aligned array and whether it has a cell-type axis.
+
+    Lazy cell types loaded into memory are kept here, so that every loader
+    over the same inputs shares one copy.
+    """
 
     array: np.ndarray | da.Array
     per_cell: bool
+    _resident: dict[tuple[int, ...], np.ndarray] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @classmethod
     def histone(cls, adata: AnnData, marks: list[str] | None = None) -> Inputs:
@@ -49,6 +71,10 @@ class Inputs:
         return cls(get.onehot(adata), per_cell=False)
 
     @property
+    def lazy(self) -> bool:
+        return isinstance(self.array, da.Array)
+
+    @property
     def gene_axis(self) -> int:
         return 1 if self.per_cell else 0
 
@@ -56,27 +82,47 @@ class Inputs:
     def sample_shape(self) -> tuple[int, ...]:
         return tuple(self.array.shape[self.gene_axis + 1 :])
 
+    def nbytes(self, n_cells: int) -> int:
+        """Bytes of ``n_cells`` cell types' inputs as float32."""
+        n_genes = self.array.shape[self.gene_axis]
+        return int(n_cells * n_genes * np.prod(self.sample_shape) * 4)
+
     def blocks(self) -> list[tuple[int, int]]:
         """Gene ranges that match the store's chunks (or fixed blocks in memory)."""
         n = self.array.shape[self.gene_axis]
-        if isinstance(self.array, da.Array):
+        if self.lazy:
             edges = np.cumsum((0, *self.array.chunks[self.gene_axis]))
         else:
             edges = np.append(np.arange(0, n, DEFAULT_BLOCK), n)
         return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
 
-    def load(self, cells: np.ndarray, genes: slice | np.ndarray) -> np.ndarray:
+    def load(self, cells: np.ndarray, genes: slice) -> np.ndarray:
         """Materialise the inputs of ``cells`` (positions) × ``genes`` as float32."""
-        if self.per_cell:
-            part = self.array[cells][:, genes]
-        else:
-            part = self.array[genes][None]
+        part = self.array[cells][:, genes] if self.per_cell else self.array[genes][None]
         if isinstance(part, da.Array):
             part = part.compute()
         return np.asarray(part, dtype=np.float32)
 
+    def resident(self, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Inputs of ``cells`` (sorted positions) for every gene, loaded once and shared.
 
-class Batches:
+        Returns the float32 buffer (cell types, genes, ...) and the cell
+        positions along its axis 0. A buffer already holding every one of
+        ``cells`` is reused; otherwise the cells are read block by block into
+        one new buffer (never a second copy of the whole).
+        """
+        for have, data in self._resident.items():
+            if np.isin(cells, have).all():
+                return data, np.asarray(have, dtype=np.int64)
+        shape = (len(cells), self.array.shape[self.gene_axis], *self.sample_shape)
+        data = np.empty(shape, dtype=np.float32)
+        for start, end in self.blocks():
+            data[:, start:end] = self.load(cells, slice(start, end))
+        self._resident[tuple(int(c) for c in cells)] = data
+        return data, cells
+
+
+class Batches(torch.utils.data.IterableDataset):
     """Iterable of ``(x, y, rows)`` batches over a fixed set of samples.
 
     Parameters
@@ -91,10 +137,23 @@ class Batches:
     target
         (samples,) or (samples, t) float32 targets, or None for prediction.
     batch_size, shuffle, seed
-        Batching; a new permutation each epoch from ``seed``.
+        Batching; epoch ``e`` is shuffled by a generator seeded with
+        ``(seed, e)``.
+    memory_budget
+        Lazy inputs of the used cell types up to this many bytes are loaded
+        into memory; larger ones stream. Default ``ct.settings.memory_budget``.
+    window_blocks
+        Units (chunks) whose samples are shuffled together when streaming.
+    rank, world_size
+        This process's shard of the units (distributed training): the same
+        permutation on every rank, every ``world_size``-th unit from ``rank``.
+    prefetch
+        Batches prepared ahead on a background thread (0: none).
 
     ``x`` is a float32 tensor of shape (batch, *sample_shape) for k = 1 or
     (batch, k, *sample_shape) for k > 1; ``rows`` are the sample positions.
+    After each pass, :attr:`wait_seconds` is the time the consumer waited for
+    a batch and :attr:`load_seconds` the time spent reading the store.
     """
 
     def __init__(
@@ -107,8 +166,11 @@ class Batches:
         batch_size: int = 128,
         shuffle: bool = False,
         seed: int = 0,
-        memory_budget: int = MEMORY_BUDGET,
-        window_blocks: int = 8,
+        memory_budget: int | None = None,
+        window_blocks: int = 16,
+        rank: int = 0,
+        world_size: int = 1,
+        prefetch: int = 4,
     ) -> None:
         self.inputs = inputs
         cells = np.asarray(cells, dtype=np.int64)
@@ -126,89 +188,165 @@ class Batches:
             )
         self.batch_size = check_int(batch_size, "batch_size", minimum=1)
         self.shuffle = shuffle
+        self.seed = seed
         self.window_blocks = check_int(window_blocks, "window_blocks", minimum=1)
-        self._rng = np.random.default_rng(seed)
+        self.world_size = check_int(world_size, "world_size", minimum=1)
+        self.rank = check_int(rank, "rank", minimum=0)
+        if self.rank >= self.world_size:
+            raise ValueError(f"rank must be below world_size={world_size}, got {rank}")
+        self.prefetch = check_int(prefetch, "prefetch", minimum=0)
+        self.epoch = 0
+        self.wait_seconds = 0.0
+        self.load_seconds = 0.0
         self._used_cells = np.unique(self.cells) if inputs.per_cell else np.zeros(1, np.int64)
-        size = len(self._used_cells) * np.prod(inputs.sample_shape) * 4
-        size *= inputs.array.shape[inputs.gene_axis]
-        self.in_memory = not isinstance(inputs.array, da.Array) or size <= memory_budget
-        self._cache: np.ndarray | None = None
+        budget = settings.memory_budget if memory_budget is None else memory_budget
+        # Arrays already in memory are gathered from as they are; lazy ones are
+        # loaded when they fit, unless each rank is to read only its own shard.
+        self.in_memory = not inputs.lazy or (
+            world_size == 1 and inputs.nbytes(len(self._used_cells)) <= budget
+        )
 
     def __len__(self) -> int:
         return -(-len(self.genes) // self.batch_size)
-
-    def rng_state(self) -> dict:
-        """The batch-order generator's state (plain ints), for a checkpoint."""
-        return self._rng.bit_generator.state
-
-    def set_rng_state(self, state: dict) -> None:
-        """Continue the batch order from a :meth:`rng_state`."""
-        self._rng.bit_generator.state = state
 
     @property
     def n_samples(self) -> int:
         return len(self.genes)
 
-    def cached(self) -> np.ndarray:
-        """Inputs of every used cell type, loaded once: (used cells, genes, ...)."""
-        if self._cache is None:
-            everything = slice(None)
-            self._cache = self.inputs.load(self._used_cells, everything)
-        return self._cache
+    def rng_state(self) -> dict:
+        """Where the batch order stands (the next epoch), for a checkpoint."""
+        return {"epoch": self.epoch}
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor | None, np.ndarray]]:
+    def set_rng_state(self, state: dict) -> None:
+        """Continue the batch order from a :meth:`rng_state`."""
+        self.epoch = int(state["epoch"])
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw the order of ``epoch`` next (as ``DistributedSampler.set_epoch``)."""
+        self.epoch = check_int(epoch, "epoch", minimum=0)
+
+    def __iter__(self) -> Iterator[Batch]:
+        rng = np.random.default_rng([self.seed, self.epoch])
+        if self.shuffle:
+            self.epoch += 1
+        shard, n_shards = self.rank, self.world_size
+        worker = torch.utils.data.get_worker_info()
+        if worker is not None:
+            shard, n_shards = shard * worker.num_workers + worker.id, n_shards * worker.num_workers
+        self.wait_seconds = self.load_seconds = 0.0
         if self.in_memory:
-            yield from self._from_memory()
+            batches = self._from_memory(rng, shard, n_shards)
         else:
-            yield from self._from_blocks()
+            batches = self._from_units(rng, shard, n_shards)
+        if self.prefetch == 0 or worker is not None:
+            yield from batches
+        else:
+            yield from self._prefetched(batches)
 
-    def _gather(self, data: np.ndarray, rows: np.ndarray, gene_offset: int = 0):
-        cell_slot = (
-            np.searchsorted(self._used_cells, self.cells[rows])
-            if self.inputs.per_cell
-            else (np.zeros_like(self.cells[rows]))
-        )
-        x = data[cell_slot, (self.genes[rows] - gene_offset)[:, None]]
-        x = torch.from_numpy(x[:, 0] if x.shape[1] == 1 else x)
+    def _prefetched(self, batches: Iterator[Batch]) -> Iterator[Batch]:
+        """``batches`` produced on a background thread, up to ``prefetch`` ahead."""
+        ready: queue.Queue = queue.Queue(maxsize=self.prefetch)
+        stop = threading.Event()
+        done = object()
+
+        def produce() -> None:
+            try:
+                for item in batches:
+                    while not stop.is_set():
+                        try:
+                            ready.put(item, timeout=0.1)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
+                ready.put(done)
+            except BaseException as error:  # handed to the consumer, raised there
+                ready.put(error)
+
+        thread = threading.Thread(target=produce, name="chromtools-loader", daemon=True)
+        thread.start()
+        try:
+            while True:
+                started = time.perf_counter()
+                item = ready.get()
+                self.wait_seconds += time.perf_counter() - started
+                if item is done:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            thread.join()
+
+    def _order(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.permutation(n) if self.shuffle else np.arange(n)
+
+    def _batch(self, x: np.ndarray, rows: np.ndarray) -> Batch:
+        x = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
         y = None if self.target is None else torch.from_numpy(self.target[rows])
         return x, y, rows
 
-    def _order(self, n: int) -> np.ndarray:
-        return self._rng.permutation(n) if self.shuffle else np.arange(n)
+    def _gather(self, data: np.ndarray, slots: np.ndarray, rows: np.ndarray, offset: int = 0):
+        """Inputs of ``rows`` from ``data`` (cell slots × genes from ``offset``)."""
+        if self.inputs.per_cell:
+            cell_slot = np.searchsorted(slots, self.cells[rows])
+        else:
+            cell_slot = np.zeros_like(self.cells[rows])
+        x = data[cell_slot, (self.genes[rows] - offset)[:, None]]
+        return x[:, 0] if x.shape[1] == 1 else x
 
-    def _from_memory(self):
-        data = self.cached()
-        order = self._order(len(self.genes))
+    def _from_memory(self, rng, shard: int, n_shards: int) -> Iterator[Batch]:
+        if self.inputs.lazy:
+            started = time.perf_counter()
+            data, slots = self.inputs.resident(self._used_cells)
+            self.load_seconds += time.perf_counter() - started
+        elif self.inputs.per_cell:
+            data, slots = self.inputs.array, np.arange(self.inputs.array.shape[0])
+        else:
+            data, slots = self.inputs.array[None], np.zeros(1, np.int64)
+        order = self._order(rng, len(self.genes))[shard::n_shards]
         for start in range(0, len(order), self.batch_size):
-            yield self._gather(data, order[start : start + self.batch_size])
+            rows = order[start : start + self.batch_size]
+            yield self._batch(self._gather(data, slots, rows), rows)
 
-    def _from_blocks(self):
+    def units(self) -> list[tuple[np.ndarray, int, int, np.ndarray]]:
+        """(cells, gene start, gene end, sample rows) of each chunk's worth of samples."""
         blocks = self.inputs.blocks()
         edges = np.array([b[0] for b in blocks] + [blocks[-1][1]])
         block_of = np.searchsorted(edges, self.genes, side="right") - 1
-        pending: list[tuple[torch.Tensor, torch.Tensor | None, np.ndarray]] = []
-        block_order = self._order(len(blocks))
-        for first in range(0, len(block_order), self.window_blocks):
-            window = block_order[first : first + self.window_blocks]
-            parts = []
-            for b in window:
-                rows = np.flatnonzero(block_of == b)
-                if len(rows) == 0:
-                    continue
-                start, end = blocks[b]
-                data = self.inputs.load(self._used_cells, slice(start, end))
-                parts.append(self._gather(data, rows, gene_offset=start))
-            if not parts:
-                continue
-            pending.extend(parts)
-            x = torch.cat([p[0] for p in pending])
-            y = None if self.target is None else torch.cat([p[1] for p in pending])
-            rows = np.concatenate([p[2] for p in pending])
-            order = self._order(len(rows))
-            last_window = first + self.window_blocks >= len(block_order)
+        cells = self.cells if self.inputs.per_cell else np.zeros((len(self.genes), 1), np.int64)
+        keys, inverse = np.unique(
+            np.column_stack([block_of, np.sort(cells, axis=1)]), axis=0, return_inverse=True
+        )
+        members = np.argsort(inverse.ravel(), kind="stable")
+        bounds = np.searchsorted(inverse.ravel()[members], np.arange(len(keys) + 1))
+        return [
+            (np.unique(key[1:]), *blocks[key[0]], members[a:b])
+            for key, a, b in zip(keys, bounds[:-1], bounds[1:], strict=True)
+        ]
+
+    def _from_units(self, rng, shard: int, n_shards: int) -> Iterator[Batch]:
+        if not self.n_samples:
+            return
+        units = self.units()
+        unit_order = self._order(rng, len(units))[shard::n_shards]
+        pending_x, pending_rows = [], []
+        for first in range(0, len(unit_order), self.window_blocks):
+            for u in unit_order[first : first + self.window_blocks]:
+                unit_cells, start, end, rows = units[u]
+                started = time.perf_counter()
+                data = self.inputs.load(unit_cells, slice(start, end))
+                self.load_seconds += time.perf_counter() - started
+                pending_x.append(self._gather(data, unit_cells, rows, offset=start))
+                pending_rows.append(rows)
+            x, rows = np.concatenate(pending_x), np.concatenate(pending_rows)
+            order = self._order(rng, len(rows))
+            last_window = first + self.window_blocks >= len(unit_order)
             n_full = len(order) if last_window else len(order) // self.batch_size * self.batch_size
             for start in range(0, n_full, self.batch_size):
                 pick = order[start : start + self.batch_size]
-                yield x[pick], None if y is None else y[pick], rows[pick]
+                yield self._batch(x[pick], rows[pick])
             rest = order[n_full:]
-            pending = [(x[rest], None if y is None else y[rest], rows[rest])] if len(rest) else []
+            pending_x, pending_rows = ([x[rest]], [rows[rest]]) if len(rest) else ([], [])

@@ -1,4 +1,11 @@
-"""The one training loop and the one prediction loop, on CPU or GPU."""
+"""The one training loop and the one prediction loop, on CPU or GPU, in one or many processes.
+
+Under ``torchrun`` (a ``torch.distributed`` process group is initialised),
+training is data-parallel: the model is wrapped in
+:class:`~torch.nn.parallel.DistributedDataParallel`, every rank reads its own
+shard of the training samples, and every rank scores the whole validation
+set, so that all ranks take the same early-stopping decisions.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +14,16 @@ import copy
 import json
 import os
 import pickle
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+import torch.distributed as dist
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from .._settings import logger
 from .._utils import progress
@@ -59,6 +69,29 @@ def _prediction(model: nn.Module, out: torch.Tensor | dict[str, torch.Tensor]) -
 def _main_target(target: np.ndarray) -> np.ndarray:
     """The predicted target: the first column of multi-column (e.g. auxiliary) targets."""
     return target[:, 0] if target.ndim == 2 else target
+
+
+def distributed() -> tuple[int, int]:
+    """(rank, world size) of this process: (0, 1) outside a process group."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _data_parallel(model: nn.Module, device: torch.device) -> nn.Module:
+    """``model`` wrapped for data-parallel training when several ranks train it."""
+    if distributed()[1] == 1:
+        return model
+    return DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+
+
+def _summed(*values: float) -> list[float]:
+    """``values`` summed over every rank (themselves on one process)."""
+    if distributed()[1] == 1:
+        return list(values)
+    total = torch.tensor(values, dtype=torch.float64)
+    dist.all_reduce(total)
+    return total.tolist()
 
 
 def inference_network(network: nn.Module) -> nn.Module:
@@ -157,22 +190,34 @@ def train(
         history, best_value, best_epoch = saved["history"], saved["best_value"], saved["best_epoch"]
         best_state, finished = saved["best_state"], saved["finished"]
         first = saved["epoch"] + 1
+    rank, _ = distributed()
+    trained = _data_parallel(model, device)
+    # ranks with fewer batches than others shadow the others' gradient reductions
+    parallel = isinstance(trained, DistributedDataParallel)
+    joined = trained.join if parallel else contextlib.nullcontext
     bar = progress(range(first, epochs + 1), desc=description, unit="epoch", leave=False)
     for epoch in [] if finished else bar:
         model.train()
         total, count = 0.0, 0
-        for x, y, _ in train_batches:
-            x = x.to(device, non_blocking=True)
-            y = y.to(device, non_blocking=True)
-            with autocast(device, precision):
-                loss = loss_function(_output(model, x), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if clip:
-                nn.utils.clip_grad_norm_(model.parameters(), clip)
-            optimizer.step()
-            total += float(loss.detach()) * len(y)
-            count += len(y)
+        started = time.perf_counter()
+        with joined():
+            for x, y, _ in train_batches:
+                x = x.to(device, non_blocking=True)
+                y = y.to(device, non_blocking=True)
+                with autocast(device, precision):
+                    loss = loss_function(_output(trained, x), y)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if clip:
+                    nn.utils.clip_grad_norm_(model.parameters(), clip)
+                optimizer.step()
+                total += float(loss.detach()) * len(y)
+                count += len(y)
+        logger.debug(
+            f"{description} epoch {epoch}: {time.perf_counter() - started:.2f} s, "
+            f"{train_batches.wait_seconds:.2f} s waiting for data"
+        )
+        total, count = _summed(total, count)
         row = {"epoch": epoch, "train_loss": total / max(count, 1)}
         if valid_batches is not None and valid_batches.n_samples:
             predictions = predict_batches(
@@ -194,7 +239,7 @@ def train(
             best_state = copy.deepcopy(model.state_dict())
         bar.set_postfix({k: round(v, 4) for k, v in row.items() if k != "epoch"}, refresh=False)
         stop = patience is not None and epoch - best_epoch >= patience
-        if checkpoint is not None:
+        if checkpoint is not None and rank == 0:
             _save_checkpoint(
                 checkpoint, model, optimizer, train_batches, description,
                 epoch=epoch, history=history, best=(best_value, best_epoch, best_state),
@@ -272,8 +317,15 @@ def train_samples(
     None left but ``patience`` and ``device``): its seed draws the batch order.
     ``checkpoint`` and ``resume`` are those of :func:`train`.
     """
+    rank, world_size = distributed()
     train_batches = Batches(
-        inputs, *train_set, batch_size=training.batch_size, shuffle=True, seed=training.seed
+        inputs,
+        *train_set,
+        batch_size=training.batch_size,
+        shuffle=True,
+        seed=training.seed,
+        rank=rank,
+        world_size=world_size,
     )
     valid_batches = Batches(inputs, *valid_set, batch_size=1024)
     return train(
