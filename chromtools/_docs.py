@@ -41,6 +41,11 @@ Transfer the model in ``uns[source_key]`` instead (e.g. from
         head trains, the encoder is frozen), ``"discriminative_lr"`` (the
         encoder at a tenth of ``lr``) or ``"head_only"`` (a new head on the
         frozen encoder). BatchNorm statistics stay those of the source.""",
+    "client": """\
+A ``dask.distributed.Client``: run this step's dask work on its cluster.
+        By default the active client (the latest one created, or that of a
+        ``with Client(...)`` block), else threads in this process. The
+        result is the same, bit for bit, wherever it runs.""",
 }
 
 

@@ -9,8 +9,10 @@ at a time (one per worker process with ``n_jobs`` > 1) and streamed into the
 Zarr store, so memory does not grow with the number of tracks or genes.
 
 pybigtools computes exact bin means in Rust from one call per window; both
-readers hold the GIL, so parallel reading uses forked worker processes (Linux),
-each reading whole (track, block of genes) units and sending back float32 bins.
+readers hold the GIL, so parallel reading uses worker processes: forked ones
+(Linux), or those of a dask.distributed cluster. Each reads whole (track, block
+of genes) units, described by a picklable ``_Block``, and sends back float32
+bins; this process assembles the chunks and writes the store.
 """
 
 from __future__ import annotations
@@ -18,14 +20,14 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import sys
-import threading
 import uuid
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import anndata as ad
 import dask
@@ -37,6 +39,8 @@ import pyBigWig
 
 from .._chromosomes import in_other_style, rename_code
 from .._constants import GENOME_MEDIAN
+from .._dask import resolve_client
+from .._docs import SHARED, doc_params
 from .._errors import FormatError
 from .._settings import settings
 from .._utils import (
@@ -54,6 +58,9 @@ from ._formats import table_sep
 from ._genes import read_genes
 from ._parse import check_file, describe_lines, parse, read_lines
 from ._zarr import CHUNK_GENES, read_zarr, write_zarr
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 PathLike = str | os.PathLike
 TRACK_COLUMNS = ("cell_type", "mark", "path")
@@ -114,6 +121,7 @@ class _Track:
         return f"bigWig track ({self.cell_type}, {self.mark}) {self.path}"
 
 
+@doc_params(**SHARED)
 def read_bigwigs(
     tracks: pd.DataFrame | PathLike | Sequence[tuple[str, str, PathLike]],
     genes: pd.DataFrame | PathLike,
@@ -128,6 +136,7 @@ def read_bigwigs(
     n_jobs: int | None = None,
     overwrite: bool = True,
     expression: Mapping[str, PathLike | pd.Series] | None = None,
+    client: Client | None = None,
 ) -> ad.AnnData:
     """Read binned histone signal around each gene's TSS from bigWig files.
 
@@ -173,15 +182,21 @@ def read_bigwigs(
         Worker processes reading tracks in parallel (default
         ``ct.settings.n_jobs``). On Linux they are forked, so they start in
         milliseconds without re-importing anything; elsewhere, and with
-        ``n_jobs=1``, tracks are read in this process.
+        ``n_jobs=1``, tracks are read in this process. Not used with a
+        dask client: its workers read.
     overwrite
         Replace an existing ``store``; otherwise raise ``FileExistsError``.
     expression
-        ``{cell type: table}``: RNA-seq of some cell types of ``tracks``, each a
+        ``{{cell type: table}}``: RNA-seq of some cell types of ``tracks``, each a
         path read by :func:`chromtools.io.read_expression` (Roadmap format) or
         a Series of counts by gene id, attached as
         :func:`chromtools.pp.add_expression` does (genes matched by id). For
         tables in other shapes, call ``ct.pp.add_expression`` afterwards.
+    client
+        {client}
+        The cluster's workers read the bigWigs (they need the same paths and
+        chromtools installed); this process assembles the chunks and writes
+        ``store``.
 
     Returns
     -------
@@ -210,6 +225,7 @@ def read_bigwigs(
         raise ValueError(
             f"missing_chromosomes must be 'error' or 'drop', got {missing_chromosomes!r}"
         )
+    client = resolve_client(client, "read_bigwigs")
     chunk_genes = check_int(chunk_genes, "chunk_genes", minimum=1)
     n_jobs = check_int(settings.n_jobs if n_jobs is None else n_jobs, "n_jobs", minimum=1)
     bin_size = check_int(bin_size, "bin_size", minimum=1)
@@ -242,9 +258,12 @@ def read_bigwigs(
     )
     try:
         histone = plan.lazy()
-        plan.start_workers(n_jobs)
+        plan.start_workers(n_jobs, client)
         # Chunks in flight at once: one per worker process, or one when reading
         # in this process (both readers hold the GIL, so threads only contend).
+        # The chunks' tasks hold the progress bar and the workers, so they run
+        # on threads here even with a client; the reads they submit run on its
+        # workers.
         with dask.config.set(num_workers=max(1, plan.n_workers)):
             in_memory = store is None
             adata = new_anndata(
@@ -495,6 +514,75 @@ def _warn_missing_pairs(
         )
 
 
+@dataclass(frozen=True)
+class _Block:
+    """One read: a track's windows for one block of genes.
+
+    Plain data, so a worker process (forked, or of a dask cluster) can be sent
+    it; the worker opens the file itself.
+    """
+
+    track: str  # the track described, for errors
+    path: Path
+    reader: type
+    chrom: np.ndarray  # per gene: chromosome name
+    start: np.ndarray  # 0-based first base of the window, in genome order
+    length: np.ndarray  # length of the gene's chromosome in this bigWig
+    minus: np.ndarray  # on the "-" strand
+    span: int
+    n_bins: int
+
+
+def _read_block(block: _Block) -> np.ndarray:
+    """One track's windows for one block of genes: (genes, bins) float32, upstream first."""
+    # A handle per read: pybigtools caches the blocks it decompressed, so a
+    # handle kept open per track would hold memory growing with the tracks.
+    try:
+        handle = block.reader(block.path)
+        try:
+            signal = _windows(handle, block)
+        finally:
+            handle.close()
+    except (pybigtools.BBIReadError, RuntimeError, OSError) as error:
+        # A file whose header is intact but whose data are truncated or
+        # damaged fails only here, when its blocks are read.
+        raise FormatError(f"{block.track}: damaged bigWig data ({error})") from None
+    signal[block.minus] = signal[block.minus, ::-1]
+    check_signal(signal, block.track)
+    return signal.astype(np.float32)
+
+
+def _windows(handle, block: _Block) -> np.ndarray:
+    """Bin means of the block's genes in genome order (not yet strand-flipped)."""
+    ends = block.start + block.span
+    inside = (block.start >= 0) & (ends <= block.length)
+    signal = np.empty((len(block.start), block.n_bins), dtype=np.float64)
+    rows = np.flatnonzero(inside)
+    for row, chrom, start, end in zip(
+        rows.tolist(),
+        block.chrom[rows].tolist(),
+        block.start[rows].tolist(),
+        ends[rows].tolist(),
+        strict=True,
+    ):
+        handle.binned(chrom, start, end, signal[row])
+    for row in np.flatnonzero(~inside).tolist():
+        signal[row] = _padded(handle, block, row)
+    return signal
+
+
+def _padded(handle, block: _Block, row: int) -> np.ndarray:
+    """Bin means of a window running off a chromosome end, padded with 0."""
+    start, length = int(block.start[row]), int(block.length[row])
+    values = np.zeros(block.span, dtype=np.float64)
+    inner_start, inner_end = max(start, 0), min(start + block.span, length)
+    if inner_end > inner_start:
+        values[inner_start - start : inner_end - start] = handle.bases(
+            block.chrom[row], inner_start, inner_end
+        )
+    return values.reshape(block.n_bins, -1).mean(axis=1)
+
+
 class _Plan:
     """What to read for each chunk (one cell type × a block of genes × all marks)."""
 
@@ -531,31 +619,37 @@ class _Plan:
         self.n_reads = len(tracks) * -(-self.n_genes // chunk_genes)  # (track, gene block)
         self.n_workers = 0
         self._pool: ProcessPoolExecutor | None = None
+        # Sends a _Block to a worker process, returning a future of its bins.
+        self._submit: Callable[[_Block], Future] | None = None
         self._bar = progress(
             total=self.n_reads,
             desc="reading bigWigs",
             unit="block",
         )
 
-    def start_workers(self, n_jobs: int) -> None:
-        """Fork ``n_jobs`` reader processes (Linux), unless there is too little to read.
+    def start_workers(self, n_jobs: int, client: Client | None) -> None:
+        """Read on the workers of ``client``, or fork ``n_jobs`` reader processes
+        (Linux), unless there is too little to read.
 
         Not from a daemonic process (a worker of another pool), which may not
         have children.
         """
+        if client is not None:
+            # pure=False: a rerun reads the files again (they may have changed).
+            self._submit = partial(client.submit, _read_block, pure=False)
+            self.n_workers = max(1, sum(client.nthreads().values()))
+            return
         n_workers = min(n_jobs, self.n_reads)
         if n_workers < 2 or not sys.platform.startswith("linux") or mp.current_process().daemon:
             return
-        global _WORKER_PLAN
-        with _FORK_LOCK, warnings.catch_warnings():
-            _WORKER_PLAN = self  # inherited by the forked workers, never pickled
+        with warnings.catch_warnings():
             self._pool = ProcessPoolExecutor(n_workers, mp_context=mp.get_context("fork"))
             # Python ≥ 3.12 warns about fork in a process with threads; the
             # workers only read bigWigs and touch no lock another thread holds.
             warnings.filterwarnings("ignore", ".*fork.*", DeprecationWarning)
             # Fork every worker now, from this thread, before dask starts threads.
             self._pool.submit(int).result()
-            _WORKER_PLAN = None
+        self._submit = partial(self._pool.submit, _read_block)
         self.n_workers = n_workers
 
     def lazy(self) -> da.Array:
@@ -583,78 +677,31 @@ class _Plan:
         last = min(first + self.chunk_genes, self.n_genes)
         chunk = np.full((1, last - first, self.n_marks, self.n_bins), np.nan, dtype=np.float32)
         marks = [mark for mark, _ in self.tracks_of[cell]]
-        if self._pool is None:
-            signals = (self.read(track, block) for _, track in self.tracks_of[cell])
+        blocks = [self.block(track, block) for _, track in self.tracks_of[cell]]
+        if self._submit is None:
+            signals = map(_read_block, blocks)
         else:
             # All marks of the chunk at once; one chunk per worker is in flight.
-            futures = [
-                self._pool.submit(_read_in_worker, track, block)
-                for _, track in self.tracks_of[cell]
-            ]
+            futures = [self._submit(b) for b in blocks]
             signals = (future.result() for future in futures)
         for mark, signal in zip(marks, signals, strict=True):
             chunk[0, :, mark] = signal
             self._bar.update(1)
         return chunk
 
-    def read(self, track_index: int, block: int) -> np.ndarray:
-        """One track's windows for one block of genes: (genes, bins), upstream first."""
+    def block(self, track_index: int, block: int) -> _Block:
+        """The read of one track's windows for one block of genes."""
         track = self.tracks[track_index]
-        first = block * self.chunk_genes
-        last = min(first + self.chunk_genes, self.n_genes)
-        # A handle per read: pybigtools caches the blocks it decompressed, so a
-        # handle kept open per track would hold memory growing with the tracks.
-        try:
-            handle = self.reader(track.path)
-            try:
-                signal = self._windows(handle, track, first, last)
-            finally:
-                handle.close()
-        except (pybigtools.BBIReadError, RuntimeError, OSError) as error:
-            # A file whose header is intact but whose data are truncated or
-            # damaged fails only here, when its blocks are read.
-            raise FormatError(f"{track}: damaged bigWig data ({error})") from None
-        minus = self.minus[first:last]
-        signal[minus] = signal[minus, ::-1]
-        check_signal(signal, str(track))
-        return signal.astype(np.float32)
-
-    def _windows(self, handle, track: _Track, first: int, last: int) -> np.ndarray:
-        """Bin means of genes first..last in genome order (not yet strand-flipped)."""
-        chroms = self.chrom[first:last]
-        starts = self.start[first:last]
-        ends = starts + self.span
-        lengths = np.array([track.chroms[c] for c in chroms], dtype=np.int64)
-        inside = (starts >= 0) & (ends <= lengths)
-        signal = np.empty((last - first, self.n_bins), dtype=np.float64)
-        rows = np.flatnonzero(inside)
-        for row, chrom, start, end in zip(
-            rows.tolist(),
-            chroms[rows].tolist(),
-            starts[rows].tolist(),
-            ends[rows].tolist(),
-            strict=True,
-        ):
-            handle.binned(chrom, start, end, signal[row])
-        for row in np.flatnonzero(~inside).tolist():
-            signal[row] = self._padded(handle, chroms[row], int(starts[row]), int(lengths[row]))
-        return signal
-
-    def _padded(self, handle, chrom: str, start: int, length: int) -> np.ndarray:
-        """Bin means of a window running off a chromosome end, padded with 0."""
-        values = np.zeros(self.span, dtype=np.float64)
-        inner_start, inner_end = max(start, 0), min(start + self.span, length)
-        if inner_end > inner_start:
-            values[inner_start - start : inner_end - start] = handle.bases(
-                chrom, inner_start, inner_end
-            )
-        return values.reshape(self.n_bins, -1).mean(axis=1)
-
-
-# The plan a forked worker process inherits from read_bigwigs.
-_WORKER_PLAN: _Plan | None = None
-_FORK_LOCK = threading.Lock()
-
-
-def _read_in_worker(track_index: int, block: int) -> np.ndarray:
-    return _WORKER_PLAN.read(track_index, block)
+        genes = slice(block * self.chunk_genes, min((block + 1) * self.chunk_genes, self.n_genes))
+        chrom = self.chrom[genes]
+        return _Block(
+            track=str(track),
+            path=track.path,
+            reader=self.reader,
+            chrom=chrom,
+            start=self.start[genes],
+            length=np.array([track.chroms[c] for c in chrom], dtype=np.int64),
+            minus=self.minus[genes],
+            span=self.span,
+            n_bins=self.n_bins,
+        )

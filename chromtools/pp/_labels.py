@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import dask.array as da
 import numpy as np
@@ -10,10 +10,15 @@ import pandas as pd
 from anndata import AnnData
 
 from .._constants import GENOME_MEDIAN, META
+from .._dask import compute, resolve_client
+from .._docs import SHARED, doc_params
 from .._expression import high_low
 from .._settings import logger
 from .._utils import check_number
 from ._signal import record, start
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 
 def _expression(adata: AnnData, layer: str | None, step: str):
@@ -29,11 +34,25 @@ def _expression(adata: AnnData, layer: str | None, step: str):
     return adata.layers[layer]
 
 
-def raw_counts(adata: AnnData, cell_types: list[str], layer: str, step: str) -> np.ndarray:
-    """(cell types, genes) read counts from ``layers[layer]``, refusing NaN or negative counts."""
+def _rows(values, rows: np.ndarray, client: Client | None):
+    """``values[rows]`` in memory; lazy values computed on ``client``'s cluster if any."""
+    selected = values[rows]
+    return compute(selected, client=client)[0] if isinstance(selected, da.Array) else selected
+
+
+def raw_counts(
+    adata: AnnData,
+    cell_types: list[str],
+    layer: str,
+    step: str,
+    client: Client | None = None,
+) -> np.ndarray:
+    """(cell types, genes) read counts from ``layers[layer]``, refusing NaN or negative counts.
+
+    Lazy counts are computed on ``client``, else the active client, else here.
+    """
     counts = _expression(adata, layer, step)
-    rows = counts[adata.obs_names.get_indexer(cell_types)]
-    rows = rows.compute() if isinstance(rows, da.Array) else rows
+    rows = _rows(counts, adata.obs_names.get_indexer(cell_types), resolve_client(client, step))
     rows = np.asarray(rows.toarray() if hasattr(rows, "toarray") else rows, dtype=np.float64)
     for cell_type, row in zip(cell_types, rows, strict=True):
         missing = ~np.isfinite(row)
@@ -57,7 +76,9 @@ def _median_present(row: np.ndarray) -> tuple[float, int]:
     return (float(np.median(present)) if present.size else np.nan), int(present.size)
 
 
-def _median_thresholds(adata: AnnData, values, layer: str | None) -> pd.DataFrame:
+def _median_thresholds(
+    adata: AnnData, values, layer: str | None, client: Client | None
+) -> pd.DataFrame:
     """Per cell type: the genome-wide median when known, else the median of the genes here."""
     genome = (
         adata.obs[GENOME_MEDIAN].to_numpy(dtype=np.float64)
@@ -73,8 +94,7 @@ def _median_thresholds(adata: AnnData, values, layer: str | None) -> pd.DataFram
     )
     fallback = np.flatnonzero(np.isnan(genome))
     if len(fallback):
-        rows = values[fallback]
-        rows = np.asarray(rows.compute() if isinstance(rows, da.Array) else rows, dtype=np.float64)
+        rows = np.asarray(_rows(values, fallback, client), dtype=np.float64)
         for i, row in zip(fallback, rows, strict=True):
             thresholds[i], n_present = _median_present(row)
             sources[i] = (
@@ -106,6 +126,7 @@ def _check_label_key(adata: AnnData, key_added: object, layer: str | None) -> No
         )
 
 
+@doc_params(**SHARED)
 def binarize(
     adata: AnnData,
     *,
@@ -113,6 +134,7 @@ def binarize(
     threshold: Literal["median"] | float = "median",
     key_added: str = "label",
     copy: bool = False,
+    client: Client | None = None,
 ) -> AnnData | None:
     """High/low expression label per cell type, the papers' rule.
 
@@ -138,6 +160,10 @@ def binarize(
         Layer to write the labels to.
     copy
         Return a labelled copy instead of changing ``adata``.
+    client
+        {client}
+        For lazy expression, the rows of cell types without a recorded
+        genome-wide median are computed there; the labels stay lazy.
 
     Returns
     -------
@@ -154,10 +180,11 @@ def binarize(
     """
     values = _expression(adata, layer, "binarize")
     _check_label_key(adata, key_added, layer)
+    client = resolve_client(client, "binarize")
     if isinstance(threshold, str):
         if threshold != "median":
             raise ValueError(f"binarize: threshold must be 'median' or a number, got {threshold!r}")
-        thresholds = _median_thresholds(adata, values, layer)
+        thresholds = _median_thresholds(adata, values, layer, client)
     else:
         try:
             threshold = check_number(threshold, "threshold")
@@ -185,6 +212,7 @@ def binarize(
     return adata if copy else None
 
 
+@doc_params(**SHARED)
 def log_fold_change(
     adata: AnnData,
     a: str,
@@ -193,6 +221,7 @@ def log_fold_change(
     layer: str = "counts",
     key_added: str | None = None,
     copy: bool = False,
+    client: Client | None = None,
 ) -> AnnData | None:
     """DeepDiff's regression target: log2((count_b + 1) / (count_a + 1)) per gene.
 
@@ -207,9 +236,12 @@ def log_fold_change(
     layer
         Layer of raw read counts.
     key_added
-        ``var`` column to write; ``f"log2fc_{b}_vs_{a}"`` by default.
+        ``var`` column to write; ``f"log2fc_{{b}}_vs_{{a}}"`` by default.
     copy
         Return a copy with the column instead of changing ``adata``.
+    client
+        {client}
+        Lazy counts of ``a`` and ``b`` are computed there.
 
     Returns
     -------
@@ -220,6 +252,7 @@ def log_fold_change(
     ``adata.uns['chromtools']['pp']['log_fold_change']``
         ``a``, ``b``, ``layer`` and ``key_added`` of the latest call.
     """
+    client = resolve_client(client, "log_fold_change")
     a, b = str(a), str(b)
     if a == b:
         raise ValueError(f"log_fold_change: a and b are both {a!r}; name two different cell types")
@@ -229,7 +262,7 @@ def log_fold_change(
             f"log_fold_change: cell types {missing} are not in adata.obs_names "
             f"{list(adata.obs_names)}"
         )
-    rows = raw_counts(adata, [a, b], layer, "log_fold_change")
+    rows = raw_counts(adata, [a, b], layer, "log_fold_change", client)
     key_added = f"log2fc_{b}_vs_{a}" if key_added is None else key_added
     if not isinstance(key_added, str) or not key_added:
         raise ValueError(

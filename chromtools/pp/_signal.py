@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import dask.array as da
 import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .._dask import compute, resolve_client
+from .._docs import SHARED, doc_params
 from .._utils import check_int, dask_progress
 from ..get._aligned import META, histone, marks, metadata
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 HISTONE = "histone"
 
@@ -225,14 +230,15 @@ def rebin(adata: AnnData, bin_size: int, *, copy: bool = False) -> AnnData | Non
     return adata if copy else None
 
 
-def _track_statistics(signal, *, spread: bool) -> dict[str, np.ndarray]:
+def _track_statistics(signal, *, spread: bool, client: Client | None) -> dict[str, np.ndarray]:
     """Per-(cell type, mark) summaries over genes and bins, in one pass.
 
     ``mean`` (and ``sd`` when ``spread``) skip NaN values without warnings; a
     track with no values at all (a cell type without ChIP-seq) gets NaN.
     ``infinite`` counts infinite values and ``minimum`` is the smallest
     finite-or-infinite value (``inf`` for a track of NaN only). Dask input is
-    reduced chunk by chunk; only the small (cell types, marks) result is computed.
+    reduced chunk by chunk, on ``client``'s cluster when there is one; only the
+    small (cell types, marks) result comes back.
     """
     signal = signal.astype(np.float64)
     present = ~np.isnan(signal)
@@ -248,7 +254,7 @@ def _track_statistics(signal, *, spread: bool) -> dict[str, np.ndarray]:
         sums.append(np.nansum(finite * finite, axis=(1, 3)))
     if isinstance(signal, da.Array):
         with dask_progress("normalize: per-track statistics"):
-            sums = da.compute(*sums)
+            sums = compute(*sums, client=client)
     count, total, n_infinite, minimum, *squares = (np.asarray(x, dtype=np.float64) for x in sums)
     nothing = np.full(count.shape, np.nan)
     mean = np.divide(total, count, out=nothing.copy(), where=count > 0)
@@ -289,12 +295,14 @@ def _check_tracks(adata: AnnData, statistics: dict, method: str) -> None:
         )
 
 
+@doc_params(**SHARED)
 def normalize(
     adata: AnnData,
     method: NormalizeMethod = "depth_log1p",
     *,
     force: bool = False,
     copy: bool = False,
+    client: Client | None = None,
 ) -> AnnData | None:
     """Transform the histone signal so that cell types become comparable.
 
@@ -335,6 +343,10 @@ def normalize(
         signal was normalised already.
     copy
         Return a normalised copy instead of changing ``adata``.
+    client
+        {client}
+        For lazy signal the per-track statistics are computed there; the
+        transform itself stays lazy.
 
     Returns
     -------
@@ -355,6 +367,7 @@ def normalize(
             f"normalize: unknown method {method!r}; expected one of {list(NORMALIZE_METHODS)}"
         )
     meta, _, _ = _binned_metadata(adata, "normalize")
+    client = resolve_client(client, "normalize")
     if not isinstance(force, bool):
         raise ValueError(f"normalize: force must be True or False, got {force!r}")
     previous = meta.get("pp", {}).get("normalize")
@@ -375,7 +388,7 @@ def normalize(
         )
     statistics = None
     if method is not None:
-        statistics = _track_statistics(histone(adata), spread=method == "zscore")
+        statistics = _track_statistics(histone(adata), spread=method == "zscore", client=client)
         _check_tracks(adata, statistics, method)
     adata = start(adata, copy)
     params: dict = {"method": method, "n_genes": adata.n_vars, "previous": previous_method}
