@@ -1,6 +1,7 @@
 """Readers and writers: bigWig, DeepChrome/DeepDiff CSV, expression tables, regions + FASTA,
 Zarr."""
 
+from ._append import append_cell_types
 from ._bigwig import read_bigwigs
 from ._csv import read_deepchrome, read_deepdiff
 from ._expression import read_expression
@@ -10,6 +11,7 @@ from ._motifs import read_jaspar
 from ._zarr import read_zarr, verify, write_zarr
 
 __all__ = [
+    "append_cell_types",
     "read_bigwigs",
     "read_deepchrome",
     "read_deepdiff",

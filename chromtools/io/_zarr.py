@@ -63,24 +63,24 @@ def _unwritable(path: Path) -> Iterator[None]:
         ) from None
 
 
-def _check_names(adata: ad.AnnData) -> None:
+def _check_keys(mapping, where: str) -> None:
     """Zarr nests groups by ``/``: a key holding one cannot be written or read back."""
+    for key, value in mapping.items():
+        if not isinstance(key, str) or not key or "/" in key or key in (".", ".."):
+            raise ValueError(
+                f"{where}[{key!r}] cannot be written: Zarr needs keys that are non-empty "
+                "strings without '/'; rename it (e.g. replace '/' with '_')"
+            )
+        if isinstance(value, dict):
+            _check_keys(value, f"{where}[{key!r}]")
 
-    def check(mapping, where: str) -> None:
-        for key, value in mapping.items():
-            if not isinstance(key, str) or not key or "/" in key or key in (".", ".."):
-                raise ValueError(
-                    f"{where}[{key!r}] cannot be written: Zarr needs keys that are non-empty "
-                    "strings without '/'; rename it (e.g. replace '/' with '_')"
-                )
-            if isinstance(value, dict):
-                check(value, f"{where}[{key!r}]")
 
-    check(adata.uns, "uns")
+def _check_names(adata: ad.AnnData) -> None:
+    _check_keys(adata.uns, "uns")
     for slot in ("layers", "obsm", "varm", "obsp", "varp"):
-        check(getattr(adata, slot), slot)
+        _check_keys(getattr(adata, slot), slot)
     for frame in ("obs", "var"):
-        check({str(c): None for c in getattr(adata, frame).columns}, f"{frame}.columns")
+        _check_keys({str(c): None for c in getattr(adata, frame).columns}, f"{frame}.columns")
 
 
 def _sequence_types(uns: dict, prefix: str = "") -> dict[str, str]:
@@ -177,25 +177,38 @@ def _crc32(path: Path) -> int:
     return crc
 
 
-def _store_files(root: Path, *, checksums: bool) -> dict[str, list[int]]:
+def _store_files(root: Path, known: dict[str, list[int]]) -> dict[str, list[int]]:
+    """Size and checksum of every file under ``root``; the ``known`` entries of files
+    carried over unchanged from a previous store are taken as they are, unread."""
     files = {}
     for folder, _, names in os.walk(root):
         for name in names:
             full = Path(folder) / name
             relative = full.relative_to(root).as_posix()
-            if relative != STORE_MANIFEST:
-                size = full.stat().st_size
-                files[relative] = [size, _crc32(full)] if checksums else [size]
+            if relative == STORE_MANIFEST:
+                continue
+            size = full.stat().st_size
+            if relative in known and known[relative][0] == size:
+                files[relative] = list(known[relative])
+            else:
+                files[relative] = [size, _crc32(full)]
     return files
 
 
-def _write_manifest(root: Path, uns_types: dict[str, str], text: dict[str, list[str]]) -> None:
+def _write_manifest(
+    root: Path,
+    uns_types: dict[str, str],
+    text: dict[str, list[str]],
+    known: dict[str, list[int]] | None = None,
+) -> None:
+    """Record every file of the store at ``root`` (see :func:`_store_files`) under a new
+    ``write_id``, which tells readers that the store was replaced."""
     manifest = {
         "format": STORE_FORMAT,
         "write_id": uuid.uuid4().hex,
         "uns_types": uns_types,
         "text_columns": text,
-        "files": _store_files(root, checksums=True),
+        "files": _store_files(root, known or {}),
     }
     (root / STORE_MANIFEST).write_text(json.dumps(manifest, separators=(",", ":")))
 
@@ -423,6 +436,10 @@ def _open(path: Path, lazy: bool) -> ad.AnnData:
     )
 
 
+# A read that finds the store replaced (by write_zarr or an append) starts again.
+_READ_ATTEMPTS = 10
+
+
 def read_zarr(path: str | os.PathLike, *, lazy: bool = True) -> ad.AnnData:
     """Read a chromtools Zarr store.
 
@@ -458,18 +475,25 @@ def read_zarr(path: str | os.PathLike, *, lazy: bool = True) -> ad.AnnData:
     if not isinstance(lazy, bool):
         raise ValueError(f"lazy must be True or False, got {lazy!r}")
     path = check_readable(path, "store")
-    for _ in range(5):
+    for _ in range(_READ_ATTEMPTS):
         manifest = _manifest(path)
-        if manifest is not None and (problems := _problems(path, manifest, checksums=False)):
-            raise _incomplete(path, problems)
-        try:
-            adata = _open(path, lazy)
-            failure = None
-        except (KeyError, ValueError, TypeError, OSError) as error:
-            failure = error
+        problems = [] if manifest is None else _problems(path, manifest, checksums=False)
+        failure = None
+        if not problems:
+            try:
+                adata = _open(path, lazy)
+            except (KeyError, ValueError, TypeError, OSError) as error:
+                failure = error
         now = _manifest(path)
         if manifest is None or now is None or now["write_id"] == manifest["write_id"]:
-            break  # not replaced while it was read
+            break  # not replaced while it was checked and read
+    else:
+        raise StoreError(
+            f"the store {path} was replaced by other writes {_READ_ATTEMPTS} times while it was "
+            "read; read it again when they are done"
+        )
+    if problems:
+        raise _incomplete(path, problems)
     if failure is not None:
         raise StoreError(
             f"the store {path} could not be read ({type(failure).__name__}: {failure}); "
