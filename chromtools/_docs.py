@@ -30,6 +30,16 @@ How to train: a :class:`~chromtools.tl.TrainingConfig`, or a dict of its
 Any field of :class:`~chromtools.tl.TrainingConfig` given by name
         (``epochs=5, seed=0``); it wins over the same field in ``training``.
         Other names are refused.""",
+    "checkpoint_dir": """\
+Folder (created if needed) where each network trained writes its
+        checkpoint after every epoch, atomically: weights, optimizer, random
+        states, batch order, history. Nothing is written by default.""",
+    "resume": """\
+Continue from the checkpoints in ``checkpoint_dir``: a training whose
+        checkpoint says it finished is not run again, one killed mid-epoch
+        picks up after its last epoch written, and the results are those of
+        an uninterrupted run with the same seed (on the CPU). A checkpoint
+        written by another model, target or strategy is refused.""",
     "source_model": """\
 Model to look for or fit on ``source``. By default DeepChrome (ChromTransfer
         for objects with one-hot DNA only), as in :func:`~chromtools.tl.fit`.""",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,7 @@ from anndata import AnnData
 from .._docs import SHARED, doc_params
 from .._settings import logger
 from .._utils import progress
+from ._checkpoint import checkpoint_folder
 from ._config import TrainingConfig, training_config
 from ._records import check_key_added, layer_key, rebuild, result_kind, state_arrays
 from ._samples import labelled_cell_types
@@ -51,6 +53,8 @@ def finetune(
     split_key: str = "split",
     scratch: bool = True,
     training: TrainingConfig | dict | None = None,
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
     **training_options: object,
 ) -> None:
     """Transfer a model from a source cell type to targets with few or no labels.
@@ -98,6 +102,12 @@ def finetune(
         {training} Its ``lr`` is the fine-tuning rate of the head (the
         encoder's under ``"full"``); the source model and the from-scratch
         comparison train at the model's default rate.
+    checkpoint_dir
+        {checkpoint_dir} Files: ``fit_<model>.pt`` for a source model fitted
+        now (as :func:`~chromtools.tl.fit` names it), and per labelled target
+        ``finetune_<target>_finetuned.pt`` and ``finetune_<target>_scratch.pt``.
+    resume
+        {resume}
     **training_options
         {training_options}
 
@@ -130,12 +140,20 @@ def finetune(
     if not isinstance(scratch, bool):
         raise ValueError(f"scratch must be True or False, got {scratch!r}")
     check_key_added(adata, key_added, "finetune", layers=True)
+    folder = checkpoint_folder(checkpoint_dir, resume)
     chosen = choose_source(adata, source, model=model, source_key=source_key)
     targets = target_cell_types(adata, chosen, target)
     check_scorable(adata, chosen, targets, split_key, labels_needed=False)
     # the source and from-scratch models train at the model's own rate
     at_default_lr = dataclasses.replace(config, lr=None)
-    source_key = fit_source(adata, chosen, split_key=split_key, training=at_default_lr)
+    source_key = fit_source(
+        adata,
+        chosen,
+        split_key=split_key,
+        training=at_default_lr,
+        checkpoint_dir=folder,
+        resume=resume,
+    )
     record, data = prepare(
         adata, source_key, split_key, f"the source model uns[{source_key!r}]", targets
     )
@@ -150,6 +168,8 @@ def finetune(
         fraction=fraction,
         finetune_training=config.resolved(name),
         scratch_training=scratch_training if scratch else None,
+        checkpoint_dir=folder,
+        resume=resume,
     )
     labelled = set(adata.obs_names[labelled_cell_types(adata, data)])
     for cell_type in progress(targets, desc=f"finetune from {source or source_key}", unit="target"):
@@ -190,10 +210,13 @@ class _Run:
         fraction: float,
         finetune_training: TrainingConfig,
         scratch_training: TrainingConfig | None,
+        checkpoint_dir: Path | None,
+        resume: bool,
     ) -> None:
         self.adata, self.record, self.key_added = adata, record, key_added
         self.split_key, self.strategy, self.fraction = split_key, strategy, fraction
         self.finetune_training, self.scratch_training = finetune_training, scratch_training
+        self.checkpoint_dir, self.resume = checkpoint_dir, resume
         self.source_network = rebuild(record)
         self.layer = np.full(adata.shape, np.nan, dtype=np.float32)
         self.metrics: list[dict] = []
@@ -233,6 +256,8 @@ class _Run:
             fraction=self.fraction,
             finetune_training=self.finetune_training,
             scratch_training=self.scratch_training,
+            checkpoint_dir=self.checkpoint_dir,
+            resume=self.resume,
         )
         network = result["network"]
         self._predict_all_genes(samples, network)

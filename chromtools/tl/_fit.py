@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from .. import models
 from .._docs import SHARED, doc_params
 from .._utils import check_int, renamed_keyword
 from ._adapters import adapter_for, adapter_of
+from ._checkpoint import checkpoint_file, checkpoint_folder
 from ._config import TrainingConfig, resolve_device, training_config
 from ._metrics import score_table
 from ._records import (
@@ -38,23 +38,6 @@ from ._samples import (
     target_values,
     with_signal,
 )
-
-
-def _checkpoint_file(folder: object, resume: object, model: str) -> Path | None:
-    """The checkpoint file of ``fit`` in ``folder`` (created), after checking both options."""
-    if not isinstance(resume, bool):
-        raise ValueError(f"resume must be True or False, got {resume!r}")
-    if folder is None:
-        if resume:
-            raise ValueError("resume=True needs checkpoint_dir=, the folder of the checkpoint")
-        return None
-    if not isinstance(folder, str | os.PathLike):
-        raise ValueError(f"checkpoint_dir must be a folder path, got {folder!r}")
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise ValueError(f"checkpoint_dir={str(folder)!r} exists and is not a folder")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"fit_{model}.pt"
 
 
 @doc_params(**SHARED)
@@ -106,13 +89,9 @@ def fit(
     hyperparameters
         Architecture options passed to the model (e.g. ``{{"hidden": 64}}``).
     checkpoint_dir
-        Folder (created if needed) for a checkpoint of the training, written
-        atomically after every epoch as ``fit_<model>.pt``: weights, optimizer,
-        random states, batch order, history. Nothing is written by default.
+        {checkpoint_dir} The file is ``fit_<model>.pt``.
     resume
-        Continue from the checkpoint in ``checkpoint_dir`` when there is one:
-        a run killed mid-epoch and resumed ends with the weights and metrics
-        of an uninterrupted run with the same seed (on the CPU).
+        {resume}
     **training_options
         {training_options}
 
@@ -137,6 +116,7 @@ def fit(
     config = training_config(training, training_options, f"fit({model!r})").resolved(spec)
     key = check_key_added(adata, model if key_added is None else key_added, "model", layers=True)
     hyperparameters = check_hyperparameters(hyperparameters, f"fit({model!r})")
+    folder = checkpoint_folder(checkpoint_dir, resume)
     data = model_data(adata, spec, y, split_key, marks)
     chosen = choose_cell_types(adata, cell_types, data, spec)
     train_set = samples(adata, chosen, data.masks["train"], data.task)
@@ -148,7 +128,6 @@ def fit(
         f"fit({model!r})",
         adata.obs_names,
     )
-    checkpoint = _checkpoint_file(checkpoint_dir, resume, spec.name)
     entries, fitted = adapter_for(spec).fit(
         spec,
         hyperparameters,
@@ -157,7 +136,7 @@ def fit(
         (train_set, valid_set),
         task=data.task.kind,
         training=config,
-        checkpoint=checkpoint,
+        checkpoint=checkpoint_file(folder, f"fit_{spec.name}"),
         resume=resume,
     )
     entries["config"]["data"] = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from anndata import AnnData
 
@@ -19,6 +20,8 @@ def pretrain(
     cell_types: Sequence[str] | str | None = None,
     *,
     key_added: str = "pretrain",
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
     **fit_options: object,
 ) -> None:
     """Fit one model on many cell types pooled, as the source of later transfers.
@@ -40,6 +43,11 @@ def pretrain(
         Cell types to pool; by default every one with inputs and training labels.
     key_added
         Where the model goes.
+    checkpoint_dir
+        {checkpoint_dir} The file is ``fit_<model>.pt``, as for
+        :func:`~chromtools.tl.fit`.
+    resume
+        {resume}
     **fit_options
         Passed to :func:`~chromtools.tl.fit`: ``y``, ``marks``, ``split_key``,
         ``hyperparameters``, ``training`` and the training options by name
@@ -53,5 +61,6 @@ def pretrain(
     """
     model = default_model(adata) if model is None else model
     check_transferable(model, "pretrain")
-    fit(adata, model, cell_types=cell_types, key_added=key_added, **fit_options)
+    fit(adata, model, cell_types=cell_types, key_added=key_added,
+        checkpoint_dir=checkpoint_dir, resume=resume, **fit_options)  # fmt: skip
     adata.uns[key_added]["params"]["pretrained"] = True

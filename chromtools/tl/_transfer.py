@@ -21,6 +21,7 @@ genes of ``var[split_key]``, so the target's ``test`` genes are never seen.
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,7 @@ from anndata import AnnData
 
 from .. import models
 from .._utils import check_number
+from ._checkpoint import checkpoint_file
 from ._config import TrainingConfig, resolve_device
 from ._data import Batches
 from ._metrics import score
@@ -187,8 +189,12 @@ class TargetSamples:
         training: TrainingConfig,
         description: str,
         param_groups: list[dict] | None = None,
+        *,
+        checkpoint: Path | None = None,
+        resume: bool = False,
     ) -> tuple[pd.DataFrame, int]:
-        """Train ``network`` on (train, valid) samples of this target, seeded by ``training``."""
+        """Train ``network`` on (train, valid) samples of this target, seeded by ``training``;
+        ``checkpoint`` and ``resume`` as in :func:`~chromtools.tl._train.train`."""
         torch.manual_seed(training.seed)
         return train_samples(
             network,
@@ -198,6 +204,8 @@ class TargetSamples:
             training=training,
             description=description,
             param_groups=param_groups,
+            checkpoint=checkpoint,
+            resume=resume,
         )
 
     def score(self, predictions: np.ndarray) -> dict[str, float]:
@@ -226,6 +234,8 @@ def transfer_once(
     fraction: float,
     finetune_training: TrainingConfig,
     scratch_training: TrainingConfig | None,
+    checkpoint_dir: Path | None = None,
+    resume: bool = False,
 ) -> dict:
     """Fine-tune (and train from scratch, unless ``scratch_training`` is None) on one target.
 
@@ -236,12 +246,24 @@ def transfer_once(
     from them. Returns a dict with the fine-tuned network, its history and
     best epoch, the training genes and their number, and the test
     predictions and scores of each approach.
+
+    With ``checkpoint_dir`` each training keeps its checkpoint there, as
+    ``finetune_<target>_finetuned.pt`` and ``finetune_<target>_scratch.pt``;
+    ``resume`` picks them up. Their descriptions name the target, the strategy
+    and the fraction, so the checkpoint of a transfer that differs in one of
+    them is refused.
     """
     seed = finetune_training.seed
     sets = (target.subsample("train", fraction, seed), target.subsample("valid", fraction, seed))
     network, groups = transferred(record, strategy, finetune_training.lr)
     history, best_epoch = target.train(
-        network, sets, finetune_training, f"finetune → {target.name}", groups
+        network,
+        sets,
+        finetune_training,
+        f"finetune → {target.name} ({strategy}, fraction {fraction:g})",
+        groups,
+        checkpoint=checkpoint_file(checkpoint_dir, f"finetune_{target.name}_finetuned"),
+        resume=resume,
     )
     result = {
         "network": network,
@@ -254,7 +276,14 @@ def transfer_once(
     if scratch_training is not None:
         torch.manual_seed(scratch_training.seed)
         fresh = models.build(**record["config"]["model"])
-        target.train(fresh, sets, scratch_training, f"scratch {target.name}")
+        target.train(
+            fresh,
+            sets,
+            scratch_training,
+            f"scratch {target.name} (fraction {fraction:g})",
+            checkpoint=checkpoint_file(checkpoint_dir, f"finetune_{target.name}_scratch"),
+            resume=resume,
+        )
         result["test_predictions"]["scratch"] = target.predict(fresh)
     result["scores"] = {k: target.score(v) for k, v in result["test_predictions"].items()}
     return result
