@@ -197,6 +197,19 @@ def test_another_models_checkpoint_is_refused(tmp_path):
                   checkpoint_dir=tmp_path, resume=True)  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    "other",
+    [{"cell_types": "cell1"}, {"seed": 5}, {"lr": 0.01}],
+    ids=["other cell types", "other seed", "other options"],
+)
+def test_the_checkpoint_of_another_training_of_the_same_model_is_refused(tmp_path, other):
+    adata = data()
+    ct.tl.fit(adata, "deepchrome", cell_types="cell0", epochs=1, checkpoint_dir=tmp_path)
+    options = {"cell_types": "cell0", "epochs": 1, **other}
+    with pytest.raises(ValueError, match="written by a training of other samples"):
+        ct.tl.fit(adata, "deepchrome", checkpoint_dir=tmp_path, resume=True, **options)
+
+
 FINETUNED_CELL1 = "finetune → cell1 (discriminative_lr, fraction 1)"
 
 

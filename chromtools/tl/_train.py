@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import json
 import os
 import pickle
@@ -185,8 +186,14 @@ def train(
     best_value, best_epoch, best_state = -np.inf, 0, None
     history = []
     first, finished = 1, False
+    fingerprint = _fingerprint(
+        train_batches, epochs=epochs, lr=lr, weight_decay=weight_decay, patience=patience,
+        clip=clip, precision=precision, world_size=distributed()[1],
+    )  # fmt: skip
     if checkpoint is not None and resume and checkpoint.exists():
-        saved = _load_checkpoint(checkpoint, model, optimizer, train_batches, description)
+        saved = _load_checkpoint(
+            checkpoint, model, optimizer, train_batches, description, fingerprint
+        )
         history, best_value, best_epoch = saved["history"], saved["best_value"], saved["best_epoch"]
         best_state, finished = saved["best_state"], saved["finished"]
         first = saved["epoch"] + 1
@@ -241,7 +248,7 @@ def train(
         stop = patience is not None and epoch - best_epoch >= patience
         if checkpoint is not None and rank == 0:
             _save_checkpoint(
-                checkpoint, model, optimizer, train_batches, description,
+                checkpoint, model, optimizer, train_batches, description, fingerprint=fingerprint,
                 epoch=epoch, history=history, best=(best_value, best_epoch, best_state),
                 finished=stop or epoch == epochs,
             )  # fmt: skip
@@ -253,13 +260,36 @@ def train(
     return pd.DataFrame(history), best_epoch
 
 
+def _fingerprint(batches: Batches, **options: object) -> str:
+    """What a training is: its samples, their order's seed and the options it runs with."""
+    digest = hashlib.sha256()
+    for array in (batches.cells, batches.genes, batches.target):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return json.dumps(
+        {"samples": digest.hexdigest(), "batch_size": batches.batch_size, "seed": batches.seed,
+         **options},
+        sort_keys=True, default=str,
+    )  # fmt: skip
+
+
 def _save_checkpoint(
-    path: Path, model, optimizer, batches, description: str, *, epoch, history, best, finished
+    path: Path,
+    model,
+    optimizer,
+    batches,
+    description: str,
+    *,
+    fingerprint: str,
+    epoch,
+    history,
+    best,
+    finished,
 ) -> None:
     """One epoch's training state, written to a sibling and renamed over ``path``."""
     best_value, best_epoch, best_state = best
     state = {
         "description": description,
+        "fingerprint": fingerprint,
         "epoch": epoch,
         "finished": bool(finished),
         "model": model.state_dict(),
@@ -276,12 +306,19 @@ def _save_checkpoint(
     os.replace(partial, path)
 
 
-def _load_checkpoint(path: Path, model, optimizer, batches, description: str) -> dict:
+def _load_checkpoint(
+    path: Path, model, optimizer, batches, description: str, fingerprint: str
+) -> dict:
     """Restore what :func:`_save_checkpoint` wrote; refuse another training's checkpoint."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
         if state["description"] != description:
             raise ValueError(f"it is the checkpoint of {state['description']!r}")
+        if state["fingerprint"] != fingerprint:
+            raise ValueError(
+                "it was written by a training of other samples (cell types, genes, labels), "
+                "seed or training options"
+            )
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
     except (OSError, RuntimeError, KeyError, ValueError, pickle.UnpicklingError) as error:
