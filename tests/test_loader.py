@@ -181,7 +181,10 @@ def test_loader_workers_split_the_samples(stored):
         Inputs.histone(lazy), np.zeros(300, int), np.arange(300), np.arange(300, dtype=np.float32),
         batch_size=20, shuffle=True, seed=1, memory_budget=0,
     )  # fmt: skip
-    loader = torch.utils.data.DataLoader(batches, batch_size=None, num_workers=2)
+    # spawned workers: a forked copy of a process with zarr's and dask's threads may hang
+    loader = torch.utils.data.DataLoader(
+        batches, batch_size=None, num_workers=2, multiprocessing_context="spawn"
+    )
     rows = np.concatenate([r for _, _, r in loader])
     assert sorted(rows) == list(range(300))
 

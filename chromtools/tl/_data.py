@@ -100,7 +100,10 @@ class Inputs:
         """Materialise the inputs of ``cells`` (positions) × ``genes`` as float32."""
         part = self.array[cells][:, genes] if self.per_cell else self.array[genes][None]
         if isinstance(part, da.Array):
-            part = part.compute()
+            # A data-loader worker is a forked copy of a process whose dask thread
+            # pool may be mid-use: compute in the worker's own thread instead.
+            in_worker = torch.utils.data.get_worker_info() is not None
+            part = part.compute(scheduler="synchronous" if in_worker else None)
         return np.asarray(part, dtype=np.float32)
 
     def resident(self, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -152,8 +155,13 @@ class Batches(torch.utils.data.IterableDataset):
 
     ``x`` is a float32 tensor of shape (batch, *sample_shape) for k = 1 or
     (batch, k, *sample_shape) for k > 1; ``rows`` are the sample positions.
-    After each pass, :attr:`wait_seconds` is the time the consumer waited for
-    a batch and :attr:`load_seconds` the time spent reading the store.
+    In a :class:`~torch.utils.data.DataLoader` (``batch_size=None``), workers
+    split the units further; start them with
+    ``multiprocessing_context="spawn"`` (a forked copy of a process that has
+    read a Zarr store can hang on the store's I/O threads) and call
+    :meth:`set_epoch` before each epoch. After each pass,
+    :attr:`wait_seconds` is the time the consumer waited for a batch and
+    :attr:`load_seconds` the time spent reading the store.
     """
 
     def __init__(
