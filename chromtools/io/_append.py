@@ -31,12 +31,10 @@ from ._atomic import STORE_MANIFEST, as_path, atomic_write, check_readable
 from ._zarr import (
     _check_keys,
     _frame_writable,
-    _incomplete,
-    _manifest,
-    _problems,
     _restore_text,
     _unwritable,
     _write_manifest,
+    checked_manifest,
 )
 
 # Zarr's metadata files (both formats): small, rewritten by an append, so copied.
@@ -210,15 +208,13 @@ def _check_elements(
 
 def _plan(adata_new: ad.AnnData, path: Path) -> _Plan:
     """Check ``adata_new`` against the store at ``path``; read what will be rewritten."""
-    manifest = _manifest(path)
-    if manifest is None:
-        raise StoreError(
-            f"{path} is not a chromtools store (it has no {STORE_MANIFEST}); append_cell_types "
-            "adds only to stores written by ct.io.write_zarr: write this one again with it first"
-        )
-    problems = _problems(path, manifest, checksums=False)
-    if problems:
-        raise _incomplete(path, problems)
+    manifest = checked_manifest(
+        path,
+        checksums=False,
+        unmanaged=f"{path} is not a chromtools store (it has no {STORE_MANIFEST}); "
+        "append_cell_types adds only to stores written by ct.io.write_zarr: write this one "
+        "again with it first",
+    )
     root = zarr.open_group(path, mode="r", use_consolidated=False)
     obs = read_elem(root["obs"])
     var_names = read_elem(root["var"]).index

@@ -505,6 +505,21 @@ def read_zarr(path: str | os.PathLike, *, lazy: bool = True) -> ad.AnnData:
     return adata
 
 
+def checked_manifest(path: Path, *, checksums: bool, unmanaged: str) -> dict:
+    """The manifest of the store at ``path`` once every file it lists is found as listed.
+
+    ``unmanaged`` is the message for a store without a manifest; ``checksums``
+    also compares every file's checksum, not only its size.
+    """
+    manifest = _manifest(path)
+    if manifest is None:
+        raise StoreError(unmanaged)
+    problems = _problems(path, manifest, checksums=checksums)
+    if problems:
+        raise _incomplete(path, problems)
+    return manifest
+
+
 def verify(path: str | os.PathLike) -> dict[str, int]:
     """Check that a store holds exactly what was written: every file, size and checksum.
 
@@ -525,15 +540,13 @@ def verify(path: str | os.PathLike) -> dict[str, int]:
         older chromtools: write it again with :func:`write_zarr`).
     """
     path = check_readable(path, "store")
-    manifest = _manifest(path)
-    if manifest is None:
-        raise StoreError(
-            f"{path} has no {STORE_MANIFEST}: it was not written by this chromtools, so what it "
-            "should hold is unknown; write it again with ct.io.write_zarr to make it checkable"
-        )
-    problems = _problems(path, manifest, checksums=True)
-    if problems:
-        raise _incomplete(path, problems)
+    manifest = checked_manifest(
+        path,
+        checksums=True,
+        unmanaged=f"{path} has no {STORE_MANIFEST}: it was not written by this chromtools, so "
+        "what it should hold is unknown; write it again with ct.io.write_zarr to make it "
+        "checkable",
+    )
     return {
         "files": len(manifest["files"]),
         "bytes": sum(entry[0] for entry in manifest["files"].values()),
