@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 import torch
 
 import chromtools as ct
+from chromtools.tl import _data
 from chromtools.tl._data import Batches, Inputs
 
 
@@ -227,3 +229,19 @@ def test_prefetch_hands_on_errors_and_stops_with_the_consumer(stored):
     assert loader_threads() == 1
     iterator.close()  # the consumer stops early
     assert loader_threads() == 0
+
+
+def test_a_second_loader_of_the_same_store_reuses_a_live_buffer(stored):
+    _, lazy = stored
+    first, second = Inputs.histone(lazy), Inputs.histone(lazy)
+    training = Batches(first, np.array([0, 1]), np.array([3, 4]))
+    _collect(training)
+    reads = _recording(second)
+    x, _, rows = _collect(Batches(second, np.array([1]), np.array([5])))
+    assert reads == []  # fit's prediction reads the training's buffer: no second copy
+    np.testing.assert_array_equal(x[0], ct.get.histone(stored[0])[1, 5])
+    buffer = next(iter(second._resident.values()))
+    assert buffer is next(iter(first._resident.values()))
+    del first, second, training, buffer
+    gc.collect()
+    assert not _data._loaded_elsewhere(Inputs.histone(lazy).array)  # gone with its last user

@@ -30,6 +30,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -46,6 +47,17 @@ from .._utils import check_int
 DEFAULT_BLOCK = 1024
 
 Batch = tuple[torch.Tensor, torch.Tensor | None, np.ndarray]
+
+
+# Buffers of lazy arrays loaded by any live Inputs, by (dask name, cell positions):
+# a prediction right after training (``fit``) reads the training's buffer instead
+# of loading a second copy. Held weakly: a buffer goes with the last Inputs using it.
+_LOADED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+def _loaded_elsewhere(array: da.Array) -> list[tuple[tuple[int, ...], np.ndarray]]:
+    """Buffers other live inputs hold of the same lazy ``array`` (same dask name)."""
+    return [(have, data) for (name, have), data in list(_LOADED.items()) if name == array.name]
 
 
 @dataclass
@@ -114,14 +126,17 @@ class Inputs:
         ``cells`` is reused; otherwise the cells are read block by block into
         one new buffer (never a second copy of the whole).
         """
-        for have, data in self._resident.items():
+        for have, data in [*self._resident.items(), *_loaded_elsewhere(self.array)]:
             if np.isin(cells, have).all():
+                self._resident[have] = data
                 return data, np.asarray(have, dtype=np.int64)
         shape = (len(cells), self.array.shape[self.gene_axis], *self.sample_shape)
         data = np.empty(shape, dtype=np.float32)
         for start, end in self.blocks():
             data[:, start:end] = self.load(cells, slice(start, end))
-        self._resident[tuple(int(c) for c in cells)] = data
+        have = tuple(int(c) for c in cells)
+        self._resident[have] = data
+        _LOADED[self.array.name, have] = data
         return data, cells
 
 
