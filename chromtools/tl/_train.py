@@ -186,9 +186,11 @@ def train(
     best_value, best_epoch, best_state = -np.inf, 0, None
     history = []
     first, finished = 1, False
-    fingerprint = _fingerprint(
+    rank, world_size = distributed()
+    # what the checkpoint belongs to, so that another training's is refused
+    fingerprint = None if checkpoint is None else _fingerprint(
         train_batches, epochs=epochs, lr=lr, weight_decay=weight_decay, patience=patience,
-        clip=clip, precision=precision, world_size=distributed()[1],
+        clip=clip, precision=precision, world_size=world_size,
     )  # fmt: skip
     if checkpoint is not None and resume and checkpoint.exists():
         saved = _load_checkpoint(
@@ -197,11 +199,9 @@ def train(
         history, best_value, best_epoch = saved["history"], saved["best_value"], saved["best_epoch"]
         best_state, finished = saved["best_state"], saved["finished"]
         first = saved["epoch"] + 1
-    rank, _ = distributed()
     trained = _data_parallel(model, device)
     # ranks with fewer batches than others shadow the others' gradient reductions
-    parallel = isinstance(trained, DistributedDataParallel)
-    joined = trained.join if parallel else contextlib.nullcontext
+    joined = trained.join if world_size > 1 else contextlib.nullcontext
     bar = progress(range(first, epochs + 1), desc=description, unit="epoch", leave=False)
     for epoch in [] if finished else bar:
         model.train()
