@@ -209,10 +209,10 @@ def test_prefetch_hands_on_errors_and_stops_with_the_consumer(stored):
     _, lazy = stored
     inputs = Inputs.histone(lazy)
 
-    def broken(cells, genes):
+    def broken(units):
         raise OSError("chunk unreadable")
 
-    inputs.load = broken
+    inputs.load_units = broken
     batches = Batches(inputs, np.zeros(10, int), np.arange(10), memory_budget=0)
     with pytest.raises(OSError, match="chunk unreadable"):
         _collect(batches)

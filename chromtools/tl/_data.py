@@ -34,6 +34,7 @@ import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import dask
 import dask.array as da
 import numpy as np
 import torch
@@ -110,13 +111,43 @@ class Inputs:
 
     def load(self, cells: np.ndarray, genes: slice) -> np.ndarray:
         """Materialise the inputs of ``cells`` (positions) × ``genes`` as float32."""
-        part = self.array[cells][:, genes] if self.per_cell else self.array[genes][None]
-        if isinstance(part, da.Array):
-            # A data-loader worker is a forked copy of a process whose dask thread
-            # pool may be mid-use: compute in the worker's own thread instead.
-            in_worker = torch.utils.data.get_worker_info() is not None
-            part = part.compute(scheduler="synchronous" if in_worker else None)
-        return np.asarray(part, dtype=np.float32)
+        return self.load_units([(cells, genes.start, genes.stop)])[0]
+
+    def load_units(self, units: list[tuple[np.ndarray, int, int]]) -> list[np.ndarray]:
+        """Inputs of several ``(cells, gene start, gene end)`` units, as float32.
+
+        Lazy inputs are read in one dask pass, a plain slice per cell type:
+        one scheduler call for a window of chunks instead of one per chunk.
+        """
+        if not self.lazy:
+            return [np.asarray(self._part(c, a, b), np.float32) for c, a, b in units]
+        parts = [
+            [self._part(np.array([c]), start, end) for c in cells] if self.per_cell
+            else [self._part(cells, start, end)]
+            for cells, start, end in units
+        ]  # fmt: skip
+        # A data-loader worker is a forked copy of a process whose dask thread
+        # pool may be mid-use: compute in the worker's own thread instead.
+        in_worker = torch.utils.data.get_worker_info() is not None
+        flat = dask.compute(
+            *[p for unit in parts for p in unit], scheduler="synchronous" if in_worker else None
+        )
+        out, at = [], 0
+        for unit in parts:
+            chunk = flat[at : at + len(unit)]
+            at += len(unit)
+            out.append(
+                np.asarray(chunk[0] if len(chunk) == 1 else np.concatenate(chunk), np.float32)
+            )
+        return out
+
+    def _part(self, cells: np.ndarray, start: int, end: int):
+        """``cells`` × genes ``start:end`` (a plain slice for one cell type)."""
+        if not self.per_cell:
+            return self.array[start:end][None]
+        if len(cells) == 1:
+            return self.array[int(cells[0]) : int(cells[0]) + 1, start:end]
+        return self.array[cells][:, start:end]
 
     def resident(self, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Inputs of ``cells`` (sorted positions) for every gene, loaded once and shared.
@@ -176,7 +207,8 @@ class Batches(torch.utils.data.IterableDataset):
     read a Zarr store can hang on the store's I/O threads) and call
     :meth:`set_epoch` before each epoch. After each pass,
     :attr:`wait_seconds` is the time the consumer waited for a batch and
-    :attr:`load_seconds` the time spent reading the store.
+    :attr:`load_seconds` the time spent reading the store. With
+    :attr:`pin_memory` set, batches come in page-locked memory (for a GPU).
     """
 
     def __init__(
@@ -219,6 +251,8 @@ class Batches(torch.utils.data.IterableDataset):
             raise ValueError(f"rank must be below world_size={world_size}, got {rank}")
         self.prefetch = check_int(prefetch, "prefetch", minimum=0)
         self.epoch = 0
+        # set by the training engine for a CUDA device
+        self.pin_memory = False
         self.wait_seconds = 0.0
         self.load_seconds = 0.0
         self._used_cells = np.unique(self.cells) if inputs.per_cell else np.zeros(1, np.int64)
@@ -309,6 +343,8 @@ class Batches(torch.utils.data.IterableDataset):
     def _batch(self, x: np.ndarray, rows: np.ndarray) -> Batch:
         x = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
         y = None if self.target is None else torch.from_numpy(self.target[rows])
+        if self.pin_memory:  # page-locked on the loader thread: the copy to the GPU overlaps
+            x, y = x.pin_memory(), None if y is None else y.pin_memory()
         return x, y, rows
 
     def _gather(self, data: np.ndarray, slots: np.ndarray, rows: np.ndarray, offset: int = 0):
@@ -357,11 +393,11 @@ class Batches(torch.utils.data.IterableDataset):
         unit_order = self._order(rng, len(units))[shard::n_shards]
         pending_x, pending_rows = [], []
         for first in range(0, len(unit_order), self.window_blocks):
-            for u in unit_order[first : first + self.window_blocks]:
-                unit_cells, start, end, rows = units[u]
-                started = time.perf_counter()
-                data = self.inputs.load(unit_cells, slice(start, end))
-                self.load_seconds += time.perf_counter() - started
+            window = [units[u] for u in unit_order[first : first + self.window_blocks]]
+            started = time.perf_counter()
+            loaded = self.inputs.load_units([unit[:3] for unit in window])
+            self.load_seconds += time.perf_counter() - started
+            for (unit_cells, start, _, rows), data in zip(window, loaded, strict=True):
                 pending_x.append(self._gather(data, unit_cells, rows, offset=start))
                 pending_rows.append(rows)
             x, rows = np.concatenate(pending_x), np.concatenate(pending_rows)
