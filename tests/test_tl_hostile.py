@@ -289,6 +289,27 @@ def test_a_target_without_chip_seq_is_named_up_front(adata):
     assert_unchanged(adata, before)
 
 
+def test_cell_types_without_chip_seq_are_found_in_a_lazy_store(tmp_path):
+    from chromtools.tl._samples import has_signal
+
+    adata = ct.datasets.synthetic_histone(4, 300, n_bins=20, seed=3)
+    adata.obsm["histone"][1] = np.nan  # no ChIP-seq
+    adata.obsm["histone"][2, :200] = np.nan  # signal only from the 7th gene block on
+    adata.obsm["histone"][3, :299, :, 0] = np.nan  # in the first bin of the last gene only
+    ct.pp.split(adata, seed=0)
+    ct.io.write_zarr(adata, tmp_path / "s.zarr", chunk_genes=32)
+    lazy = ct.io.read_zarr(tmp_path / "s.zarr")
+    assert "has_histone" not in lazy.obs and lazy.obsm["histone"].numblocks[1] == 10
+    expected = [True, False, True, True]
+    np.testing.assert_array_equal(has_signal(adata), expected)
+    np.testing.assert_array_equal(has_signal(lazy), expected)
+    np.testing.assert_array_equal(has_signal(lazy), expected)  # again, from the cache
+    # another gene subset is another array: without the last gene cell3 has no signal
+    np.testing.assert_array_equal(has_signal(lazy[:, :299]), [True, False, True, False])
+    with pytest.raises(ValueError, match=r"cell_types \['cell1'\]: no histone signal"):
+        ct.tl.fit(lazy, "deepchrome", cell_types="cell1")
+
+
 # 8. predict checks the model against the data as finetune does -----------------------------
 
 

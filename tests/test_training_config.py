@@ -151,3 +151,20 @@ def test_a_source_without_labels_is_refused_before_fitting(planted):
     with pytest.raises(ValueError, match=r"'cell2' has no fitted model .* no training labels"):
         ct.tl.finetune(adata, source="cell2", target="cell1", epochs=1)
     assert not any(str(k).startswith("deepchrome") for k in adata.uns)
+
+
+@pytest.mark.parametrize("model", ["deepchrome", "attentivechrome"])
+def test_bf16_autocast_trains_to_the_fp32_scores(planted, model):
+    # The CUDA path's autocast (bf16) runs on the CPU too: same data, seed and epochs.
+    adata = planted.copy()
+    for precision in ("fp32", "bf16"):
+        ct.tl.fit(adata, model, cell_types=["cell0", "cell1"], key_added=precision, epochs=4,
+                  seed=0, device="cpu", precision=precision)  # fmt: skip
+    fp32, bf16 = _metrics(adata, "fp32"), _metrics(adata, "bf16")
+    assert adata.uns["bf16"]["params"]["precision"] == "bf16"
+    # bf16 really ran: its predictions are not fp32's, but stored as float32 all the same
+    assert not np.array_equal(adata.layers["bf16"], adata.layers["fp32"], equal_nan=True)
+    assert adata.layers["bf16"].dtype == np.float32
+    test = fp32.xs("test", level="split")["auroc"]
+    assert (test > 0.8).all()
+    np.testing.assert_allclose(bf16.xs("test", level="split")["auroc"], test, atol=0.03)

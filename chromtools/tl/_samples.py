@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import dask.array as da
 import numpy as np
 import pandas as pd
 from anndata import AnnData
@@ -145,10 +146,31 @@ def has_signal(adata: AnnData) -> np.ndarray:
     """Cell types with histone signal (rows of ``obsm['histone']`` not all NaN)."""
     if "has_histone" in adata.obs:
         return adata.obs["has_histone"].to_numpy(dtype=bool)
-    histone = get.histone(adata)
-    first_bin = histone[:, :, :, 0]
-    missing = np.isnan(first_bin).all(axis=(1, 2))
-    return ~np.asarray(missing.compute() if hasattr(missing, "compute") else missing)
+    first_bin = get.histone(adata)[:, :, :, 0]
+    if not isinstance(first_bin, da.Array):
+        return ~np.isnan(first_bin).all(axis=(1, 2))
+    if first_bin.name not in _SIGNAL:
+        _SIGNAL[first_bin.name] = _lazy_signal(first_bin)
+    return _SIGNAL[first_bin.name].copy()
+
+
+# has_signal of lazy arrays, by dask name: the values under a name never change
+# (a store replaced under a lazy object is refused when read).
+_SIGNAL: dict[str, np.ndarray] = {}
+
+
+def _lazy_signal(first_bin: da.Array) -> np.ndarray:
+    """Which cell types hold a finite value, reading gene blocks only until each is found:
+    a gene block per cell type with signal, every block only for those without."""
+    found = np.zeros(first_bin.shape[0], dtype=bool)
+    edges = np.cumsum((0, *first_bin.chunks[1]))
+    for start, end in zip(edges[:-1], edges[1:], strict=True):
+        undecided = np.flatnonzero(~found)
+        if not len(undecided):
+            break
+        block = first_bin[undecided, start:end]
+        found[undecided] = np.asarray((~da.isnan(block)).any(axis=(1, 2)).compute())
+    return found
 
 
 def with_signal(adata: AnnData) -> list[str]:

@@ -117,6 +117,7 @@ def predict_batches(
     """Model output for every sample, in sample order (probabilities for labels)."""
     model.eval()
     network = inference_network(model)
+    batches.pin_memory = device.type == "cuda"
     result: np.ndarray | None = None
     for x, _, rows in batches:
         with autocast(device, precision):
@@ -173,6 +174,7 @@ def train(
         epochs=epochs, lr=lr, weight_decay=weight_decay, patience=patience, precision=precision
     )
     model.to(device)
+    train_batches.pin_memory = device.type == "cuda"
     loss_function = loss_function or default_loss(task)
     groups = (
         list(param_groups)
