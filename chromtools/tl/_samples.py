@@ -150,6 +150,8 @@ def has_signal(adata: AnnData) -> np.ndarray:
     if not isinstance(first_bin, da.Array):
         return ~np.isnan(first_bin).all(axis=(1, 2))
     if first_bin.name not in _SIGNAL:
+        if len(_SIGNAL) >= 256:  # the oldest goes: a few hundred gene subsets are plenty
+            _SIGNAL.pop(next(iter(_SIGNAL)))
         _SIGNAL[first_bin.name] = _lazy_signal(first_bin)
     return _SIGNAL[first_bin.name].copy()
 
