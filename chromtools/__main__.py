@@ -13,8 +13,10 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 from ._demo import run_demo
+from .io._atomic import check_destination
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,6 +61,10 @@ def _fit(args: argparse.Namespace) -> None:
     }
     if args.precision is not None:
         options["precision"] = args.precision
+    # where the results go is checked before hours of training, not after
+    check_destination(args.out, overwrite=args.overwrite, kind="model")
+    if args.metrics is not None:
+        _check_metrics_file(Path(args.metrics), overwrite=args.overwrite)
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size > 1 and not dist.is_initialized():
         use_cuda = torch.cuda.is_available() and options.get("device", "auto") != "cpu"
@@ -91,12 +97,33 @@ def _fit(args: argparse.Namespace) -> None:
             dist.destroy_process_group()
 
 
+def _check_metrics_file(path: Path, *, overwrite: bool) -> None:
+    """Refuse a ``--metrics`` path that cannot be written, or would replace a file unasked."""
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"--metrics {path}: the folder {path.parent} does not exist")
+    if path.is_dir():
+        raise IsADirectoryError(f"--metrics {path} is a folder; give a CSV file name")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"--metrics {path} exists; pass --overwrite to replace it")
+
+
+# What a user can mend: printed as one line, without a traceback.
+_USER_ERRORS = (ValueError, KeyError, OSError)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run a command; a bad input prints ``python -m chromtools <command>: error: ...``
+    and returns 2, as argparse does for a bad option."""
     args = _parser().parse_args(argv)
-    if args.command == "demo":
-        run_demo(args.out)
-    elif args.command == "fit":
-        _fit(args)
+    try:
+        if args.command == "demo":
+            run_demo(args.out)
+        elif args.command == "fit":
+            _fit(args)
+    except _USER_ERRORS as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"python -m chromtools {args.command}: error: {message}", file=sys.stderr)
+        return 2
     return 0
 
 
