@@ -205,12 +205,18 @@ def train(
     # ranks with fewer batches than others shadow the others' gradient reductions
     joined = trained.join if world_size > 1 else contextlib.nullcontext
     bar = progress(range(first, epochs + 1), desc=description, unit="epoch", leave=False)
+    # this rank's share of the batches, for the bar within an epoch
+    n_batches = -(-len(train_batches) // world_size)
     for epoch in [] if finished else bar:
         model.train()
-        total, count = 0.0, 0
+        # batch losses stay on the device until the epoch ends: reading each one
+        # back would make the host wait for the GPU at every step
+        losses, sizes = [], []
         started = time.perf_counter()
+        steps = progress(train_batches, desc=f"epoch {epoch}", total=n_batches, unit="batch",
+                         leave=False, disable=rank != 0)  # fmt: skip
         with joined():
-            for x, y, _ in train_batches:
+            for x, y, _ in steps:
                 x = x.to(device, non_blocking=True)
                 y = y.to(device, non_blocking=True)
                 with autocast(device, precision):
@@ -220,8 +226,12 @@ def train(
                 if clip:
                     nn.utils.clip_grad_norm_(model.parameters(), clip)
                 optimizer.step()
-                total += float(loss.detach()) * len(y)
-                count += len(y)
+                losses.append(loss.detach())
+                sizes.append(len(y))
+        steps.close()
+        values = torch.stack(losses).float().cpu().tolist() if losses else []
+        total = sum(value * size for value, size in zip(values, sizes, strict=True))
+        count = sum(sizes)
         logger.debug(
             f"{description} epoch {epoch}: {time.perf_counter() - started:.2f} s, "
             f"{train_batches.wait_seconds:.2f} s waiting for data"
