@@ -5,8 +5,9 @@ Three parts, each printed as a table:
 1. **Agreement.** ``ct.tl.fit`` + ``ct.tl.predict`` of DeepChrome,
    AttentiveChrome and TransferChrome (synthetic histone signal, 2 cell types
    × ``--genes`` genes) and ChromTransfer (``synthetic_sequences``,
-   ``--regions`` regions of 200 bp, the model's own hyperparameters), once on the CPU in fp32 and once on ``--device`` with
-   ``precision="bf16"`` (autocast), same seed and epochs. Test AUROC of each,
+   ``--regions`` regions of 200 bp, the model's own hyperparameters), once
+   on the CPU in fp32 and once on ``--device`` with ``precision="bf16"``
+   (autocast), same seed and epochs. Test AUROC of each,
    and the largest difference of their predictions; the CUDA path passes
    when every AUROC agrees within 0.02.
 2. **Throughput.** ``benchmarks/train_throughput.py --device <device>``
