@@ -105,8 +105,9 @@ class Task:
     values: np.ndarray  # (cell types, genes) float32, NaN where unknown
 
 
-def target_values(adata: AnnData, target: str) -> Task:
-    """The (cell types, genes) target array: ``layers['label']`` or ``X``."""
+def target_values(adata: AnnData, target: str, rows: np.ndarray | None = None) -> Task:
+    """The (cell types, genes) target array: ``layers['label']`` or ``X``; only the
+    cell types at positions ``rows`` when given (a lazy store reads only those)."""
     if target not in TARGETS:
         raise ValueError(f"target must be one of {list(TARGETS)}, got {target!r}")
     if target == "label":
@@ -115,6 +116,8 @@ def target_values(adata: AnnData, target: str) -> Task:
         values = adata.layers["label"]
     else:
         values = adata.X
+    if rows is not None:
+        values = values[np.asarray(rows, dtype=np.int64)]
     values = values.compute() if hasattr(values, "compute") else values
     values = np.asarray(values.toarray() if hasattr(values, "toarray") else values, np.float32)
     if target == "label":

@@ -101,11 +101,11 @@ def check_scorable(
     no training labels (when ``labels_needed``), one class only, or no ``test`` genes."""
     record = adata.uns[chosen.key] if chosen.key is not None else None
     wanted = record["config"]["data"]["target"] if record is not None else "label"
-    task = target_values(adata, wanted)
+    task = target_values(adata, wanted, rows=adata.obs_names.get_indexer(targets))
     masks = split_masks(adata, split_key)
     labelled = []
-    for name in targets:
-        row = task.values[adata.obs_names.get_loc(name), masks["train"]]
+    for i, name in enumerate(targets):
+        row = task.values[i, masks["train"]]
         known = row[np.isfinite(row)]
         if not len(known):
             if labels_needed:
