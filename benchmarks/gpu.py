@@ -90,22 +90,23 @@ def agreement(device: str, n_genes: int, n_regions: int, epochs: int) -> dict[st
 
 
 class Utilisation:
-    """GPU utilisation (%) sampled by ``nvidia-smi`` every 100 ms while running."""
+    """GPU utilisation (%) sampled by ``nvidia-smi`` every 100 ms while running;
+    no samples on a CPU."""
 
     def __init__(self, device: torch.device) -> None:
         self.samples: list[float] = []
-        self.index = device.index or 0
+        self.device = device
         self.process: subprocess.Popen | None = None
-        self.reader: threading.Thread | None = None
 
     def __enter__(self) -> Utilisation:
+        if self.device.type != "cuda":
+            return self
         command = [
-            "nvidia-smi", f"--id={self.index}", "--query-gpu=utilization.gpu",
+            "nvidia-smi", f"--id={self.device.index or 0}", "--query-gpu=utilization.gpu",
             "--format=csv,noheader,nounits", "--loop-ms=100",
         ]  # fmt: skip
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
+        threading.Thread(target=self._read, daemon=True).start()
         return self
 
     def _read(self) -> None:
@@ -114,8 +115,9 @@ class Utilisation:
                 self.samples.append(float(line))
 
     def __exit__(self, *_) -> None:
-        self.process.terminate()
-        self.process.wait()
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait()
 
 
 def utilisation(device: str, n_cell_types: int, n_genes: int, folder: Path) -> dict:
@@ -126,22 +128,16 @@ def utilisation(device: str, n_cell_types: int, n_genes: int, folder: Path) -> d
     path = folder / "utilisation.zarr"
     scale.build(path, n_cell_types, n_genes, 5)
     adata = ct.io.read_zarr(path)
-    torch_device = torch.device(device)
     previous, ct.settings.memory_budget = ct.settings.memory_budget, 0  # stream every chunk
     try:
         started = time.perf_counter()
-        if torch_device.type == "cuda":
-            with Utilisation(torch_device) as gpu:
-                ct.tl.pretrain(adata, "deepchrome", list(adata.obs_names), epochs=1,
-                               batch_size=256, seed=0, device=device)  # fmt: skip
-            busy = float(np.mean(gpu.samples)) if gpu.samples else float("nan")
-        else:
+        with Utilisation(torch.device(device)) as gpu:
             ct.tl.pretrain(adata, "deepchrome", list(adata.obs_names), epochs=1,
                            batch_size=256, seed=0, device=device)  # fmt: skip
-            busy = float("nan")
         seconds = time.perf_counter() - started
     finally:
         ct.settings.memory_budget = previous
+    busy = float(np.mean(gpu.samples)) if gpu.samples else float("nan")
     samples = n_cell_types * int((adata.var["split"] == "train").sum())
     return {
         "seconds": seconds,
