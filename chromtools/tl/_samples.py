@@ -145,6 +145,11 @@ def split_masks(adata: AnnData, split_key: str) -> dict[str, np.ndarray]:
     return masks
 
 
+# has_signal of lazy arrays, by dask name: the values under a name never change
+# (a store replaced under a lazy object is refused when read).
+_SIGNAL: dict[str, np.ndarray] = {}
+
+
 def has_signal(adata: AnnData) -> np.ndarray:
     """Cell types with histone signal (rows of ``obsm['histone']`` not all NaN)."""
     if "has_histone" in adata.obs:
@@ -157,11 +162,6 @@ def has_signal(adata: AnnData) -> np.ndarray:
             _SIGNAL.pop(next(iter(_SIGNAL)))
         _SIGNAL[first_bin.name] = _lazy_signal(first_bin)
     return _SIGNAL[first_bin.name].copy()
-
-
-# has_signal of lazy arrays, by dask name: the values under a name never change
-# (a store replaced under a lazy object is refused when read).
-_SIGNAL: dict[str, np.ndarray] = {}
 
 
 def _lazy_signal(first_bin: da.Array) -> np.ndarray:
