@@ -64,3 +64,62 @@ def sequence_results():
     ct.tl.scan_motifs(adata, pvalue=1e-4)
     ct.tl.motif_enrichment(adata, "ct_A", min_sites=10, positive_only=False, reference="ct_B")
     return adata
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A folder on its own 4 MiB tmpfs, to fill up: a full disk, for real. Skipped (with the
+    reason) where this process may not mount one; unmounted afterwards."""
+    import subprocess
+
+    folder = tmp_path / "small_disk"
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip() or 'not root'}")
+    yield folder
+    subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def fill(folder: Path, leave: int = 0) -> None:
+    """Fill the file system of ``folder`` until at most ``leave`` bytes are free."""
+    with open(folder / "filler", "wb") as filler:
+        block = b"\0" * 65536
+        while True:
+            free = os.statvfs(folder).f_bavail * os.statvfs(folder).f_frsize
+            if free <= leave:
+                break
+            try:
+                filler.write(block[: max(1, min(len(block), free - leave))])
+                filler.flush()
+            except OSError:
+                break
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A folder on a read-only tmpfs (root may write into a chmod 555 folder; not here).
+    Skipped with the reason where this process may not mount one."""
+    import subprocess
+
+    folder = tmp_path / "read_only"
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a read-only tmpfs here: {mounted.stderr.strip() or 'not root'}")
+    yield folder
+    subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+@pytest.fixture
+def fill_up():
+    """:func:`fill`, for tests on ``small_disk``: ``fill_up(folder, leave=bytes)``."""
+    return fill

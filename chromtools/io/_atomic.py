@@ -16,6 +16,12 @@ Every chromtools write goes through :func:`atomic_write`:
   fails with ``FileExistsError`` instead of silently replacing the first;
 - temporaries left behind by a killed write are removed by the next write
   of the same path (the lock proves no writer is still using them).
+
+A single file chromtools writes for the user (a figure, a CSV of the command
+line, a training checkpoint) goes the same way through :func:`atomic_file`:
+checked before any work, written to a hidden sibling and renamed over the
+path, so a failed or killed write (a full disk) leaves the previous file as
+it was and no debris.
 """
 
 from __future__ import annotations
@@ -232,6 +238,86 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(code, os.strerror(code), str(b))
 
 
+def _named(error: OSError, path: Path, what: str = "") -> OSError:
+    """``error`` naming ``path`` (and the option it came from), not the hidden temporary."""
+    prefix = f"{what}: " if what else ""
+    return type(error)(error.errno, f"{prefix}cannot write {path}: {error.strerror}")
+
+
+def probe_writable(folder: Path, path: Path, what: str) -> None:
+    """Refuse, by creating and removing a file in it, a ``folder`` that cannot be written to.
+
+    ``os.access`` says yes to root in a read-only folder; a real file says what
+    the write will meet (read-only mounts, permissions, no inodes left).
+    """
+    probe = folder / f".{path.name}.tmp-{uuid.uuid4().hex}"
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError as error:
+        raise _named(error, path, what) from None
+    probe.unlink()
+
+
+def check_file_destination(
+    path: object, what: str, *, ours: Callable[[Path], bool] | None = None, kind: str = "file"
+) -> Path:
+    """Refuse, before any work, a file destination that cannot be written.
+
+    ``what`` names the option in messages (``"save='fig.png'"``). A folder at
+    the path, a missing or unwritable parent folder, and, when ``ours`` is
+    given, an existing file that ``ours`` does not recognise (a user's own
+    file, never replaced) are refused. Returns ``path`` as a ``Path``.
+    """
+    path = as_path(path, what)
+    if not path.name or path.name in (".", ".."):
+        raise ValueError(f"{what}: {str(path)!r} names no file to write; give a file name")
+    if is_temporary(path):
+        raise ValueError(f"{what}: {path} is the temporary sibling of a write, not a destination")
+    if path.is_dir():
+        raise IsADirectoryError(f"{what}: {path} is a folder; give a {kind} name")
+    parent = path.parent
+    if not parent.is_dir():
+        raise FileNotFoundError(f"{what}: cannot write {path}: the folder {parent} does not exist")
+    if os.path.lexists(path) and ours is not None and not ours(path):
+        raise ValueError(
+            f"{what}: {path} exists and is not a {kind}; chromtools replaces only its own "
+            "files. Remove it yourself or choose another path."
+        )
+    probe_writable(parent, path, what)
+    return path
+
+
+@contextlib.contextmanager
+def atomic_file(
+    path: object, what: str, *, ours: Callable[[Path], bool] | None = None, kind: str = "file"
+) -> Iterator[Path]:
+    """Yield a hidden temporary sibling of the file ``path`` that replaces it only on success.
+
+    The destination is checked first (:func:`check_file_destination`). If the
+    body raises (a full disk) or the process dies, the file at ``path`` is left
+    as it was; the temporary is removed now or, after a kill, by the next
+    write of ``path``. An ``OSError`` names ``path`` and ``what``.
+    """
+    path = check_file_destination(path, what, ours=ours, kind=kind)
+    with _locked(path):
+        for stale in _siblings(path, "tmp"):
+            _remove(stale)
+        tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
+        try:
+            yield tmp
+            with open(tmp, "rb+") as written:
+                os.fsync(written.fileno())  # on disk before it replaces the old file
+            os.replace(tmp, path)
+        except OSError as error:
+            _remove(tmp)
+            if error.errno is None:
+                raise
+            raise _named(error, path, what) from error
+        except BaseException:
+            _remove(tmp)
+            raise
+
+
 def _switch(tmp: Path, path: Path) -> None:
     """Put ``tmp`` at ``path``, atomically, and remove what was there."""
     if not os.path.lexists(path):
@@ -273,7 +359,7 @@ def atomic_write(path: str | os.PathLike, *, overwrite: bool, kind: str) -> Iter
             if error.errno is None:
                 raise
             # Name the destination, not the hidden temporary the library saw.
-            raise type(error)(error.errno, f"cannot write {path}: {error.strerror}") from error
+            raise _named(error, path) from error
         except BaseException:
             _remove(tmp)
             raise
