@@ -8,6 +8,9 @@ heatmap cells, legend text) with the values in ``uns``/``layers``/``obsm``.
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import pkgutil
 import re
 
 import matplotlib
@@ -344,7 +347,6 @@ def test_a_plot_without_its_results_names_the_tool_to_run(remc, plot, arguments,
         ({"show": "yes"}, r"show must be True, False or None"),
         ({"save": 3}, r"save must be a file name"),
         ({"save": "figure.unknown"}, r"must end in a format matplotlib writes"),
-        ({"save": "/no/such/folder/roc.png"}, r"does not exist"),
         ({"split": "holdout"}, r"split must be one of"),
         ({"cell_types": "E004"}, r"the ones with results are \['E123', 'E003'\]"),
     ],
@@ -353,3 +355,66 @@ def test_bad_plot_arguments_are_refused(remc, arguments, message):
     with pytest.raises(ValueError, match=message):
         ct.pl.roc(remc, "deepchrome", **arguments)
     assert plt.get_fignums() == []
+
+
+def test_a_failed_save_leaves_the_existing_figure_as_it_was(remc, small_disk, fill_up):
+    path = small_disk / "figure.png"
+    ct.pl.roc(remc, "deepchrome", save=path)
+    before = path.read_bytes()
+    fill_up(small_disk)
+    message = rf"save='{re.escape(str(path))}': cannot write {re.escape(str(path))}: No space left"
+    with pytest.raises(OSError, match=message):
+        ct.pl.pr(remc, "deepchrome", save=path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in small_disk.iterdir()) == ["figure.png", "filler"]  # no .tmp-*
+
+
+@pytest.mark.parametrize(
+    ("where", "error", "message"),
+    [
+        ("folder", IsADirectoryError, r"save='{path}': {path} is a folder; give a figure name"),
+        ("read-only", OSError, r"save='{path}': cannot write {path}: Read-only file system"),
+        ("missing", FileNotFoundError, r"save='{path}': .*the folder {parent} does not exist"),
+    ],
+)
+def test_a_save_that_cannot_be_written_is_refused_before_drawing(
+    remc, tmp_path, request, where, error, message
+):
+    path = {
+        "folder": tmp_path,
+        "read-only": request.getfixturevalue("read_only_folder") / "roc.png",
+        "missing": tmp_path / "no" / "roc.png",
+    }[where]
+    expected = message.format(path=re.escape(str(path)), parent=re.escape(str(path.parent)))
+    with pytest.raises(error, match=expected):
+        ct.pl.roc(remc, "deepchrome", save=path)
+    assert plt.get_fignums() == []
+    assert [p.name for p in tmp_path.rglob("*")] in ([], ["read_only"])  # nothing written
+
+
+def _plots() -> list:
+    return [getattr(ct.pl, name) for name in ct.pl.__all__]
+
+
+@pytest.mark.parametrize("plot", _plots(), ids=lambda plot: plot.__name__)
+def test_every_plot_checks_its_save_destination_first(remc, tmp_path, plot):
+    required = [
+        p
+        for p in inspect.signature(plot).parameters.values()
+        if p.kind is p.POSITIONAL_OR_KEYWORD and p.default is p.empty
+    ]
+    arguments = ["not-drawn"] * (len(required) - 1)  # after the AnnData
+    folder = re.escape(str(tmp_path))
+    with pytest.raises(IsADirectoryError, match=rf"save='{folder}': {folder} is a folder"):
+        plot(remc, *arguments, save=tmp_path)
+    assert plt.get_fignums() == []
+
+
+def test_no_plot_saves_a_figure_but_through_the_one_helper():
+    """A plot calling ``savefig`` itself would write in place, bypassing the atomic save."""
+    package = importlib.import_module("chromtools.pl")
+    for module in pkgutil.iter_modules(package.__path__):
+        if module.name == "_utils":
+            continue
+        source = inspect.getsource(importlib.import_module(f"chromtools.pl.{module.name}"))
+        assert "savefig(" not in source and "print_figure(" not in source, module.name

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from anndata import AnnData
 
+from ..io._atomic import atomic_file, check_file_destination
 from ..tl._records import layer_key
 
 # Sans-serif, no top/right spines, light grid: close to scanpy's and CREsted's defaults.
@@ -83,17 +84,29 @@ def grid(n_rows: int, n_cols: int, panel: tuple[float, float], **kwargs):
     return fig, panels
 
 
+def _save_option(save: str | Path) -> str:
+    """How messages name the destination: the option as the user wrote it."""
+    return f"save={str(save)!r}"
+
+
 def savefig_or_show(fig, returned, show: bool | None, save: str | Path | None):
     """Save ``fig`` to ``save``, show it, and return ``returned`` unless it was shown.
 
     ``show=None`` shows it, as scanpy does; ``show=False`` returns the axes
-    (or figure) for further drawing.
+    (or figure) for further drawing. The figure is written to a hidden sibling
+    and renamed over ``save``, so a failed write (a full disk) leaves an
+    existing file there as it was.
     """
     import matplotlib
     import matplotlib.pyplot as plt
 
     if save is not None:
-        fig.savefig(Path(save), dpi=STYLE["savefig.dpi"], bbox_inches="tight")
+        # the temporary's name has no suffix for matplotlib to read the format from
+        file_format = Path(save).suffix.lower().lstrip(".")
+        with atomic_file(save, _save_option(save), kind="figure") as temporary:
+            fig.savefig(
+                temporary, format=file_format, dpi=STYLE["savefig.dpi"], bbox_inches="tight"
+            )
     if show is False:
         return returned
     # Agg and the other file backends cannot show: closing is what "show" means there.
@@ -114,15 +127,14 @@ def check_show_save(show: object, save: object) -> None:
         return
     if not isinstance(save, str | Path):
         raise ValueError(f"save must be a file name (str or Path) or None, got {save!r}")
-    path = Path(save)
+    # a folder, a missing folder or a read-only place, refused before anything is drawn
+    path = check_file_destination(save, _save_option(save), kind="figure")
     formats = FigureCanvasBase.get_supported_filetypes()
     if path.suffix.lower().lstrip(".") not in formats:
         raise ValueError(
-            f"save={str(save)!r}: the file name must end in a format matplotlib writes, "
+            f"{_save_option(save)}: the file name must end in a format matplotlib writes, "
             f"one of {sorted(formats)}"
         )
-    if not path.parent.is_dir():
-        raise ValueError(f"save={str(save)!r}: the folder {str(path.parent)!r} does not exist")
 
 
 def stored(adata: AnnData, slot: str, name: str, plot: str, run: str):
