@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import os
 import re
 from dataclasses import dataclass, field
@@ -9,7 +10,7 @@ from dataclasses import dataclass, field
 # ``logger`` is imported from here by tl modules; it lives in _logging.
 from ._logging import LEVELS, logger, set_verbosity
 
-__all__ = ["Settings", "check_device", "logger", "settings"]
+__all__ = ["SEED_MAX", "Settings", "check_device", "check_seed", "logger", "settings"]
 
 _DEVICES = ("auto", "cpu", "cuda", "mps")
 _INDEXED_CUDA = re.compile(r"^cuda:\d+$")
@@ -25,8 +26,25 @@ def check_device(value: object, name: str = "device") -> str:
     )
 
 
+# The largest seed every generator a seed reaches accepts: torch.manual_seed takes
+# up to 2**64 - 1 and numpy's default_rng any size, but scikit-learn's random_state
+# (the SVR baseline of ct.tl.differential) and numpy's legacy seeding stop at 2**32 - 1.
+SEED_MAX = 2**32 - 1
+
+
+def check_seed(value: object, name: str = "seed") -> int:
+    """``value`` as a seed: a whole number from 0 to :data:`SEED_MAX`; the message names
+    the argument and the range."""
+    whole = isinstance(value, numbers.Integral) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not whole or not 0 <= value <= SEED_MAX:
+        raise ValueError(
+            f"{name} must be an integer from 0 to 2**32 - 1 ({SEED_MAX}), got {value!r}"
+        )
+    return int(value)
+
+
 def _is_int(value: object) -> bool:
-    # bool is an int subclass, but True is no seed, job count or verbosity level
+    # bool is an int subclass, but True is no job count, byte count or verbosity level
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -42,7 +60,8 @@ class Settings:
     n_jobs
         Worker processes (bigWig import) or threads for readers and data loaders.
     seed
-        Default random seed for splits, synthetic data and training.
+        Default random seed for splits, synthetic data and training: an
+        integer from 0 to 2**32 - 1.
     verbosity
         0 errors only, 1 warnings, 2 progress messages, 3 debugging: the level
         of the ``chromtools`` logger, whose one handler writes to stderr.
@@ -70,8 +89,8 @@ class Settings:
             check_device(value, "ct.settings.device")
         if name == "n_jobs" and (not _is_int(value) or value < 1):
             raise ValueError(f"ct.settings.n_jobs must be a positive integer, got {value!r}")
-        if name == "seed" and (not _is_int(value) or value < 0):
-            raise ValueError(f"ct.settings.seed must be an integer >= 0, got {value!r}")
+        if name == "seed":
+            value = check_seed(value, "ct.settings.seed")
         if name == "memory_budget" and (not _is_int(value) or value < 0):
             raise ValueError(
                 f"ct.settings.memory_budget must be a number of bytes >= 0, got {value!r}"

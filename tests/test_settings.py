@@ -35,6 +35,11 @@ def test_verbosity_sets_the_chromtools_logger_only(restore_settings):
     assert logging.getLogger().level == root_level
 
 
+def test_the_largest_seed_is_taken_and_fills_a_training_config(restore_settings):
+    ct.settings.seed = 2**32 - 1
+    assert ct.tl.TrainingConfig().resolved("deepchrome").seed == 2**32 - 1
+
+
 def test_device_accepts_indexed_cuda(restore_settings):
     ct.settings.device = "cuda:1"
     assert ct.settings.device == "cuda:1"
@@ -46,6 +51,9 @@ def test_device_accepts_indexed_cuda(restore_settings):
         ("device", "tpu", "device must be one of"),
         ("n_jobs", 0, "n_jobs must be a positive integer"),
         ("seed", 1.5, "seed must be an integer"),
+        ("seed", -1, r"ct.settings.seed must be an integer from 0 to 2\*\*32 - 1 \(4294967295\)"),
+        ("seed", 2**32, r"ct.settings.seed must be an integer from 0 to 2\*\*32 - 1"),
+        ("seed", 2**64, r"ct.settings.seed must be an integer from 0 to 2\*\*32 - 1"),
         ("verbosity", 7, "verbosity must be 0, 1, 2 or 3"),
         ("colour", "red", "has no option 'colour'"),
     ],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import numpy as np
 import pandas as pd
@@ -89,6 +90,25 @@ def test_a_bad_training_argument_is_refused_before_work(planted, training, error
     with pytest.raises(error, match=message):
         ct.tl.fit(adata, "deepchrome", training=training)
     assert "deepchrome" not in adata.uns
+
+
+SEED_RANGE = r"seed must be an integer from 0 to 2\*\*32 - 1 \(4294967295\), got "
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 2**64, 2**64 + 5, 1.5])
+def test_a_seed_no_generator_takes_is_refused_naming_the_range(seed):
+    with pytest.raises(ValueError, match=SEED_RANGE + re.escape(repr(seed))):
+        TrainingConfig(seed=seed)
+
+
+def test_the_largest_seed_trains_and_is_recorded(planted):
+    """2**32 - 1 reaches torch.manual_seed, the batch order's generator and, in
+    differential, scikit-learn's random_state: each takes it."""
+    adata = planted.copy()
+    ct.tl.fit(adata, "deepchrome", cell_types="cell0", epochs=1, seed=2**32 - 1)
+    assert adata.uns["deepchrome"]["params"]["seed"] == 2**32 - 1
+    ct.tl.differential(adata, "cell0", "cell1", epochs=1, seed=2**32 - 1)
+    assert set(adata.uns["deepdiff"]["metrics"]["model"]) >= {"svr2"}
 
 
 def test_a_config_is_checked_when_made_and_resolves_per_model():

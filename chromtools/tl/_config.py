@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from .. import models
-from .._settings import check_device, settings
+from .._settings import check_device, check_seed, settings
 from .._utils import check_int, check_number
 from ..models._base import ChromModel
 
@@ -73,8 +73,9 @@ class TrainingConfig:
     precision
         ``"auto"`` (bf16 autocast on GPU, fp32 on CPU), ``"bf16"`` or ``"fp32"``.
     seed
-        Seed of weights, batch order and subsamples; ``ct.settings.seed`` when
-        None. The same seed gives the same metrics on the CPU.
+        Seed of weights, batch order and subsamples, from 0 to 2**32 - 1;
+        ``ct.settings.seed`` when None. The same seed gives the same metrics
+        on the CPU.
 
     Each model's defaults are ``chromtools.models.get_model(name).training_defaults``.
     What was run, every field resolved, is recorded in ``uns[key]['params']``.
@@ -100,7 +101,7 @@ class TrainingConfig:
             "patience": _check_patience(self.patience),
             "device": _unless_none(self.device, check_device),
             "precision": check_precision(self.precision),
-            "seed": _unless_none(self.seed, check_int, "seed", minimum=0),
+            "seed": _unless_none(self.seed, check_seed),
         }
         for name, value in checked.items():
             object.__setattr__(self, name, value)

@@ -41,7 +41,7 @@ import torch
 from anndata import AnnData
 
 from .. import get
-from .._settings import settings
+from .._settings import check_seed, settings
 from .._utils import check_int
 
 # Gene block of in-memory arrays, for the same streaming code path when forced.
@@ -243,7 +243,7 @@ class Batches(torch.utils.data.IterableDataset):
             )
         self.batch_size = check_int(batch_size, "batch_size", minimum=1)
         self.shuffle = shuffle
-        self.seed = seed
+        self.seed = check_seed(seed)
         self.window_blocks = check_int(window_blocks, "window_blocks", minimum=1)
         self.world_size = check_int(world_size, "world_size", minimum=1)
         self.rank = check_int(rank, "rank", minimum=0)
