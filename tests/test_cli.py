@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import numpy as np
@@ -9,7 +10,7 @@ import pandas as pd
 import pytest
 
 import chromtools as ct
-from chromtools.__main__ import main
+from chromtools.__main__ import _parser, main
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +56,11 @@ def test_a_folder_of_the_users_files_is_refused_before_training(
     ("extra", "message"),
     [
         (["--metrics", "{tmp}/no/m.csv"], "the folder {tmp}/no does not exist"),
-        (["--metrics", "{tmp}"], "--metrics {tmp} is a folder"),
-        (["--metrics", "{tmp}/old.csv"], "--metrics {tmp}/old.csv exists; pass --overwrite"),
+        (["--metrics", "{tmp}"], "--metrics: {tmp} is a folder; give a CSV file name"),
+        (["--metrics", "{tmp}/old.csv"], "--metrics: {tmp}/old.csv exists; pass --overwrite"),
+        (["--seed", "18446744073709551616"], "seed must be an integer from 0 to 2**32 - 1"),
+        (["--seed", "4294967296"], "seed must be an integer from 0 to 2**32 - 1 (4294967295)"),
+        (["--seed", "-1"], "seed must be an integer from 0 to 2**32 - 1 (4294967295), got -1"),
         (["--out", "{tmp}/old.csv"], "{tmp}/old.csv exists; pass overwrite=True"),
         (["--out", "{tmp}/gone/model"], "the folder {tmp}/gone does not exist"),
     ],
@@ -94,3 +98,48 @@ def test_a_fit_saves_its_model_and_prints_its_metrics(store, tmp_path, capsys):
     again = ct.tl.evaluate(adata, "loaded")
     np.testing.assert_allclose(again["auroc"], printed["auroc"], rtol=1e-6)
     assert set(printed["split"]) == {"train", "valid", "test"}
+
+
+def test_a_full_disk_leaves_the_previous_metrics_file_intact(
+    store, tmp_path, small_disk, fill_up, capsys
+):
+    csv = small_disk / "m.csv"
+    csv.write_text("the previous run's metrics\n")
+    fill_up(small_disk)
+    argv = ["fit", str(store), "--out", str(tmp_path / "model"), "--epochs", "1"]
+    err = _error(capsys, [*argv, "--metrics", str(csv), "--overwrite"])
+    assert err == (
+        f"python -m chromtools fit: error: --metrics: cannot write {csv}: No space left on device\n"
+    )
+    assert csv.read_text() == "the previous run's metrics\n"
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler", "m.csv"]  # no .tmp-*
+
+
+def test_a_full_disk_while_the_model_is_saved_is_one_error_line(store, small_disk, fill_up, capsys):
+    fill_up(small_disk)
+    out = small_disk / "model"
+    err = _error(capsys, ["fit", str(store), "--out", str(out), "--epochs", "1"])
+    assert err.startswith("python -m chromtools fit: error: ") and err.count("\n") == 1
+    assert str(out) in err and "No space left on device" in err
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler"]
+
+
+def _fit_options() -> dict[str, str]:
+    """``{option: help}`` of ``python -m chromtools fit``."""
+    (commands,) = [a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    options = commands.choices["fit"]._actions
+    return {a.option_strings[-1]: a.help for a in options if a.option_strings}
+
+
+@pytest.mark.parametrize(
+    "option",
+    ["--epochs", "--batch-size", "--lr", "--weight-decay", "--patience", "--seed", "--device",
+     "--precision", "--y", "--cell-types", "--metrics"],
+)  # fmt: skip
+def test_every_training_option_says_what_it_is_and_its_default(option):
+    text = _fit_options()[option]
+    assert "(default: " in text and "TrainingConfig field" not in text
+
+
+def test_the_seed_option_gives_its_range():
+    assert "from 0 to 2**32 - 1 (4294967295)" in _fit_options()["--seed"]
