@@ -1,10 +1,10 @@
 """chromtools: learn how chromatin controls genes, on AnnData and Zarr."""
 
 from . import datasets, get, io, models, pl, pp, tl
+from ._constants import VERSION as __version__  # noqa: F401 (the package version)
 from ._errors import FormatError, StoreError
 from ._settings import settings
 
-__version__ = "0.1.0"
 __all__ = [
     "FormatError",
     "StoreError",

@@ -6,6 +6,10 @@ another only to learn a key.
 
 from __future__ import annotations
 
+# The package version (``chromtools.__version__``); its major part is in every
+# training checkpoint's identity.
+VERSION = "0.1.0"
+
 # adata.uns[META]: marks, bin_size, window, genome, var_names and the pp record.
 META = "chromtools"
 # adata.obs[GENOME_MEDIAN]: a cell type's median of log2(count + 1) over its

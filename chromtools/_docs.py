@@ -33,13 +33,21 @@ Any field of :class:`~chromtools.tl.TrainingConfig` given by name
     "checkpoint_dir": """\
 Folder (created if needed) where each network trained writes its
         checkpoint after every epoch, atomically: weights, optimizer, random
-        states, batch order, history. Nothing is written by default.""",
+        states, batch order, history. Nothing is written by default. Checked
+        before any work: a folder inside a Zarr store or saved model, one that
+        cannot be created or written, and a file of a checkpoint's name that
+        is not a chromtools checkpoint (never replaced) are refused.""",
     "resume": """\
 Continue from the checkpoints in ``checkpoint_dir``: a training whose
         checkpoint says it finished is not run again, one killed mid-epoch
         picks up after its last epoch written, and the results are those of
         an uninterrupted run with the same seed (on the CPU). A checkpoint
-        written by another model, target or strategy is refused.""",
+        resumes only the run that wrote it: one written with other data
+        (values, marks, bins, window, normalisation), another model or
+        hyperparameter, another source model, target or strategy, other
+        training options or another chromtools major version is refused,
+        naming what differs, and a damaged one (its checksum fails) is a
+        :class:`~chromtools.StoreError` naming the file.""",
     "source_model": """\
 Model to look for or fit on ``source``. By default DeepChrome (ChromTransfer
         for objects with one-hot DNA only), as in :func:`~chromtools.tl.fit`.""",

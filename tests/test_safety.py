@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 import sys
 import time
@@ -468,6 +469,28 @@ def _tamper(path: Path, how: str) -> None:
         config.write_text(json.dumps(saved))
     elif how == "no-weights":
         weights.unlink()
+    elif how == "overwritten-bytes":
+        _overwrite_every_tensor(weights)
+    if how not in ("overwritten-bytes", "truncated-config", "no-weights"):
+        # a crafted folder: its checksum made to fit, so the checks behind it are reached
+        saved = json.loads(config.read_text())
+        saved["weights_sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()
+        config.write_text(json.dumps(saved))
+
+
+def _overwrite_every_tensor(weights: Path) -> None:
+    """64 bytes overwritten in the middle of every tensor's data in a safetensors file."""
+    raw = bytearray(weights.read_bytes())
+    header_size = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8 : 8 + header_size])
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        start, end = (8 + header_size + offset for offset in entry["data_offsets"])
+        at = max(start, (start + end) // 2 - 32)
+        size = min(64, end - at)
+        raw[at : at + size] = b"\x7f" * size
+    weights.write_bytes(bytes(raw))
 
 
 @pytest.mark.parametrize(
@@ -481,6 +504,7 @@ def _tamper(path: Path, how: str) -> None:
         ("truncated-config", ct.StoreError, r"config\.json is not valid JSON \(line \d+"),
         ("incomplete-config", ct.StoreError, "lacks 'config.model'"),
         ("no-weights", ct.StoreError, "model.safetensors is missing"),
+        ("overwritten-bytes", ct.StoreError, r"model.safetensors is damaged: .*checksum"),
     ],
 )
 def test_a_tampered_model_folder_is_refused(saved_model, tmp_path, how, error, match):
@@ -504,6 +528,20 @@ def test_a_model_folder_is_replaced_and_reloads(saved_model):
     ct.tl.predict(adata, "deepchrome")
     np.testing.assert_allclose(adata.layers["again"], adata.layers["deepchrome"], atol=1e-6)
     assert sorted(p.name for p in path.parent.iterdir()) == ["deepchrome"]
+
+
+def test_save_model_on_a_full_disk_keeps_the_previous_model(saved_model, small_disk, fill_up):
+    import shutil
+
+    adata, saved = saved_model
+    path = small_disk / "deepchrome"
+    shutil.copytree(saved, path)
+    before = {p.name: p.read_bytes() for p in path.iterdir()}
+    fill_up(small_disk, leave=1024)
+    with pytest.raises(OSError, match=rf"cannot write {re.escape(str(path))}: No space left"):
+        ct.tl.save_model(adata, "deepchrome", path, overwrite=True)
+    assert {p.name: p.read_bytes() for p in path.iterdir()} == before
+    assert sorted(p.name for p in small_disk.iterdir()) == ["deepchrome", "filler"]
 
 
 def test_save_model_refuses_non_finite_weights(saved_model, tmp_path):

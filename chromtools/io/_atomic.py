@@ -112,6 +112,18 @@ RECOGNISERS: dict[str, tuple[Callable[[Path], bool], set[str], str]] = {
 }
 
 
+def enclosing_store(path: Path) -> tuple[Path, str] | None:
+    """The store or saved model that ``path`` is (or lies inside), and what it is; None if none.
+
+    A file of another program inside one would make its next write refuse it.
+    """
+    for folder in (path.absolute(), *path.absolute().parents):
+        for recognise, _, what in RECOGNISERS.values():
+            if folder.is_dir() and recognise(folder):
+                return folder, what
+    return None
+
+
 def _listing(path: Path, limit: int = 8) -> str:
     names = sorted(p.name for p in path.iterdir())
     shown = ", ".join(names[:limit]) + (f", … ({len(names)} entries)" if len(names) > limit else "")

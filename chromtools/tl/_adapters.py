@@ -51,19 +51,21 @@ class TorchAdapter:
         training: TrainingConfig,
         checkpoint: Path | None = None,
         resume: bool = False,
+        identity: Mapping[str, object] | None = None,
     ) -> tuple[dict, dict]:
         """Train ``spec`` on the train samples, early-stopped on the valid ones.
 
         Returns the record entries (``config['model']``, ``history``,
         ``state_dict``) and what to add to ``params`` (``device``, ``best_epoch``).
         Refuses weights that training made NaN or infinite: nothing is stored.
-        ``checkpoint``/``resume``: an epoch-by-epoch checkpoint file (:func:`train`).
+        ``checkpoint``/``resume``/``identity``: an epoch-by-epoch checkpoint file and
+        what its run is besides the model and samples (:func:`train`).
         """
         torch.manual_seed(training.seed)
         network = models.build(spec.name, **shape, n_outputs=1, **hyperparameters)
         history, best_epoch = train_samples(
             network, inputs, *sets, task=task, training=training, description=f"fit {spec.name}",
-            checkpoint=checkpoint, resume=resume,
+            checkpoint=checkpoint, resume=resume, identity=identity,
         )  # fmt: skip
         diverged = non_finite_weights(network.state_dict())
         if diverged:
@@ -131,6 +133,7 @@ class SklearnAdapter:
         training: TrainingConfig,
         checkpoint: Path | None = None,
         resume: bool = False,
+        identity: Mapping[str, object] | None = None,
     ) -> tuple[dict, dict]:
         """Fit ``spec(**hyperparameters)`` on every training sample at once (no epochs,
         so no checkpoint).

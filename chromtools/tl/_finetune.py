@@ -21,7 +21,7 @@ from anndata import AnnData
 from .._docs import SHARED, doc_params
 from .._settings import logger
 from .._utils import progress
-from ._checkpoint import checkpoint_folder
+from ._checkpoint import check_checkpoint_files, checkpoint_folder
 from ._config import TrainingConfig, training_config
 from ._records import check_key_added, layer_key, rebuild, result_kind, state_arrays
 from ._samples import labelled_cell_types
@@ -31,6 +31,7 @@ from ._transfer import (
     check_fraction,
     check_scorable,
     check_strategy,
+    finetune_checkpoints,
     prepare,
     transfer_once,
 )
@@ -144,6 +145,10 @@ def finetune(
     chosen = choose_source(adata, source, model=model, source_key=source_key)
     targets = target_cell_types(adata, chosen, target)
     check_scorable(adata, chosen, targets, split_key, labels_needed=False)
+    source_file = [f"fit_{chosen.model}"] if chosen.key is None else []
+    check_checkpoint_files(
+        folder, source_file + [name for t in targets for name in finetune_checkpoints(t)]
+    )
     # the source and from-scratch models train at the model's own rate
     at_default_lr = dataclasses.replace(config, lr=None)
     source_key = fit_source(

@@ -13,7 +13,7 @@ from .. import models
 from .._docs import SHARED, doc_params
 from .._utils import check_int, renamed_keyword
 from ._adapters import adapter_for, adapter_of
-from ._checkpoint import checkpoint_file, checkpoint_folder
+from ._checkpoint import check_checkpoint_files, checkpoint_file, checkpoint_folder
 from ._config import TrainingConfig, resolve_device, training_config
 from ._metrics import score_table
 from ._records import (
@@ -117,6 +117,7 @@ def fit(
     key = check_key_added(adata, model if key_added is None else key_added, "model", layers=True)
     hyperparameters = check_hyperparameters(hyperparameters, f"fit({model!r})")
     folder = checkpoint_folder(checkpoint_dir, resume)
+    check_checkpoint_files(folder, [f"fit_{spec.name}"])
     data = model_data(adata, spec, y, split_key, marks)
     chosen = choose_cell_types(adata, cell_types, data, spec)
     train_set = samples(adata, chosen, data.masks["train"], data.task)
@@ -138,6 +139,7 @@ def fit(
         training=config,
         checkpoint=checkpoint_file(folder, f"fit_{spec.name}"),
         resume=resume,
+        identity={"data": data.config},
     )
     entries["config"]["data"] = {
         **data.config,

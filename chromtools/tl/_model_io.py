@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -10,7 +11,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 from safetensors import SafetensorError
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import load, save
 
 from .._errors import StoreError
 from ..io._atomic import MODEL_CONFIG as CONFIG
@@ -50,7 +51,8 @@ def save_model(
         Folder to create; it gets ``model.safetensors`` (weights) and
         ``config.json`` (architecture, the data it was trained on — marks,
         bins, window, cell types, training genes, normalisation — its
-        parameters and training history).
+        parameters, training history and the SHA-256 of the weights, which
+        :func:`load_model` verifies).
     overwrite
         Replace an existing folder.
 
@@ -70,9 +72,12 @@ def save_model(
         "params": _jsonable(record.get("params", {})),
         "history": _jsonable(record.get("history", {})),
     }
+    weights = save(state)
+    # load_model verifies the weights against this: a changed byte is refused, not loaded
+    config["weights_sha256"] = hashlib.sha256(weights).hexdigest()
     with atomic_write(path, overwrite=overwrite, kind="model") as tmp:
         tmp.mkdir()
-        save_file(state, str(tmp / WEIGHTS))
+        (tmp / WEIGHTS).write_bytes(weights)
         (tmp / CONFIG).write_text(json.dumps(config, indent=1))
 
 
@@ -108,11 +113,22 @@ def _read_config(path: Path) -> dict:
     return saved
 
 
-def _read_weights(path: Path) -> dict[str, np.ndarray]:
+def _read_weights(path: Path, checksum: object) -> dict[str, np.ndarray]:
+    """The weights in ``path``, verified against the SHA-256 its config holds (a model saved
+    before chromtools wrote one is read unverified)."""
     file = path / WEIGHTS
     try:
-        return load_file(str(file))
-    except (SafetensorError, OSError, ValueError) as error:
+        data = file.read_bytes()
+    except OSError as error:
+        raise StoreError(f"cannot read {file}: {error.strerror}") from None
+    if checksum is not None and hashlib.sha256(data).hexdigest() != checksum:
+        raise StoreError(
+            f"{file} is damaged: its content does not match the checksum in {path / CONFIG} "
+            "(truncated or overwritten)"
+        )
+    try:
+        return load(data)
+    except (SafetensorError, ValueError) as error:
         raise StoreError(
             f"{file} is not a readable safetensors file ({error}); the saved model is damaged "
             "(chromtools never loads pickles)"
@@ -167,7 +183,7 @@ def load_model(adata: AnnData, path: str | os.PathLike, *, key_added: str | None
         if not (path / name).is_file():
             raise StoreError(f"{path} is not a saved chromtools model: {name} is missing")
     saved = _read_config(path)
-    state = _read_weights(path)
+    state = _read_weights(path, saved.get("weights_sha256"))
     key = check_key_added(
         adata, key_added or saved["params"].get("model", "model"), "model", layers=True
     )

@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import hashlib
 import json
-import os
-import pickle
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +26,7 @@ from torch.nn.parallel import DistributedDataParallel
 from .._settings import logger
 from .._utils import progress
 from ..models._base import ChromModel
+from ._checkpoint import load_checkpoint, run_identity, save_checkpoint
 from ._config import TrainingConfig, check_precision, resolve_device
 from ._data import Batches, Inputs
 from ._metrics import score
@@ -149,6 +147,7 @@ def train(
     description: str = "training",
     checkpoint: Path | None = None,
     resume: bool = False,
+    identity: Mapping[str, object] | None = None,
 ) -> tuple[pd.DataFrame, int]:
     """Train ``model`` in place and restore the weights of its best validation epoch.
 
@@ -162,7 +161,11 @@ def train(
     written there, atomically, after every epoch: weights, optimizer state,
     the torch and batch-order random states, the history and the best epoch
     so far. With ``resume`` a run picks up after the last epoch written, and
-    ends with the weights and history an uninterrupted run would have.
+    ends with the weights and history an uninterrupted run would have. The
+    checkpoint carries the run's identity (:func:`~._checkpoint.run_identity`,
+    with the caller's ``identity`` entries: the data's marks, bins,
+    normalisation, a transfer's source): a checkpoint of any other run, or a
+    damaged one, is refused.
 
     Returns
     -------
@@ -189,17 +192,24 @@ def train(
     history = []
     first, finished = 1, False
     rank, world_size = distributed()
-    # what the checkpoint belongs to, so that another training's is refused
-    fingerprint = None if checkpoint is None else _fingerprint(
-        train_batches, epochs=epochs, lr=lr, weight_decay=weight_decay, patience=patience,
-        clip=clip, precision=precision, world_size=world_size,
+    # what the checkpoint belongs to, so that another run's is refused
+    run = None if checkpoint is None else run_identity(
+        model, (train_batches, valid_batches), description=description,
+        training={"epochs": epochs, "batch_size": train_batches.batch_size,
+                  "seed": train_batches.seed, "lr": lr, "weight_decay": weight_decay,
+                  "patience": patience, "clip": clip, "precision": precision,
+                  "world_size": world_size},
+        param_groups=groups, loss_function=loss_function, extra=identity,
     )  # fmt: skip
     if checkpoint is not None and resume and checkpoint.exists():
-        saved = _load_checkpoint(
-            checkpoint, model, optimizer, train_batches, description, fingerprint
-        )
-        history, best_value, best_epoch = saved["history"], saved["best_value"], saved["best_epoch"]
-        best_state, finished = saved["best_state"], saved["finished"]
+        saved = load_checkpoint(checkpoint, run)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        torch.set_rng_state(saved["torch_rng"])
+        train_batches.set_rng_state(json.loads(saved["batch_rng"]))
+        history, best_value = json.loads(saved["history"]), saved["best_value"]
+        best_epoch, best_state = saved["best_epoch"], saved["best_state"]
+        finished = saved["finished"]
         first = saved["epoch"] + 1
     trained = _data_parallel(model, device)
     # ranks with fewer batches than others shadow the others' gradient reductions
@@ -259,88 +269,20 @@ def train(
         bar.set_postfix({k: round(v, 4) for k, v in row.items() if k != "epoch"}, refresh=False)
         stop = patience is not None and epoch - best_epoch >= patience
         if checkpoint is not None and rank == 0:
-            _save_checkpoint(
-                checkpoint, model, optimizer, train_batches, description, fingerprint=fingerprint,
-                epoch=epoch, history=history, best=(best_value, best_epoch, best_state),
-                finished=stop or epoch == epochs,
-            )  # fmt: skip
+            save_checkpoint(checkpoint, run, {
+                "epoch": epoch, "finished": bool(stop or epoch == epochs),
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+                "batch_rng": json.dumps(train_batches.rng_state()),
+                "history": json.dumps(history), "best_value": float(best_value),
+                "best_epoch": int(best_epoch), "best_state": best_state,
+            })  # fmt: skip
         if stop:
             logger.info(f"{description}: no improvement for {patience} epochs, stopped at {epoch}")
             break
     if best_state is not None:
         model.load_state_dict(best_state)
     return pd.DataFrame(history), best_epoch
-
-
-def _fingerprint(batches: Batches, **options: object) -> str:
-    """What a training is: its samples, their order's seed and the options it runs with."""
-    digest = hashlib.sha256()
-    for array in (batches.cells, batches.genes, batches.target):
-        digest.update(np.ascontiguousarray(array).tobytes())
-    return json.dumps(
-        {"samples": digest.hexdigest(), "batch_size": batches.batch_size, "seed": batches.seed,
-         **options},
-        sort_keys=True, default=str,
-    )  # fmt: skip
-
-
-def _save_checkpoint(
-    path: Path,
-    model,
-    optimizer,
-    batches,
-    description: str,
-    *,
-    fingerprint: str,
-    epoch,
-    history,
-    best,
-    finished,
-) -> None:
-    """One epoch's training state, written to a sibling and renamed over ``path``."""
-    best_value, best_epoch, best_state = best
-    state = {
-        "description": description,
-        "fingerprint": fingerprint,
-        "epoch": epoch,
-        "finished": bool(finished),
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "torch_rng": torch.get_rng_state(),
-        "batch_rng": json.dumps(batches.rng_state()),
-        "history": json.dumps(history),
-        "best_value": float(best_value),
-        "best_epoch": int(best_epoch),
-        "best_state": best_state,
-    }
-    partial = path.with_name(f".{path.name}.partial")
-    torch.save(state, partial)
-    os.replace(partial, path)
-
-
-def _load_checkpoint(
-    path: Path, model, optimizer, batches, description: str, fingerprint: str
-) -> dict:
-    """Restore what :func:`_save_checkpoint` wrote; refuse another training's checkpoint."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if state["description"] != description:
-            raise ValueError(f"it is the checkpoint of {state['description']!r}")
-        if state["fingerprint"] != fingerprint:
-            raise ValueError(
-                "it was written by a training of other samples (cell types, genes, labels), "
-                "seed or training options"
-            )
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-    except (OSError, RuntimeError, KeyError, ValueError, pickle.UnpicklingError) as error:
-        raise ValueError(
-            f"{description}: cannot resume from {path} ({error}); delete it or pass resume=False"
-        ) from None
-    torch.set_rng_state(state["torch_rng"])
-    batches.set_rng_state(json.loads(state["batch_rng"]))
-    state["history"] = json.loads(state["history"])
-    return state
 
 
 SampleSet = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -359,12 +301,13 @@ def train_samples(
     loss_function: LossFunction | None = None,
     checkpoint: Path | None = None,
     resume: bool = False,
+    identity: Mapping[str, object] | None = None,
 ) -> tuple[pd.DataFrame, int]:
     """Train ``network`` on (cells, genes, targets) samples, early-stopping on the valid ones.
 
     ``training`` is a resolved :class:`~chromtools.tl.TrainingConfig` (no
     None left but ``patience`` and ``device``): its seed draws the batch order.
-    ``checkpoint`` and ``resume`` are those of :func:`train`.
+    ``checkpoint``, ``resume`` and ``identity`` are those of :func:`train`.
     """
     rank, world_size = distributed()
     train_batches = Batches(
@@ -393,4 +336,5 @@ def train_samples(
         description=description,
         checkpoint=checkpoint,
         resume=resume,
+        identity=identity,
     )

@@ -30,7 +30,7 @@ from anndata import AnnData
 
 from .. import models
 from .._utils import check_number
-from ._checkpoint import checkpoint_file
+from ._checkpoint import checkpoint_file, state_digest
 from ._config import TrainingConfig, resolve_device
 from ._data import Batches
 from ._metrics import score
@@ -192,9 +192,10 @@ class TargetSamples:
         *,
         checkpoint: Path | None = None,
         resume: bool = False,
+        identity: dict | None = None,
     ) -> tuple[pd.DataFrame, int]:
         """Train ``network`` on (train, valid) samples of this target, seeded by ``training``;
-        ``checkpoint`` and ``resume`` as in :func:`~chromtools.tl._train.train`."""
+        ``checkpoint``, ``resume`` and ``identity`` as in :func:`~chromtools.tl._train.train`."""
         torch.manual_seed(training.seed)
         return train_samples(
             network,
@@ -206,6 +207,7 @@ class TargetSamples:
             param_groups=param_groups,
             checkpoint=checkpoint,
             resume=resume,
+            identity={"data": self.data.config, **(identity or {})},
         )
 
     def score(self, predictions: np.ndarray) -> dict[str, float]:
@@ -224,6 +226,11 @@ class TargetSamples:
                 "prediction": predictions,
             }
         )
+
+
+def finetune_checkpoints(target: str) -> tuple[str, str]:
+    """Names of the fine-tuning's and the from-scratch training's checkpoints of ``target``."""
+    return f"finetune_{target}_finetuned", f"finetune_{target}_scratch"
 
 
 def transfer_once(
@@ -249,9 +256,9 @@ def transfer_once(
 
     With ``checkpoint_dir`` each training keeps its checkpoint there, as
     ``finetune_<target>_finetuned.pt`` and ``finetune_<target>_scratch.pt``;
-    ``resume`` picks them up. Their descriptions name the target, the strategy
-    and the fraction, so the checkpoint of a transfer that differs in one of
-    them is refused.
+    ``resume`` picks them up. Their identities hold the target, the strategy,
+    the fraction and the source model's weights, so the checkpoint of a
+    transfer that differs in one of them is refused.
     """
     seed = finetune_training.seed
     sets = (target.subsample("train", fraction, seed), target.subsample("valid", fraction, seed))
@@ -262,8 +269,12 @@ def transfer_once(
         finetune_training,
         f"finetune → {target.name} ({strategy}, fraction {fraction:g})",
         groups,
-        checkpoint=checkpoint_file(checkpoint_dir, f"finetune_{target.name}_finetuned"),
+        checkpoint=checkpoint_file(checkpoint_dir, finetune_checkpoints(target.name)[0]),
         resume=resume,
+        identity={
+            "source": state_digest(record["state_dict"]),
+            "transfer": {"target": target.name, "strategy": strategy, "fraction": fraction},
+        },
     )
     result = {
         "network": network,
@@ -281,8 +292,9 @@ def transfer_once(
             sets,
             scratch_training,
             f"scratch {target.name} (fraction {fraction:g})",
-            checkpoint=checkpoint_file(checkpoint_dir, f"finetune_{target.name}_scratch"),
+            checkpoint=checkpoint_file(checkpoint_dir, finetune_checkpoints(target.name)[1]),
             resume=resume,
+            identity={"transfer": {"target": target.name, "fraction": fraction}},
         )
         result["test_predictions"]["scratch"] = target.predict(fresh)
     result["scores"] = {k: target.score(v) for k, v in result["test_predictions"].items()}
