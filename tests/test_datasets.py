@@ -94,3 +94,18 @@ def test_synthetic_histone_plants_the_documented_rules():
 def test_synthetic_histone_rejects_bad_parameters(args, kwargs, message):
     with pytest.raises(ValueError, match=message):
         ct.datasets.synthetic_histone(*args, **kwargs)
+
+
+def test_a_synthetic_genome_on_a_full_disk_keeps_the_previous_file(small_disk, fill_up):
+    path = small_disk / "genome.fa"
+    path.write_text(">mine\nACGT\n")
+    fill_up(small_disk, leave=4096)
+    with pytest.raises(OSError, match=r"fasta: cannot write .*genome.fa: No space left"):
+        ct.datasets.synthetic_sequences(400, 600, seed=0, fasta=path)
+    assert path.read_text() == ">mine\nACGT\n"
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler", "genome.fa"]
+
+
+def test_a_synthetic_genome_over_a_folder_is_refused(tmp_path):
+    with pytest.raises(IsADirectoryError, match=r"fasta: .* is a folder"):
+        ct.datasets.synthetic_sequences(10, 50, seed=0, fasta=tmp_path)

@@ -14,6 +14,7 @@ from .._settings import settings
 from .._utils import check_int, check_number
 from ..get._aligned import META
 from ..io._anndata import new_anndata
+from ..io._atomic import atomic_file, check_file_destination
 from ..io._motifs import JASPAR_RELEASE, jaspar_motif
 
 # One motif per cell type, in this order, when none are given: master
@@ -49,7 +50,8 @@ def _sample_sites(
 def _write_genome(path: Path, var: pd.DataFrame, bases: np.ndarray) -> None:
     """A FASTA with every region at its var coordinates, ``N`` elsewhere."""
     letters = np.frombuffer(b"ACGT", dtype=np.uint8)
-    with open(path, "wb") as handle:
+    # a full disk or a kill leaves the file that was there, whole
+    with atomic_file(path, "fasta") as tmp, open(tmp, "wb") as handle:
         for chrom in var["chrom"].cat.categories:
             rows = np.flatnonzero((var["chrom"] == chrom).to_numpy())
             if not len(rows):
@@ -246,6 +248,8 @@ def synthetic_sequences(
     n_regions = check_int(n_regions, "n_regions", minimum=1)
     width = check_int(width, "width", minimum=1)
     seed = settings.seed if seed is None else check_int(seed, "seed", minimum=0)
+    if fasta is not None:
+        fasta = check_file_destination(fasta, "fasta")  # before any work
     motif_of = _motifs_by_cell_type(cell_types, motifs)
     planted = {c: jaspar_motif(m) for c, m in motif_of.items()}
     planted["shared"] = jaspar_motif(shared_motif)
@@ -275,7 +279,7 @@ def synthetic_sequences(
     )
     adata.uns[META]["sequence_width"] = int(width)
     if fasta is not None:
-        _write_genome(Path(fasta), adata.var, bases)
+        _write_genome(fasta, adata.var, bases)
         adata.uns[META]["fasta"] = str(fasta)
     adata.uns["synthetic"] = {
         "seed": seed,
