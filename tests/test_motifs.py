@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import anndata as ad
 import numpy as np
 import pandas as pd
@@ -252,6 +254,7 @@ def test_scan_motifs_stores_a_compact_table_and_its_params():
         "length": 200,
         "matrix_ids": params["matrix_ids"],
         "unreachable": [],
+        "n_windows_unknown": 0,
     }
     # Every matrix named CTCF or HNF4A (the dimer MA1494.2 too).
     assert sorted(params["matrix_ids"]) == [
@@ -275,6 +278,84 @@ def test_scan_motifs_lists_the_motifs_too_short_for_the_pvalue():
     scan_motifs(adata, motifs=[GATA1, CTCF], pvalue=1e-5)
     assert adata.uns["motif_sites_params"]["unreachable"] == [GATA1]
     assert GATA1 not in set(adata.uns["motif_sites"]["motif_id"])
+
+
+# ---------------------------------------------------------------- unknown bases
+
+# Motifs whose best windows score below 0 by so little that a window of N (scored 0
+# by memelite) passes p < 1e-5: before N was refused, 100 bp of N held 167 sites of each.
+SCORE_N_AS_A_SITE = ["MA0731.1", "MA0115.1", "MA0149.1", "MA2100.1"]
+
+
+def _windows_covering(unknown: np.ndarray, widths: list[int]) -> int:
+    """Windows (motif, sequence, start) that cover a True of ``unknown``, counted one by one."""
+    n, length = unknown.shape
+    return sum(
+        bool(unknown[s, start : start + w].any())
+        for w in widths
+        for s in range(n)
+        for start in range(length - w + 1)
+    )
+
+
+def test_regions_of_n_hold_no_site_and_every_window_is_counted():
+    adata = _regions(np.zeros((5, 100), dtype=int))
+    adata.varm["onehot"][:] = 0  # every base N
+    motifs = read_jaspar(motifs=[*SCORE_N_AS_A_SITE, GATA1])
+    scan_motifs(adata, motifs=[*SCORE_N_AS_A_SITE, GATA1])
+    params = adata.uns["motif_sites_params"]
+    assert len(adata.uns["motif_sites"]) == 0 and params["n_sites"] == 0
+    # GATA1 cannot reach p < 1e-5 and is not scanned, so none of its windows is counted.
+    assert params["unreachable"] == [GATA1]
+    widths = [len(m["frequencies"]) for m in motifs if m["matrix_id"] != GATA1]
+    assert params["n_windows_unknown"] == 5 * sum(100 - w + 1 for w in widths)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, bool, np.float32])
+def test_a_planted_site_with_one_base_made_n_is_not_found(dtype):
+    ctcf = read_jaspar(motifs=[CTCF])[0]
+    bases = _planted(ctcf, "+")
+    onehot = np.eye(4, dtype=dtype)[bases]
+    motifs = read_jaspar(motifs=[CTCF, HNF4A])
+    found = scan(onehot, motifs)
+    planted = (found["region"] == 2) & (found["start"] == PLANTED_START)
+    assert found.loc[planted, "motif_id"].tolist() == [CTCF]
+    assert found.attrs["n_windows_unknown"] == 0
+
+    n_at = PLANTED_START + 5
+    onehot[2, n_at] = 0
+    masked = scan(onehot, motifs)
+    covers = (masked["region"] == 2) & (masked["start"] <= n_at) & (masked["end"] > n_at)
+    assert not covers.any()
+    # Every window of each motif that holds the N: as many as the motif has bases.
+    assert masked.attrs["n_windows_unknown"] == sum(len(m["frequencies"]) for m in motifs)
+    # Every other site is found as before.
+    elsewhere = ~((found["region"] == 2) & (found["start"] <= n_at) & (found["end"] > n_at))
+    pd.testing.assert_frame_equal(masked, found[elsewhere].reset_index(drop=True))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_scan_drops_exactly_the_windows_over_an_n(seed):
+    """Random Ns (at the ends too) in random DNA: the sites are those of the same DNA
+    without them, less every window covering one; the count is that of a plain loop."""
+    rng = np.random.default_rng(seed)
+    bases = rng.integers(0, 4, (4, 120))
+    unknown = rng.random(bases.shape) < rng.choice([0.01, 0.05, 0.3])
+    unknown[seed % 4, [0, -1]] = True
+    clean = np.eye(4, dtype=np.uint8)[bases]
+    motifs = read_jaspar(motifs=[CTCF, HNF4A, GATA1])
+    every = scan(clean, motifs, 1e-3)
+    masked = clean.copy()
+    masked[unknown] = 0
+    sites = scan(masked, motifs, 1e-3)
+    cover = [
+        unknown[r, s:e].any()
+        for r, s, e in zip(every["region"], every["start"], every["end"], strict=True)
+    ]
+    expected = every[~np.array(cover, dtype=bool)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(sites, expected)
+    widths = [len(m["frequencies"]) for m in motifs]
+    assert sites.attrs["n_windows_unknown"] == _windows_covering(unknown, widths)
 
 
 def _stored(adata: ad.AnnData) -> set[str]:
@@ -530,6 +611,66 @@ def test_motif_enrichment_replaces_only_its_own_table(attributed):
     with pytest.raises(ValueError, match=r"would overwrite uns\['m_motifs'\]"):
         motif_enrichment(adata, "m", min_sites=20)
     assert adata.uns["m_motifs"] == "the user's"
+
+
+@pytest.mark.parametrize("positive_only", [True, False])
+def test_enrichment_tests_only_the_attributed_regions(attributed, positive_only, caplog):
+    """Half the regions without attributions (NaN): the table is the one of the object
+    holding only the other half, and params name the regions tested."""
+    adata = attributed.copy()
+    half = np.arange(adata.n_vars) % 2 == 0
+    adata.varm["m_attr_A"][~half] = np.nan
+    with caplog.at_level(logging.WARNING, logger="chromtools"):
+        table = motif_enrichment(adata, "m", min_sites=20, positive_only=positive_only)
+    subset = attributed[:, half].copy()
+    expected = motif_enrichment(subset, "m", min_sites=20, positive_only=positive_only)
+    assert len(table) > 20 and table.index[0] == GATA1
+    pd.testing.assert_frame_equal(table, expected)
+
+    tested = half & (adata.layers["m"][0] > 0.5) if positive_only else half
+    params = adata.uns["m_motifs_params"]
+    assert params["regions_tested"] == list(adata.var_names[tested])
+    assert params["n_regions"] == tested.sum() == subset.uns["m_motifs_params"]["n_regions"]
+    used = adata.layers["m"][0] > 0.5 if positive_only else np.ones(adata.n_vars, bool)
+    assert params["n_regions_unattributed"] == (used & ~half).sum() > 0
+    assert params["n_sites"] == subset.uns["m_motifs_params"]["n_sites"]
+    assert subset.uns["m_motifs_params"]["n_regions_unattributed"] == 0
+    (warning,) = [r.message for r in caplog.records if r.name.startswith("chromtools")]
+    assert f"{tested.sum()} of the {used.sum()} regions" in warning
+    assert "'regions_tested'" in warning
+
+
+def test_enrichment_after_attribute_on_some_regions(sequence_results):
+    """ct.tl.attribute run on 150 of 300 regions: those 150 are tested, not none."""
+    adata = sequence_results.copy()
+    for name in ("ct_A_attr_A", "ct_A_attr", "ct_A_motifs", "ct_A_motifs_params"):
+        for slot in (adata.varm, adata.uns):
+            slot.pop(name, None)
+    regions = list(adata.var_names[::2])
+    ct.tl.attribute(adata, "ct_A", genes=regions)
+    table = motif_enrichment(adata, "ct_A", min_sites=10, positive_only=False)
+    assert len(table) > 0
+    params = adata.uns["ct_A_motifs_params"]
+    assert params["regions_tested"] == regions and params["n_regions_unattributed"] == 150
+
+
+def test_enrichment_refuses_attributions_that_are_all_nan(attributed):
+    adata = attributed.copy()
+    adata.varm["m_attr_A"][:] = np.nan
+    with pytest.raises(ValueError, match=r"varm\['m_attr_A'\] is NaN in every region.*attribute"):
+        motif_enrichment(adata, "m", min_sites=20)
+    assert "m_motifs" not in adata.uns
+
+
+def test_enrichment_refuses_when_no_positive_region_is_attributed(attributed):
+    adata = attributed.copy()
+    positive = adata.layers["m"][0] > 0.5
+    adata.varm["m_attr_A"][positive] = np.nan
+    with pytest.raises(ValueError, match=r"none of the \d+ regions predicted positive.*False"):
+        motif_enrichment(adata, "m", min_sites=20)
+    assert "m_motifs" not in adata.uns
+    motif_enrichment(adata, "m", min_sites=20, positive_only=False)
+    assert adata.uns["m_motifs_params"]["n_regions"] == (~positive).sum()
 
 
 def test_sites_and_enrichment_survive_a_zarr_round_trip(attributed, tmp_path):

@@ -100,6 +100,29 @@ def test_windows_off_a_chromosome_end_are_padded_with_zero_rows(genome):
     )
 
 
+@pytest.mark.parametrize(
+    ("region", "strand", "width", "sequence", "padded"),
+    [
+        ("chr2:8-12", "+", 8, "CCAATT..", (0, 2)),
+        # The same window read on '-': its padding comes first.
+        ("chr2:8-12", "-", 8, "..AATTGG", (2, 0)),
+        ("chr1:0-2", "+", 6, "..ACGT", (2, 0)),
+        ("chr1:0-2", "-", 6, "ACGT..", (0, 2)),
+        # chr2 is 12 bp: a window of 16 runs off both of its ends.
+        ("chr2:5-7", "+", 16, ".." + CHR2 + "..", (2, 2)),
+        ("chr1:6-14", "+", 8, "GTNNacgt", (0, 0)),  # N is not padding
+    ],
+)
+def test_padding_is_counted_in_var(genome, region, strand, width, sequence, padded):
+    chrom, span = region.split(":")
+    start, end = (int(x) for x in span.split("-"))
+    regions = pd.DataFrame({"chrom": [chrom], "start": [start], "end": [end], "strand": [strand]})
+    adata = ct.io.read_regions(regions, genome, width)
+    np.testing.assert_array_equal(adata.varm["onehot"][0], expected(sequence))
+    assert tuple(adata.var.loc[region, ["n_padded_start", "n_padded_end"]]) == padded
+    assert adata.var["n_padded_start"].dtype == np.int64
+
+
 def test_regions_are_recentred_on_their_midpoint(genome):
     adata = ct.io.read_regions(REGIONS, genome, WIDTH, labels=["K562", "HepG2"])
     assert list(adata.var_names) == IDS
@@ -182,6 +205,7 @@ def test_per_file_classes_label_the_regions(genome, tmp_path):
     np.testing.assert_array_equal(adata.X, [[1, 1, 0]])
     assert list(adata.obs_names) == ["any"]
     np.testing.assert_array_equal(adata.varm["onehot"], np.stack([expected(s) for s in SEQUENCES]))
+    assert (adata.var[["n_padded_start", "n_padded_end"]] == 0).all(axis=None)
 
     # The same classes from region tables read on the genome.
     by_table = ct.io.read_regions(
@@ -193,9 +217,12 @@ def test_per_file_classes_label_the_regions(genome, tmp_path):
 
 def test_short_fasta_records_are_padded_on_both_sides(tmp_path):
     fasta = write_fasta(tmp_path / "short.fa", {"chr1:10-14": "ACGT", "chr1:20-23(-)": "GGa"})
-    onehot = ct.io.read_regions(fasta, width=8).varm["onehot"]
+    adata = ct.io.read_regions(fasta, width=8)
+    onehot = adata.varm["onehot"]
     np.testing.assert_array_equal(onehot[0], expected("..ACGT.."))
     np.testing.assert_array_equal(onehot[1], expected("..GGa..."))
+    assert adata.var["n_padded_start"].tolist() == [2, 2]
+    assert adata.var["n_padded_end"].tolist() == [2, 3]
 
 
 def test_bgzipped_genome_reads_like_the_plain_one(genome, tmp_path):
@@ -239,6 +266,40 @@ def test_pp_one_hot_on_regions_matches_read_regions_and_copies(genome):
     view = stripped[:, ["chr2:0-12"]]
     ct.pp.one_hot(view, genome, WIDTH)
     np.testing.assert_array_equal(view.varm["onehot"], adata.varm["onehot"][[2]])
+
+
+def test_no_motif_site_is_found_in_padding(tmp_path):
+    """A CTCF site near a contig's end, in windows that run 75 bases off it: the site
+    is found, and none in the padding, where windows of N would pass p < 1e-5."""
+    ctcf = ct.io.read_jaspar(motifs=["MA0139.2"])[0]
+    contig = np.random.default_rng(0).integers(0, 4, 300)
+    width = len(ctcf["frequencies"])
+    contig[270 : 270 + width] = ctcf["frequencies"].argmax(axis=1)
+    fasta = write_fasta(tmp_path / "contig.fa", {"chrA": "".join(np.array(list("ACGT"))[contig])})
+    regions = pd.DataFrame(
+        {"chrom": "chrA", "start": [250, 251], "end": [300, 299], "strand": ["+", "-"]}
+    )
+    adata = ct.io.read_regions(regions, fasta, 200)  # both windows are [175, 375)
+    assert adata.var["n_padded_start"].tolist() == [0, 75]
+    assert adata.var["n_padded_end"].tolist() == [75, 0]
+    assert adata.varm["onehot"][0, 125:].sum() == 0 and adata.varm["onehot"][1, :75].sum() == 0
+
+    # These four motifs score a window of N as a site (test_motifs.py).
+    motifs = ["MA0139.2", "MA0731.1", "MA0115.1", "MA0149.1", "MA2100.1"]
+    ct.tl.scan_motifs(adata, motifs=motifs)
+    sites = adata.uns["motif_sites"]
+    padded_start = adata.var.loc[sites["region"].astype(str), "n_padded_start"].to_numpy()
+    padded_end = adata.var.loc[sites["region"].astype(str), "n_padded_end"].to_numpy()
+    assert (sites["start"].to_numpy() >= padded_start).all()
+    assert (sites["end"].to_numpy() <= 200 - padded_end).all()
+    # The planted site, at contig base 270: base 95 of the + window, 200 - 95 - width of the -.
+    found = set(zip(sites["region"].astype(str), sites["start"], sites["strand"], strict=True))
+    assert {("chrA:250-300", 95, "+"), ("chrA:251-299", 105 - width, "-")} <= found
+    # Per region and motif, the windows of width w that reach into the 75 padded bases.
+    widths = [len(m["frequencies"]) for m in ct.io.read_jaspar(motifs=motifs)]
+    assert adata.uns["motif_sites_params"]["n_windows_unknown"] == 2 * sum(
+        (200 - w + 1) - (125 - w + 1) for w in widths
+    )
 
 
 # --------------------------------------------------------------------------- synthetic

@@ -41,6 +41,9 @@ for _i, _base in enumerate(BASES):
     _LOOKUP[ord(_base), _i] = 1
     _LOOKUP[ord(_base.lower()), _i] = 1
 _PAD = ord("N")
+#: var columns of :func:`read_regions`: padded bases at the start and at the end
+#: of each region's window, as read (after any reverse complement).
+PADDED = ("n_padded_start", "n_padded_end")
 # Bytes a sequence of a FASTA may hold: IUPAC letters in either case, gaps.
 _SEQUENCE_LETTERS = (
     bytes(range(ord("A"), ord("Z") + 1)) + bytes(range(ord("a"), ord("z") + 1)) + b"-*."
@@ -307,6 +310,35 @@ def _whole(values: pd.Series, column: str, ids: pd.Index, what: str, minimum: in
     return numbers.astype(np.int64)
 
 
+def padding(
+    start: np.ndarray, width: int, length: np.ndarray, minus: np.ndarray | None = None
+) -> pd.DataFrame:
+    """How many bases of each window lie beyond its sequence: the padded (all-zero) rows.
+
+    Parameters
+    ----------
+    start
+        0-based start of each window on its sequence; may be negative.
+    width
+        Length of every window.
+    length
+        Length of each window's sequence (chromosome or FASTA record).
+    minus
+        Boolean per window: read reverse-complemented, so its first padded
+        bases are those beyond the sequence's end.
+
+    Returns
+    -------
+    :data:`PADDED` columns: per window, the padded bases at the start and at
+    the end of the window as read.
+    """
+    before = np.clip(-start, 0, width)
+    after = np.clip(start + width - length, 0, width)
+    if minus is not None:
+        before, after = np.where(minus, after, before), np.where(minus, before, after)
+    return pd.DataFrame(dict(zip(PADDED, (before, after), strict=True)), dtype=np.int64)
+
+
 def genome_onehot(
     var: pd.DataFrame, fasta: str | os.PathLike, width: int, what: str
 ) -> tuple[np.ndarray, str]:
@@ -316,13 +348,22 @@ def genome_onehot(
     -------
     ``(onehot, centre)``: uint8 (rows, width, 4) and ``"tss"`` or ``"midpoint"``.
     """
+    onehot, centre, _ = _genome_read(var, fasta, width, what)
+    return onehot, centre
+
+
+def _genome_read(
+    var: pd.DataFrame, fasta: str | os.PathLike, width: int, what: str
+) -> tuple[np.ndarray, str, pd.DataFrame]:
+    """:func:`genome_onehot`, and the :func:`padding` of each window."""
     chrom, start, minus, centre = windows(var, width, what)
     with new_index_removed_on_error(fasta), Genome(fasta) as genome:
         # windows() checked these are whole numbers, maybe written as text ("5.0").
         last = pd.to_numeric(var["tss" if centre == "tss" else "end"]).to_numpy(dtype=np.int64)
         genome.check(var, what, last)
         sequences = genome.fetch(chrom, start, width)
-    return encode(sequences, minus), centre
+        lengths = pd.Series(chrom).map(genome.lengths).to_numpy(dtype=np.int64)
+    return encode(sequences, minus), centre, padding(start, width, lengths, minus)
 
 
 # --------------------------------------------------------------------------- regions
@@ -466,8 +507,11 @@ def _read_fasta_records(path: Path) -> tuple[list[str], list[bytes], np.ndarray]
     return names, sequences, np.array(list(first_line.values()), dtype=np.int64)
 
 
-def _fasta_onehot(path: Path, width: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """Regions, one-hot sequences and header lines of a FASTA whose records are the regions.
+def _fasta_onehot(
+    path: Path, width: int
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, pd.DataFrame]:
+    """Regions, one-hot sequences, header lines and :func:`padding` of a FASTA whose
+    records are the regions.
 
     A record's centre is kept: a record longer than ``width`` is cut to its
     central ``width`` bases, a shorter one padded with all-zero rows on both
@@ -490,7 +534,8 @@ def _fasta_onehot(path: Path, width: int) -> tuple[pd.DataFrame, np.ndarray, np.
         inside = (position >= 0) & (position < length[block, None])
         byte = np.where(inside, first[block, None] + position, len(buffer) - 1)
         out[block] = encode(buffer[byte])
-    return table, out, lines
+    # The record is already as read (reverse-complemented on '-'): no flip.
+    return table, out, lines, padding(offset, width, length)
 
 
 def _is_fasta(source) -> bool:
@@ -526,8 +571,9 @@ def _source(
                 f"{what}: labels={labels} names table columns, but {source} is a FASTA; give "
                 "classes as a dict {1: 'open.fa', 0: 'closed.fa'}"
             )
-        table, onehot, lines = _fasta_onehot(Path(source), width)
-        return _region_var(table, f"{what}: {source}", [], lines), onehot, None
+        table, onehot, lines, padded = _fasta_onehot(Path(source), width)
+        var = _region_var(table, f"{what}: {source}", [], lines)
+        return _with_padding(var, padded), onehot, None
     table, lines = _table(source, what)
     if lines is not None:
         what = f"{what}: {source}"
@@ -538,8 +584,14 @@ def _source(
             f"{what}: regions given as coordinates need a genome FASTA to read their "
             "sequence: pass fasta='genome.fa'"
         )
-    onehot, _ = genome_onehot(var, fasta, width, what)
-    return var, onehot, values
+    onehot, _, padded = _genome_read(var, fasta, width, what)
+    return _with_padding(var, padded), onehot, values
+
+
+def _with_padding(var: pd.DataFrame, padded: pd.DataFrame) -> pd.DataFrame:
+    """``var`` with the :data:`PADDED` columns (replacing any of the same names)."""
+    var = var.drop(columns=[c for c in PADDED if c in var.columns])
+    return var.assign(**{c: padded[c].to_numpy() for c in PADDED})
 
 
 def read_regions(
@@ -558,7 +610,10 @@ def read_regions(
     read on its strand (``-`` reverse-complemented) when a ``strand`` column
     or a ``(-)`` suffix gives one. Bases are one-hot in A, C, G, T order;
     lowercase counts, ``N`` and other letters are all-zero rows, and so are
-    positions beyond a chromosome end.
+    the positions of a window beyond its chromosome's ends (or a short
+    FASTA record's): padding, counted per region in ``var``. An all-zero
+    row is no base, so :func:`~chromtools.tl.scan_motifs` finds no site over
+    padding or ``N``.
 
     Parameters
     ----------
@@ -602,8 +657,11 @@ def read_regions(
     -------
     AnnData with ``obs`` = cell types (label columns, or ``cell_type``),
     ``var`` = regions indexed ``chrom:start-end`` with ``chrom``, ``start``,
-    ``end`` (the regions as given, before re-centring), ``strand`` when known
-    and other table columns, ``varm['onehot']`` uint8 (regions, width, 4),
+    ``end`` (the regions as given, before re-centring), ``strand`` when known,
+    other table columns, and ``n_padded_start`` and ``n_padded_end`` (int64:
+    how many of the first and of the last bases of the window, as read, lie
+    beyond the chromosome or record and are padding; 0 for most regions),
+    ``varm['onehot']`` uint8 (regions, width, 4),
     ``layers['label']`` and ``X`` float32 labels (NaN where unknown), and
     ``uns['chromtools']`` with ``genome``, ``sequence_width`` and ``fasta``
     (the genome or the FASTA(s) read). Raises ``FileNotFoundError`` for a

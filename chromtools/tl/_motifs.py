@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .._settings import logger
 from .._utils import check_int, check_number, progress
 from ..io._motifs import JASPAR_RELEASE, jaspar_collection, read_jaspar
 from ._motif_families import FAMILY_SIMILARITY, motif_families
@@ -35,6 +36,8 @@ _BASES_PER_CALL = 50_000_000
 _PSEUDOCOUNT = 1e-4  # memelite's default eps
 # Scores are sums of float64 log-odds; one computed in another order may differ by this.
 _SCORE_TOLERANCE = 1e-9
+# Regions read at a time to find the attributed ones: 4,096 × 600 bp × 4 float32 is 39 MB.
+_REGIONS_PER_READ = 4096
 
 
 # ---------------------------------------------------------------- scanning core
@@ -146,9 +149,17 @@ def tail_pvalue(log_odds: np.ndarray, score: float, limit: int = 1_000_000) -> f
 
 
 def _fimo_hits(
-    sequences: np.ndarray, pwms: list[np.ndarray], motifs: np.ndarray, pvalue: float
+    sequences: np.ndarray,
+    pwms: list[np.ndarray],
+    motifs: np.ndarray,
+    pvalue: float,
+    unknown: np.ndarray,
 ) -> list[np.ndarray]:
-    """memelite FIMO on both strands: ``[sequence, motif, start, end, minus, score, pvalue]``."""
+    """memelite FIMO on both strands: ``[sequence, motif, start, end, minus, score, pvalue]``.
+
+    ``unknown`` (:func:`unknown_bases` of ``sequences``): windows holding one
+    of these bases are dropped, whatever their score.
+    """
     from memelite import fimo
 
     # memelite takes frequencies and adds its own pseudocount before the log2.
@@ -165,22 +176,90 @@ def _fimo_hits(
     hits = pd.concat(hits, ignore_index=True)
     columns = ("sequence_name", "motif_idx", "start", "end", "strand", "score", "p-value")
     sequence, motif, start, end, strand, score, p = (hits[c].to_numpy() for c in columns)
+    sequence, start, end = (c.astype(np.int64) for c in (sequence, start, end))
+    # memelite scores an unknown base 0, so a window of N scores as well as a
+    # good match to a long motif: such windows are never sites.
+    known = ~_hold_unknown(unknown, sequences.shape[2], sequence, start, end)
+    sequence, motif, start, end, strand, score, p = (
+        c[known] for c in (sequence, motif, start, end, strand, score, p)
+    )
     motif = motifs[motif.astype(np.int64)]
     score = score.astype(np.float64)
     p = _exact_zeros(pwms, motif, score, p.astype(np.float64))
     keep = p < pvalue
-    return [
-        column[keep]
-        for column in (
-            sequence.astype(np.int64),
-            motif,
-            start.astype(np.int64),
-            end.astype(np.int64),
-            strand == "-",
-            score,
-            p,
-        )
-    ]
+    return [column[keep] for column in (sequence, motif, start, end, strand == "-", score, p)]
+
+
+# ---------------------------------------------------------------- unknown bases
+
+
+def unknown_bases(onehot: np.ndarray) -> np.ndarray:
+    """Where ``onehot`` holds no base: its all-zero positions, flat and sorted.
+
+    N, every other letter that is not A, C, G or T, and the padding of a
+    window beyond a chromosome end (:func:`~chromtools.io.read_regions`) are
+    all-zero positions; no binding site may cover one.
+
+    Parameters
+    ----------
+    onehot
+        (sequences, length, 4) booleans (as :func:`_as_bool` returns them).
+
+    Returns
+    -------
+    int64 positions ``sequence * length + position``, ascending.
+    """
+    return np.flatnonzero(~onehot.any(axis=2))
+
+
+def _hold_unknown(
+    unknown: np.ndarray, length: int, sequence: np.ndarray, start: np.ndarray, end: np.ndarray
+) -> np.ndarray:
+    """Which windows ``[start, end)`` of ``sequence`` cover a position of ``unknown``."""
+    if not len(unknown):
+        return np.zeros(len(sequence), dtype=bool)
+    first = sequence * length
+    return np.searchsorted(unknown, first + start) < np.searchsorted(unknown, first + end)
+
+
+def windows_with_unknown(unknown: np.ndarray, length: int, widths: Sequence[int]) -> int:
+    """How many windows of motifs of ``widths`` cover a position of ``unknown``.
+
+    A window is one motif at one start in one sequence (its two strands are one
+    window). Per sequence with an unknown base, the windows of width ``w`` that
+    cover none are those inside its runs of known bases, ``max(run - w + 1, 0)``
+    per run; every other window is counted.
+
+    Parameters
+    ----------
+    unknown
+        :func:`unknown_bases` of (sequences, ``length``, 4) DNA.
+    length
+        Bases per sequence.
+    widths
+        One length per motif scanned.
+
+    Returns
+    -------
+    The number of windows, summed over the motifs.
+    """
+    if not len(unknown):
+        return 0
+    sequence, position = np.divmod(unknown, length)
+    first = np.r_[True, sequence[1:] != sequence[:-1]]  # first unknown base of its sequence
+    last = np.r_[first[1:], True]
+    # Known runs: before a sequence's first unknown base, between two, after its last.
+    between = np.diff(position)[~first[1:]] - 1
+    runs = np.concatenate([position[first], between, length - 1 - position[last]])
+    n_sequences = int(first.sum())
+    widths, motifs = np.unique(np.asarray(widths, dtype=np.int64), return_counts=True)
+    total = 0
+    for width, count in zip(widths, motifs, strict=True):
+        if width > length:
+            continue
+        clear = int(np.maximum(runs - width + 1, 0).sum())
+        total += int(count) * (n_sequences * int(length - width + 1) - clear)
+    return total
 
 
 def _exact_zeros(
@@ -228,16 +307,19 @@ def _reachable(pwms: list[np.ndarray], pvalue: float) -> np.ndarray:
 
 def _scan_chunks(
     onehot, pwms: list[np.ndarray], pvalue: float, batches: list[np.ndarray], what: str
-) -> Iterable[list[np.ndarray]]:
-    """FIMO hits of every batch of motifs over every chunk of sequences."""
+) -> Iterable[tuple[list[np.ndarray], int]]:
+    """FIMO hits of every batch of motifs over every chunk of sequences, each with the
+    number of that batch's windows skipped for covering an unknown base."""
     n, length, _ = onehot.shape
     for offset in range(0, n, _sequences_per_call(length)):
         chunk = _as_bool(np.asarray(onehot[offset : offset + _sequences_per_call(length)]), what)
+        unknown = unknown_bases(chunk)
         sequences = np.ascontiguousarray(chunk.transpose(0, 2, 1))
         for motifs in batches:
-            hits = _fimo_hits(sequences, pwms, motifs, pvalue)
+            hits = _fimo_hits(sequences, pwms, motifs, pvalue, unknown)
             hits[0] += offset
-            yield hits
+            widths = [pwms[m].shape[1] for m in motifs]
+            yield hits, windows_with_unknown(unknown, length, widths)
 
 
 def _sequences_per_call(length: int) -> int:
@@ -297,6 +379,9 @@ def scan(
     0.25)`` (memelite's pseudocount, a uniform background); its p-value is the
     chance of that score or more under the background. Minus-strand sites are
     those of the reverse-complement matrix, reported in forward coordinates.
+    A window that covers a position with no base (N: all four channels 0) is
+    never a site: memelite scores such a base 0, which over a long motif beats
+    most real sequence.
 
     Parameters
     ----------
@@ -315,15 +400,29 @@ def scan(
     Sites sorted by sequence and start: ``region`` (position of the sequence
     in ``onehot``), ``motif_id`` and ``tf_name`` (categorical), ``start`` and
     ``end`` (0-based, end exclusive, forward-strand coordinates), ``strand``
-    (``"+"``/``"-"``), ``score`` (log2 odds) and ``pvalue``.
+    (``"+"``/``"-"``), ``score`` (log2 odds) and ``pvalue``. Its
+    ``attrs['n_windows_unknown']`` is the number of windows not scanned for
+    covering an N (a motif at one start in one sequence, both strands; summed
+    over the motifs scanned).
     """
     _check_onehot(onehot, "onehot")
     pwms = _check_motifs(motifs)
     pvalue = check_number(pvalue, "pvalue", minimum=0, maximum=1, strict_minimum=True)
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     batches = _batches(pwms, pvalue, batch_size)
-    hits = list(_scan_chunks(onehot, pwms, pvalue, batches, "onehot"))
-    return _site_table(hits, motifs, None)
+    hits, skipped = _gathered(_scan_chunks(onehot, pwms, pvalue, batches, "onehot"))
+    table = _site_table(hits, motifs, None)
+    table.attrs["n_windows_unknown"] = skipped
+    return table
+
+
+def _gathered(steps: Iterable[tuple[list[np.ndarray], int]]) -> tuple[list[list[np.ndarray]], int]:
+    """The hits of every step of :func:`_scan_chunks`, and the windows they skipped in all."""
+    hits, skipped = [], 0
+    for step, n in steps:
+        hits.append(step)
+        skipped += n
+    return hits, skipped
 
 
 # ---------------------------------------------------------------- AnnData wrapper
@@ -377,7 +476,10 @@ def scan_motifs(
     """Scan every region's DNA for JASPAR binding sites, on both strands (FIMO).
 
     The motifs are read offline (:func:`~chromtools.io.read_jaspar`) and
-    scanned over ``varm['onehot']`` with memelite's FIMO (:func:`scan`).
+    scanned over ``varm['onehot']`` with memelite's FIMO (:func:`scan`). A
+    window that covers a base other than A, C, G or T (an all-zero position:
+    ``N``, another letter, or the padding of a window beyond a chromosome end,
+    see :func:`~chromtools.io.read_regions`) is never a site.
 
     Parameters
     ----------
@@ -410,7 +512,10 @@ def scan_motifs(
         ``n_motifs``, ``n_regions``, ``n_sites``, ``length``, ``matrix_ids``
         and ``unreachable``: the motifs not scanned because even their
         consensus misses ``pvalue`` (at 1e-5, every motif of 8 bases or
-        fewer, such as GATA1 MA0035.5, whose consensus has p = 4^-7).
+        fewer, such as GATA1 MA0035.5, whose consensus has p = 4^-7);
+        ``n_windows_unknown``: the windows not scanned because they cover
+        a base other than A, C, G or T (a window is one motif at one start in
+        one region, both strands; summed over the motifs scanned).
     """
     onehot = _check_sequences(adata, "scan_motifs")
     pvalue = check_number(pvalue, "pvalue", minimum=0, maximum=1, strict_minimum=True)
@@ -423,7 +528,7 @@ def scan_motifs(
     batches = _batches(pwms, pvalue, batch_size)
     n_chunks = -(-onehot.shape[0] // _sequences_per_call(onehot.shape[1]))
     chunks = _scan_chunks(onehot, pwms, pvalue, batches, "adata.varm['onehot']")
-    hits = list(
+    hits, skipped = _gathered(
         progress(chunks, total=len(batches) * n_chunks, desc=f"scan_motifs {len(pwms)} motifs")
     )
     table = _site_table(hits, found, adata.var_names)
@@ -439,6 +544,7 @@ def scan_motifs(
         "length": int(onehot.shape[1]),
         "matrix_ids": [m["matrix_id"] for m in found],
         "unreachable": [found[i]["matrix_id"] for i in _unreachable(pwms, batches)],
+        "n_windows_unknown": skipped,
     }
     _write_uns(adata, {SITES: table, SITES_PARAMS: params})
 
@@ -551,6 +657,7 @@ class _Enrichment:
     method: str
     score: str
     positive: np.ndarray | None  # per region, predicted positive; None: every region
+    regions: np.ndarray  # per region, tested: attributed (and positive, if asked)
 
     @property
     def attributions(self) -> str:
@@ -645,7 +752,32 @@ def _plan(
     if not isinstance(positive_only, bool | np.bool_):
         raise ValueError(f"positive_only must be True or False, got {positive_only!r}")
     positive = _predicted_positive(adata, key, name, cell_type) if positive_only else None
-    return _Enrichment(key, name, cell_type, method, score, positive)
+    attributed = _attributed(values)
+    slot = f"adata.varm[{name + '_attr_' + cell_type!r}]"
+    if not attributed.any():
+        raise ValueError(
+            f"motif_enrichment: {slot} is NaN in every region, so no region is attributed; "
+            f"run ct.tl.attribute(adata, {key!r}, cell_types=[{cell_type!r}]) first"
+        )
+    regions = attributed if positive is None else attributed & positive
+    if not regions.any():
+        raise ValueError(
+            f"motif_enrichment: none of the {int(positive.sum())} regions predicted positive "
+            f"for {cell_type!r} is attributed in {slot} (it covers {int(attributed.sum())} "
+            f"other regions); run ct.tl.attribute(adata, {key!r}, genes=[...]) on them, or "
+            "pass positive_only=False"
+        )
+    return _Enrichment(key, name, cell_type, method, score, positive, regions)
+
+
+def _attributed(values) -> np.ndarray:
+    """Per region, whether every attribution is finite: ``ct.tl.attribute`` leaves
+    the regions it did not explain NaN."""
+    out = np.empty(values.shape[0], dtype=bool)
+    for first in range(0, len(out), _REGIONS_PER_READ):
+        block = np.asarray(values[first : first + _REGIONS_PER_READ])
+        out[first : first + len(block)] = np.isfinite(block).all(axis=(1, 2))
+    return out
 
 
 def _site_regions(adata: AnnData, sites: pd.DataFrame) -> np.ndarray:
@@ -680,11 +812,9 @@ class ScoredSites:
 
 
 def scored_sites(adata: AnnData, plan: _Enrichment, sites: pd.DataFrame) -> ScoredSites:
-    """Every site in the regions ``plan`` uses, scored by ``plan``'s attributions."""
+    """Every site in the regions ``plan`` tests, scored by ``plan``'s attributions."""
     region = _site_regions(adata, sites)
-    keep = region >= 0
-    if plan.positive is not None:
-        keep &= plan.positive[np.maximum(region, 0)]
+    keep = (region >= 0) & plan.regions[np.maximum(region, 0)]
     region = region[keep]
     start = sites["start"].to_numpy(np.int64)[keep]
     end = sites["end"].to_numpy(np.int64)[keep]
@@ -732,6 +862,16 @@ def _enrichment(
     ).sort_values("ks_d", ascending=False, kind="stable")
     table.insert(1, "family", _families(adata, table))
     skipped = sorted(set(ids.categories.astype(str)) - set(table.index))
+    used = adata.n_vars if plan.positive is None else int(plan.positive.sum())
+    unattributed = used - int(plan.regions.sum())
+    if unattributed:
+        which = "regions" if plan.positive is None else "regions predicted positive"
+        logger.warning(
+            f"motif_enrichment: {int(plan.regions.sum())} of the {used} {which} have "
+            f"attributions of {plan.key!r} for {plan.cell_type!r} "
+            f"(adata.varm[{plan.attributions!r}] is NaN in the others); only those are tested, "
+            f"named in uns[{plan.name + '_motifs_params'!r}]['regions_tested']"
+        )
     params = {
         "function": "motif_enrichment",
         "key": plan.key,
@@ -740,7 +880,9 @@ def _enrichment(
         "score": plan.score,
         "min_sites": min_sites,
         "positive_only": plan.positive is not None,
-        "n_regions": int(adata.n_vars if plan.positive is None else plan.positive.sum()),
+        "n_regions": int(plan.regions.sum()),
+        "n_regions_unattributed": unattributed,
+        "regions_tested": adata.var_names[plan.regions].astype(str).tolist(),
         "n_sites": int(len(scored.importance)),
         "skipped": skipped,
     }
@@ -791,14 +933,18 @@ def motif_enrichment(
     """Which TFs' binding sites carry a model's attributions (ChromTransfer's test).
 
     Each site of ``uns['motif_sites']`` in the regions the model predicts
-    positive gets one score, the attribution over its bases (a base's
-    attribution is the sum over its 4 channels; for ISM the mean of its 3
-    substitution deltas). Per motif with at least ``min_sites`` sites, a
+    positive and that have attributions gets one score, the attribution over
+    its bases (a base's attribution is the sum over its 4 channels; for ISM
+    the mean of its 3 substitution deltas). Per motif with at least ``min_sites`` sites, a
     two-sample Kolmogorov–Smirnov test compares its sites' scores with those
     of every other motif's sites that share no base with its own; ``D`` is
     signed ``+`` when its sites rank as more important on average (higher
     attributions; for ISM, lower deltas). P-values are adjusted over the
     tested motifs (Benjamini–Hochberg).
+
+    Only regions whose attributions are all finite are tested:
+    :func:`attribute` run on some regions (``genes=``) leaves the others NaN.
+    A warning says how many were left out; none attributed is an error.
 
     Parameters
     ----------
@@ -837,8 +983,11 @@ def motif_enrichment(
         the top of the table one family at a time.
     ``adata.uns[f"{key}_motifs_params"]``
         ``function``, ``key``, ``cell_type``, ``method``, ``score``,
-        ``min_sites``, ``positive_only``, ``n_regions``, ``n_sites`` and
-        ``skipped`` (motifs not tested: too few sites, or no other sites).
+        ``min_sites``, ``positive_only``, ``n_regions`` (regions tested),
+        ``n_regions_unattributed`` (regions left out for lacking
+        attributions: NaN in ``varm``), ``regions_tested`` (the var names of
+        the regions tested), ``n_sites`` and ``skipped`` (motifs not tested:
+        too few sites, or no other sites).
     ``adata.uns[f"{key}_vs_{reference}_motifs"]``
         With ``reference``: per motif ``tf_name``, ``family`` and ``n_sites``, ``ks_d``
         and ``fdr`` of each model (suffixed by its key), with ``..._params``
