@@ -178,17 +178,20 @@ def test_epoch_order_depends_only_on_seed_and_epoch(stored):
 
 
 def test_loader_workers_split_the_samples(stored):
+    """Each of two workers streams one chunk of 32 genes at batch 31: 31 + 1 samples,
+    drawn as one batch of 32 (BatchNorm cannot train on a lone last sample)."""
     _, lazy = stored
     batches = Batches(
-        Inputs.histone(lazy), np.zeros(300, int), np.arange(300), np.arange(300, dtype=np.float32),
-        batch_size=20, shuffle=True, seed=1, memory_budget=0,
+        Inputs.histone(lazy), np.zeros(64, int), np.arange(64), np.arange(64, dtype=np.float32),
+        batch_size=31, shuffle=True, seed=1, memory_budget=0,
     )  # fmt: skip
     # spawned workers: a forked copy of a process with zarr's and dask's threads may hang
     loader = torch.utils.data.DataLoader(
         batches, batch_size=None, num_workers=2, multiprocessing_context="spawn"
     )
-    rows = np.concatenate([r for _, _, r in loader])
-    assert sorted(rows) == list(range(300))
+    sizes, rows = zip(*[(len(r), r) for _, _, r in loader], strict=True)
+    assert sorted(np.concatenate(rows)) == list(range(64))
+    assert sizes == (32, 32)
 
 
 def test_lazy_inputs_are_loaded_once_for_every_loader(stored):
@@ -245,3 +248,82 @@ def test_a_second_loader_of_the_same_store_reuses_a_live_buffer(stored):
     del first, second, training, buffer
     gc.collect()
     assert not _data._loaded_elsewhere(Inputs.histone(lazy).array)  # gone with its last user
+
+
+def _sizes_and_rows(batches: Batches) -> tuple[list[int], np.ndarray]:
+    """The size of every batch of one pass, and the sample rows in the order drawn."""
+    sizes, rows = [], []
+    for x, y, r in batches:
+        assert len(x) == len(y) == len(r)
+        sizes.append(len(r))
+        rows.append(r)
+    return sizes, np.concatenate(rows)
+
+
+@pytest.mark.parametrize("budget", [None, 0], ids=["in-memory", "streamed"])
+@pytest.mark.parametrize(
+    ("n", "sizes"),
+    [(65, [65]), (129, [64, 65]), (64, [64]), (66, [64, 2]), (1, [1])],
+)
+def test_a_last_batch_of_one_sample_joins_the_batch_before(stored, budget, n, sizes):
+    """BatchNorm cannot train on one sample: 257 regions at batch 256 are one batch of 257."""
+    memory, lazy = stored
+    rng = np.random.default_rng(n)
+    cells, genes = rng.integers(0, 2, n), rng.integers(0, 300, n)
+    truth = ct.get.histone(memory)[cells, genes]
+
+    def batches() -> Batches:
+        return Batches(
+            Inputs.histone(lazy), cells, genes, np.arange(n, dtype=np.float32), batch_size=64,
+            shuffle=True, seed=5, memory_budget=budget,
+        )  # fmt: skip
+
+    running = batches()
+    assert running.in_memory == (budget is None) and len(running) == len(sizes)
+    epochs = [_sizes_and_rows(running) for _ in range(2)]
+    for drawn, rows in epochs:
+        assert drawn == sizes
+        assert sorted(rows) == list(range(n))  # every sample once
+    x, _, rows = _collect(batches())
+    np.testing.assert_array_equal(x, truth[rows])
+    # the order is still that of (seed, epoch): epoch 1 drawn afresh is the running one's
+    again = batches()
+    again.set_epoch(1)
+    np.testing.assert_array_equal(_sizes_and_rows(again)[1], epochs[1][1])
+
+
+@pytest.mark.parametrize("budget", [None, 0], ids=["in-memory", "streamed"])
+def test_each_rank_keeps_its_lone_last_sample_in_a_batch(stored, budget):
+    memory, lazy = stored
+    # in memory, rank 0 has 65 samples (one batch of 65), rank 1 has 64; streamed, the
+    # ranks share the chunks of 32, 32, 32, 32 and 1 genes
+    n = 129
+    cells, genes = np.zeros(n, int), np.arange(n)
+    shards = []
+    for rank in range(2):
+        adata = memory if budget is None else lazy
+        batches = Batches(
+            Inputs.histone(adata), cells, genes, np.zeros(n, np.float32), batch_size=64,
+            shuffle=True, seed=2, rank=rank, world_size=2, memory_budget=budget,
+        )  # fmt: skip
+        sizes, rows = _sizes_and_rows(batches)
+        assert 1 not in sizes and max(sizes) <= 65
+        if budget is None:
+            assert sizes == [[65], [64]][rank]
+        shards.append(rows)
+    assert sorted(np.concatenate(shards)) == list(range(n))
+
+
+def test_batches_of_one_stay_batches_of_one(stored):
+    """Prediction at batch size 1 (eval mode, where BatchNorm takes one sample)."""
+    memory, _ = stored
+    batches = Batches(Inputs.histone(memory), np.zeros(3, int), np.arange(3), batch_size=1)
+    assert len(batches) == 3
+    assert [len(x) for x, _, _ in batches] == [1, 1, 1]
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 2**64])
+def test_a_seed_no_generator_takes_is_refused(stored, seed):
+    memory, _ = stored
+    with pytest.raises(ValueError, match=r"seed must be an integer from 0 to 2\*\*32 - 1"):
+        Batches(Inputs.histone(memory), np.zeros(3, int), np.arange(3), seed=seed)

@@ -11,6 +11,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 from torch import nn
 
+import chromtools as ct
 from chromtools import models
 from chromtools.models.attentivechrome import BinLevelEncoder
 from chromtools.models.deepdiff import VARIANTS
@@ -267,6 +268,23 @@ def test_chromtransfer_takes_one_hot_sequences_length_last():
     assert model.encode(x).shape == (3, 64)
     with pytest.raises(ValueError, match=r"\(batch, length, 4\), got \(3, 4, 600\)"):
         model(x.transpose(1, 2))
+
+
+def test_chromtransfer_trains_when_one_sample_is_left_for_the_last_batch():
+    """batch_size + 1 training regions (257 at batch 256) left one sample in the last
+    batch, and BatchNorm refused it in training ("Expected more than 1 value per channel")."""
+    adata = ct.datasets.synthetic_sequences(40, 60, seed=0)
+    ct.pp.split(adata, seed=0)
+    n_train = int((adata.var["split"] == "train").sum())
+    ct.tl.fit(adata, "chromtransfer", cell_types="A", epochs=2, batch_size=n_train - 1, seed=0,
+              hyperparameters={"filters": 8, "hidden": [8]})  # fmt: skip
+    record = adata.uns["chromtransfer"]
+    assert record["params"]["batch_size"] == n_train - 1 and len(record["history"]) == 2
+    assert np.isfinite(record["history"]["train_loss"]).all()
+    # prediction one region at a time (eval mode: BatchNorm uses its running statistics)
+    before = adata.layers["chromtransfer"].copy()
+    ct.tl.predict(adata, "chromtransfer", batch_size=1)
+    np.testing.assert_allclose(adata.layers["chromtransfer"], before, rtol=1e-5, atol=1e-6)
 
 
 def test_frozen_batchnorm_keeps_its_statistics_in_train_mode():

@@ -121,6 +121,18 @@ def test_a_config_is_checked_when_made_and_resolves_per_model():
     assert TrainingConfig().resolved("transferchrome").weight_decay == 1e-4
 
 
+def test_a_batchnorm_model_refuses_a_batch_of_one_before_work():
+    message = r"batch_size=1: chromtransfer trains BatchNorm layers, which need at least 2 samples"
+    with pytest.raises(ValueError, match=message):
+        TrainingConfig(batch_size=1).resolved("chromtransfer")
+    assert TrainingConfig(batch_size=1).resolved("deepchrome").batch_size == 1
+    sequences = ct.datasets.synthetic_sequences(20, 60, seed=0)
+    ct.pp.split(sequences, seed=0)
+    with pytest.raises(ValueError, match=message):
+        ct.tl.fit(sequences, "chromtransfer", cell_types="A", batch_size=1, epochs=1)
+    assert "chromtransfer" not in sequences.uns
+
+
 def test_old_target_keyword_still_works_with_a_future_warning(planted):
     adata = planted.copy()
     with pytest.warns(FutureWarning, match=r"target=.* is renamed y="):

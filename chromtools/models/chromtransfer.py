@@ -141,6 +141,8 @@ class ChromTransfer(ChromModel):
     name = "chromtransfer"
     input_kind = "sequence"
     training_defaults = {**ChromModel.training_defaults, "epochs": 50, "batch_size": 256}
+    #: BatchNorm trains on a batch's statistics, which one sample does not have.
+    min_batch_size = 2
 
     def __init__(
         self,

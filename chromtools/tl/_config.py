@@ -120,11 +120,21 @@ class TrainingConfig:
         Returns
         -------
         A new :class:`TrainingConfig`; ``device`` stays as given (None: the settings').
+        A batch size below the model's ``min_batch_size`` (2 for models with
+        BatchNorm) is refused.
         """
         defaults = training_defaults(model)
         filled = {k: v for k, v in defaults.items() if getattr(self, k) is None}
         seed = settings.seed if self.seed is None else self.seed
-        return dataclasses.replace(self, **filled, seed=seed)
+        resolved = dataclasses.replace(self, **filled, seed=seed)
+        spec = _model_class(model)
+        smallest = getattr(spec, "min_batch_size", 1)
+        if resolved.batch_size < smallest:
+            raise ValueError(
+                f"batch_size={resolved.batch_size}: {spec.name} trains BatchNorm layers, which "
+                f"need at least {smallest} samples a batch; use batch_size >= {smallest}"
+            )
+        return resolved
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a plain dict, as recorded in ``uns[key]['params']``.
@@ -163,11 +173,16 @@ def resolve_device(device: str | None = None) -> torch.device:
 FIELDS = tuple(field.name for field in dataclasses.fields(TrainingConfig))
 
 
+def _model_class(model: str | type | None) -> type:
+    """The registered class of ``model`` (a name or a class); ChromModel for None."""
+    if isinstance(model, str):
+        return models.get_model(model)
+    return ChromModel if model is None else model
+
+
 def training_defaults(model: str | type | None) -> dict[str, Any]:
     """``epochs``, ``batch_size``, ``lr`` and ``weight_decay`` a model trains with by default."""
-    if isinstance(model, str):
-        model = models.get_model(model)
-    return dict(getattr(model, "training_defaults", ChromModel.training_defaults))
+    return dict(getattr(_model_class(model), "training_defaults", ChromModel.training_defaults))
 
 
 def training_config(

@@ -22,7 +22,8 @@ its units (or samples, in memory) by distributed rank and data-loader worker,
 and a background thread prepares the next batches while the model computes.
 The order of an epoch depends only on ``seed`` and the epoch number, so every
 rank draws the same permutation and takes its own part of it, and a resumed
-run continues the order of an uninterrupted one.
+run continues the order of an uninterrupted one. A last batch that would hold
+one sample alone joins the batch before it: BatchNorm cannot train on one.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ from .._utils import check_int
 DEFAULT_BLOCK = 1024
 
 Batch = tuple[torch.Tensor, torch.Tensor | None, np.ndarray]
+# Inputs and sample positions of a batch, before it becomes tensors.
+Piece = tuple[np.ndarray, np.ndarray]
 
 
 # Buffers of lazy arrays loaded by any live Inputs, by (dask name, cell positions):
@@ -201,6 +204,10 @@ class Batches(torch.utils.data.IterableDataset):
 
     ``x`` is a float32 tensor of shape (batch, *sample_shape) for k = 1 or
     (batch, k, *sample_shape) for k > 1; ``rows`` are the sample positions.
+    Batches hold ``batch_size`` samples but the last of a pass (of each
+    shard): fewer, or ``batch_size + 1`` where one sample would be left alone
+    (BatchNorm cannot train on a batch of one; with ``batch_size=1`` every
+    batch is one sample, as asked).
     In a :class:`~torch.utils.data.DataLoader` (``batch_size=None``), workers
     split the units further; start them with
     ``multiprocessing_context="spawn"`` (a forked copy of a process that has
@@ -264,7 +271,9 @@ class Batches(torch.utils.data.IterableDataset):
         )
 
     def __len__(self) -> int:
-        return -(-len(self.genes) // self.batch_size)
+        """Batches of one unsharded pass (a lone last sample joins the batch before)."""
+        n, size = len(self.genes), self.batch_size
+        return -(-n // size) - int(size > 1 and n > size and n % size == 1)
 
     @property
     def n_samples(self) -> int:
@@ -292,9 +301,10 @@ class Batches(torch.utils.data.IterableDataset):
             shard, n_shards = shard * worker.num_workers + worker.id, n_shards * worker.num_workers
         self.wait_seconds = self.load_seconds = 0.0
         if self.in_memory:
-            batches = self._from_memory(rng, shard, n_shards)
+            pieces = self._from_memory(rng, shard, n_shards)
         else:
-            batches = self._from_units(rng, shard, n_shards)
+            pieces = self._from_units(rng, shard, n_shards)
+        batches = (self._batch(x, rows) for x, rows in self._no_lone_sample(pieces))
         if self.prefetch == 0 or worker is not None:
             yield from batches
         else:
@@ -337,6 +347,25 @@ class Batches(torch.utils.data.IterableDataset):
             stop.set()
             thread.join()
 
+    def _no_lone_sample(self, pieces: Iterator[Piece]) -> Iterator[Piece]:
+        """``pieces`` with one that holds a single sample joined to the one before.
+
+        Only the last piece of a pass is short, so this merges a last batch of
+        one (257 samples at batch 256: one batch of 257). The samples keep their
+        order, so an epoch's batches still depend only on (seed, epoch) and the
+        shard: a resumed run draws those of an uninterrupted one, each sample once.
+        """
+        held = None
+        for x, rows in pieces:
+            if held is not None and len(rows) == 1 and self.batch_size > 1:
+                held = (np.concatenate([held[0], x]), np.concatenate([held[1], rows]))
+                continue
+            if held is not None:
+                yield held
+            held = (x, rows)
+        if held is not None:
+            yield held
+
     def _order(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.permutation(n) if self.shuffle else np.arange(n)
 
@@ -356,7 +385,7 @@ class Batches(torch.utils.data.IterableDataset):
         x = data[cell_slot, (self.genes[rows] - offset)[:, None]]
         return x[:, 0] if x.shape[1] == 1 else x
 
-    def _from_memory(self, rng, shard: int, n_shards: int) -> Iterator[Batch]:
+    def _from_memory(self, rng, shard: int, n_shards: int) -> Iterator[Piece]:
         if self.inputs.lazy:
             started = time.perf_counter()
             data, slots = self.inputs.resident(self._used_cells)
@@ -368,7 +397,7 @@ class Batches(torch.utils.data.IterableDataset):
         order = self._order(rng, len(self.genes))[shard::n_shards]
         for start in range(0, len(order), self.batch_size):
             rows = order[start : start + self.batch_size]
-            yield self._batch(self._gather(data, slots, rows), rows)
+            yield self._gather(data, slots, rows), rows
 
     def units(self) -> list[tuple[np.ndarray, int, int, np.ndarray]]:
         """(cells, gene start, gene end, sample rows) of each chunk's worth of samples."""
@@ -386,7 +415,7 @@ class Batches(torch.utils.data.IterableDataset):
             for key, a, b in zip(keys, bounds[:-1], bounds[1:], strict=True)
         ]
 
-    def _from_units(self, rng, shard: int, n_shards: int) -> Iterator[Batch]:
+    def _from_units(self, rng, shard: int, n_shards: int) -> Iterator[Piece]:
         if not self.n_samples:
             return
         units = self.units()
@@ -406,6 +435,6 @@ class Batches(torch.utils.data.IterableDataset):
             n_full = len(order) if last_window else len(order) // self.batch_size * self.batch_size
             for start in range(0, n_full, self.batch_size):
                 pick = order[start : start + self.batch_size]
-                yield self._batch(x[pick], rows[pick])
+                yield x[pick], rows[pick]
             rest = order[n_full:]
             pending_x, pending_rows = ([x[rest]], [rows[rest]]) if len(rest) else ([], [])
