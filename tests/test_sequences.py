@@ -537,3 +537,21 @@ def test_one_hot_refuses_bad_gene_coordinates(genome, tss, strand, match):
 def test_synthetic_sequences_refuse_bad_rules(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ct.datasets.synthetic_sequences(**{"n_regions": 10, **kwargs})
+
+
+def test_one_hot_of_genes_records_the_padding(genome):
+    """TSS windows off a chromosome end: the padded bases are counted in var, on the
+    gene's strand (a minus-strand gene reads its window backwards)."""
+    genes = ct.datasets.synthetic_histone(1, 3, n_bins=10, seed=0)
+    genes.var = pd.DataFrame(
+        {"chrom": ["chr2", "chr2", "chr1"], "tss": [11, 2, 9], "strand": ["+", "-", "+"]},
+        index=genes.var_names,
+    )
+    ct.pp.one_hot(genes, genome, 8)
+    # 1-based TSS 11 on the 12 bp chr2: window [6, 14) runs 2 off the end; TSS 2 on the minus
+    # strand: window [-2, 6) runs 2 off the start, read backwards: 2 padded at the end
+    assert genes.var["n_padded_start"].tolist() == [0, 0, 0]
+    assert genes.var["n_padded_end"].tolist() == [2, 2, 0]
+    onehot = genes.varm["onehot"]
+    assert (onehot[0, -2:] == 0).all() and (onehot[1, -2:] == 0).all()
+    assert (onehot[2].sum(axis=1) == 1).sum() == 8 - CHR1[4:12].upper().count("N")

@@ -341,21 +341,15 @@ def padding(
 
 def genome_onehot(
     var: pd.DataFrame, fasta: str | os.PathLike, width: int, what: str
-) -> tuple[np.ndarray, str]:
+) -> tuple[np.ndarray, str, pd.DataFrame]:
     """One-hot windows of ``var`` (genes or regions) read from a genome FASTA.
 
     Returns
     -------
-    ``(onehot, centre)``: uint8 (rows, width, 4) and ``"tss"`` or ``"midpoint"``.
+    ``(onehot, centre, padded)``: uint8 (rows, width, 4), ``"tss"`` or
+    ``"midpoint"``, and the :func:`padding` of each window (bases beyond a
+    chromosome end, all-zero rows in ``onehot``).
     """
-    onehot, centre, _ = _genome_read(var, fasta, width, what)
-    return onehot, centre
-
-
-def _genome_read(
-    var: pd.DataFrame, fasta: str | os.PathLike, width: int, what: str
-) -> tuple[np.ndarray, str, pd.DataFrame]:
-    """:func:`genome_onehot`, and the :func:`padding` of each window."""
     chrom, start, minus, centre = windows(var, width, what)
     with new_index_removed_on_error(fasta), Genome(fasta) as genome:
         # windows() checked these are whole numbers, maybe written as text ("5.0").
@@ -573,7 +567,7 @@ def _source(
             )
         table, onehot, lines, padded = _fasta_onehot(Path(source), width)
         var = _region_var(table, f"{what}: {source}", [], lines)
-        return _with_padding(var, padded), onehot, None
+        return with_padding(var, padded), onehot, None
     table, lines = _table(source, what)
     if lines is not None:
         what = f"{what}: {source}"
@@ -584,11 +578,11 @@ def _source(
             f"{what}: regions given as coordinates need a genome FASTA to read their "
             "sequence: pass fasta='genome.fa'"
         )
-    onehot, _, padded = _genome_read(var, fasta, width, what)
-    return _with_padding(var, padded), onehot, values
+    onehot, _, padded = genome_onehot(var, fasta, width, what)
+    return with_padding(var, padded), onehot, values
 
 
-def _with_padding(var: pd.DataFrame, padded: pd.DataFrame) -> pd.DataFrame:
+def with_padding(var: pd.DataFrame, padded: pd.DataFrame) -> pd.DataFrame:
     """``var`` with the :data:`PADDED` columns (replacing any of the same names)."""
     var = var.drop(columns=[c for c in PADDED if c in var.columns])
     return var.assign(**{c: padded[c].to_numpy() for c in PADDED})

@@ -8,7 +8,7 @@ from anndata import AnnData
 
 from .._utils import check_int
 from ..get._aligned import META
-from ..io._fasta import genome_onehot
+from ..io._fasta import PADDED, genome_onehot
 from ._signal import record, start
 
 
@@ -47,16 +47,20 @@ def one_hot(
     ``None``, or the copy when ``copy=True``. Sets ``adata.varm['onehot']``
     (uint8, genes or regions × ``width`` × 4), ``adata.uns['chromtools']``
     ``['sequence_width']`` and ``['fasta']``, and records the call in
-    ``adata.uns['chromtools']['pp']['one_hot']``. Raises ``ValueError`` when
+    ``adata.uns['chromtools']['pp']['one_hot']``. ``adata.var['n_padded_start']``
+    and ``['n_padded_end']`` count the bases of each window, as read, beyond
+    a chromosome end (all-zero rows, never part of a motif site). Raises ``ValueError`` when
     ``var`` lacks the columns, names chromosomes the FASTA lacks (``chr1``
     vs ``1``) or places genes/regions beyond a chromosome end, and
     ``FileNotFoundError`` for a missing FASTA.
     """
     width = check_int(width, "width", minimum=1)
     # Read before touching adata, so a bad input leaves it unchanged.
-    onehot, centre = genome_onehot(adata.var, fasta, width, "one_hot")
+    onehot, centre, padded = genome_onehot(adata.var, fasta, width, "one_hot")
     adata = start(adata, copy)
     adata.varm["onehot"] = onehot
+    for column in PADDED:
+        adata.var[column] = padded[column].to_numpy()
     if META not in adata.uns:
         adata.uns[META] = {"genome": "unknown"}
     record(
