@@ -8,6 +8,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -20,7 +21,7 @@ import pandas as pd
 import pytest
 
 import chromtools as ct
-from chromtools.io import _zarr
+from chromtools.io import _append, _zarr
 
 N_GENES, N_BINS, CHUNK_GENES = 40, 10, 16
 
@@ -491,3 +492,160 @@ def test_readers_see_the_old_or_the_new_store_never_a_mixture(store):
         assert seen[0] == 0 and seen[-1] == 3
     _assert_same(ct.io.read_zarr(store, lazy=False), versions[-1])
     ct.io.verify(store)
+
+
+# --- the new cell types' values are on the store's scale --------------------------
+
+
+def _normalised(method):
+    def run(adata: ad.AnnData) -> ad.AnnData:
+        ct.pp.normalize(adata, method)
+        return adata
+
+    return run
+
+
+def _binarised(threshold="median"):
+    def run(adata: ad.AnnData) -> ad.AnnData:
+        ct.pp.binarize(adata, threshold=threshold)
+        return adata
+
+    return run
+
+
+def _raw(adata: ad.AnnData) -> ad.AnnData:
+    return adata
+
+
+_DEPTH_LOG1P = r"signal is normalised with depth_log1p \(per-track statistics over 40 genes\)"
+_RAW = r"signal is raw \(not normalised by ct\.pp\.normalize\)"
+_BINARISED = (
+    r"labels are made by ct\.pp\.binarize \(X at threshold 'median' into layers\['label'\]\)"
+)
+_NOT_BINARISED = r"labels are not made by ct\.pp\.binarize"
+
+SIGNAL_MISMATCHES = {  # the store's processing, the new cell types', the two states named
+    "raw_into_depth_log1p": (_normalised("depth_log1p"), _raw, _DEPTH_LOG1P, _RAW),
+    "depth_log1p_into_raw": (_raw, _normalised("depth_log1p"), _RAW, _DEPTH_LOG1P),
+    "log1p_into_depth_log1p": (
+        _normalised("depth_log1p"),
+        _normalised("log1p"),
+        _DEPTH_LOG1P,
+        r"signal is normalised with log1p\.",
+    ),
+    "not_binarised_into_binarised": (_binarised(), _raw, _BINARISED, _NOT_BINARISED),
+    "binarised_into_not_binarised": (_raw, _binarised(), _NOT_BINARISED, _BINARISED),
+    "other_threshold": (
+        _binarised(),
+        _binarised(1.5),
+        _BINARISED,
+        r"labels are made by ct\.pp\.binarize \(X at threshold 1\.5 into layers\['label'\]\)",
+    ),
+}
+
+
+def _stats(folder: Path) -> dict[str, tuple[int, int, int]]:
+    """Every entry under ``folder``: inode, size and modification time."""
+    return {
+        p.relative_to(folder).as_posix(): (p.stat().st_ino, p.stat().st_size, p.stat().st_mtime_ns)
+        for p in [folder, *folder.rglob("*")]
+    }
+
+
+@pytest.mark.parametrize("case", list(SIGNAL_MISMATCHES))
+def test_new_cell_types_on_another_scale_are_refused_before_any_write(tmp_path, case, monkeypatch):
+    store_pp, new_pp, store_state, new_state = SIGNAL_MISMATCHES[case]
+    path = tmp_path / "s.zarr"
+    ct.io.write_zarr(store_pp(_cell_types(["cell0", "cell1"], 3)), path, chunk_genes=CHUNK_GENES)
+    adata_new = new_pp(_cell_types(["new0"], 4))
+    before, stats = _tree(tmp_path), _stats(tmp_path)
+
+    def no_write(*args, **options):
+        raise AssertionError("the append started writing")
+
+    monkeypatch.setattr(_append, "atomic_write", no_write)
+    time.sleep(0.01)  # a write would show in a modification time
+    message = rf"the store's {store_state}.*; the new cell types' {new_state}"
+    with pytest.raises(ValueError, match=message):
+        ct.io.append_cell_types(adata_new, path)
+    assert _tree(tmp_path) == before  # every byte of every file, the manifest included
+    assert _stats(tmp_path) == stats  # no file or folder written, made or removed
+    ct.io.verify(path)
+
+
+SIGNAL_MATCHES = {
+    "raw": _raw,
+    "depth_log1p": _normalised("depth_log1p"),
+    "zscore_binarised": lambda adata: _binarised()(_normalised("zscore")(adata)),
+}
+
+
+@pytest.mark.parametrize("case", list(SIGNAL_MATCHES))
+def test_new_cell_types_on_the_store_scale_are_appended_with_their_records(tmp_path, case):
+    process = SIGNAL_MATCHES[case]
+    path = tmp_path / "s.zarr"
+    old = process(_cell_types(["cell0", "cell1"], 3))
+    ct.io.write_zarr(old, path, chunk_genes=CHUNK_GENES)
+    adata_new = process(_cell_types(["new0"], 4))
+    ct.io.append_cell_types(adata_new, path)
+    read = ct.io.read_zarr(path, lazy=False)
+    _assert_same(read, ad.concat([old, adata_new], join="outer"))
+    state = _append.signal_state
+    assert state(ct.get.metadata(read)) == state(ct.get.metadata(old))
+    # The records' per-cell-type tables (scale factors, thresholds) cover the new rows too.
+    records, stored, added = (ct.get.metadata(a).get("pp", {}) for a in (read, old, adata_new))
+    tables = [("normalize", "scale_factors"), ("normalize", "centers"), ("binarize", "thresholds")]
+    for step, key in [(step, key) for step, key in tables if key in stored.get(step, {})]:
+        expected = pd.concat([stored[step][key], added[step][key]])
+        pd.testing.assert_frame_equal(records[step][key], expected)
+    assert (case == "raw") == (not any(key in records.get(s, {}) for s, key in tables))
+    ct.io.verify(path)
+
+
+def test_a_normalisation_of_unknown_method_is_not_appended_to(tmp_path):
+    path = tmp_path / "s.zarr"
+    old = _normalised("depth")(_cell_types(["cell0"], 3))
+    del old.uns["chromtools"]["pp"]["normalize"]["method"]  # as ad.concat leaves it
+    ct.io.write_zarr(old, path, chunk_genes=CHUNK_GENES)
+    adata_new = _normalised("depth")(_cell_types(["new0"], 4))
+    del adata_new.uns["chromtools"]["pp"]["normalize"]["method"]
+    with pytest.raises(ValueError, match=r"normalised with an unknown method"):
+        ct.io.append_cell_types(adata_new, path)
+
+
+# --- an append bigger than the disk leaves the previous store and no debris --------
+
+
+def _random_signal(adata: ad.AnnData, lazy: bool) -> ad.AnnData:
+    """Incompressible values, in chunks of one cell type (lazy) or whole (eager)."""
+    rng = np.random.default_rng(1)
+    for key in list(adata.layers):
+        adata.layers[key] = rng.random(adata.shape, dtype=np.float32)
+    signal = rng.random(adata.obsm["histone"].shape, dtype=np.float32)
+    chunks = (1, CHUNK_GENES, *signal.shape[2:])
+    adata.obsm["histone"] = da.from_array(signal, chunks=chunks) if lazy else signal
+    return adata
+
+
+@pytest.mark.parametrize("lazy", [True, False], ids=["dask-threads", "zarr-concurrent"])
+def test_an_append_bigger_than_the_disk_leaves_the_store_and_no_debris(small_disk, fill_up, lazy):
+    path = small_disk / "s.zarr"
+    old = _cell_types(["cell0"], 3, n_genes=400)
+    ct.io.write_zarr(old, path, chunk_genes=CHUNK_GENES)
+    fill_up(small_disk, leave=1024 * 1024)  # room for the metadata, not for the rows
+    before = _tree(path)
+    big = _random_signal(_cell_types([f"new{i}" for i in range(4)], 4, n_genes=400), lazy)
+    for _ in range(5):
+        with pytest.raises(OSError, match=rf"cannot write {re.escape(str(path))}: No space") as e:
+            ct.io.append_cell_types(big, path)
+        assert e.value.errno == errno.ENOSPC
+        assert sorted(p.name for p in small_disk.iterdir()) == ["filler", "s.zarr"]
+        time.sleep(0.3)  # a late writer would have recreated the temporary by now
+        assert sorted(p.name for p in small_disk.iterdir()) == ["filler", "s.zarr"]
+        assert _tree(path) == before
+    ct.io.verify(path)
+    _assert_same(ct.io.read_zarr(path, lazy=False), old)
+    (small_disk / "filler").unlink()  # with room again, the same append succeeds
+    ct.io.append_cell_types(big, path)
+    assert ct.io.read_zarr(path).n_obs == 5
+    assert sorted(p.name for p in small_disk.iterdir()) == ["s.zarr"]

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import re
+import shutil
+import threading
+import time
 from pathlib import Path
 
+import anndata as ad
 import dask.array as da
 import numpy as np
 import pandas as pd
@@ -110,3 +116,66 @@ def test_text_with_missing_values_comes_back_missing_not_the_string_nan(syntheti
     pd.testing.assert_frame_equal(back.var, adata.var)
     pd.testing.assert_frame_equal(back.uns["table"], adata.uns["table"])
     assert adata.var["chrom"].dtype == object  # the object written is left as it was
+
+
+# --- a write bigger than the disk leaves the previous store and no debris ----------
+
+
+def _bigger_than_the_disk(lazy: bool) -> ad.AnnData:
+    """8 MB of incompressible signal in 4 × 10 chunks, for a 4 MiB disk."""
+    rng = np.random.default_rng(0)
+    adata = ad.AnnData(X=rng.random((4, 2000), dtype=np.float32))
+    signal = rng.random((4, 2000, 5, 50), dtype=np.float32)
+    adata.obsm["histone"] = da.from_array(signal, chunks=(1, 200, 5, 50)) if lazy else signal
+    return adata
+
+
+@pytest.mark.parametrize("lazy", [True, False], ids=["dask-threads", "zarr-concurrent"])
+def test_a_write_bigger_than_the_disk_leaves_the_old_store_and_no_debris(
+    synthetic, small_disk, lazy
+):
+    """One chunk write fails with ENOSPC while other threads still write chunks into the
+    temporary: its removal must come after the last of them, or they recreate it."""
+    path = small_disk / "s.zarr"
+    ct.io.write_zarr(synthetic, path, chunk_genes=16)
+    before = _digest(path)
+    big = _bigger_than_the_disk(lazy)
+    for _ in range(5):
+        with pytest.raises(OSError, match=rf"cannot write {re.escape(str(path))}: No space") as e:
+            ct.io.write_zarr(big, path, overwrite=True, chunk_genes=200)
+        assert e.value.errno == errno.ENOSPC
+        assert sorted(p.name for p in small_disk.iterdir()) == ["s.zarr"]
+        time.sleep(0.3)  # a late writer would have recreated the temporary by now
+        assert sorted(p.name for p in small_disk.iterdir()) == ["s.zarr"]
+        assert _digest(path) == before
+    ct.io.verify(path)
+    np.testing.assert_array_equal(
+        ct.io.read_zarr(path, lazy=False).obsm["histone"], synthetic.obsm["histone"]
+    )
+
+
+def test_the_write_ends_after_its_last_writer_and_refuses_later_ones(tmp_path):
+    """Leaving :func:`_zarr.writing` waits for a write still in flight, and a chunk written
+    later (a straggling thread) is refused without creating anything."""
+    tmp = tmp_path / "t.zarr"
+    ended = []
+
+    def slow_writer(gate):
+        with gate.passage():
+            time.sleep(0.3)
+            ended.append(time.monotonic())
+
+    with _zarr.writing(tmp) as store:
+        array = zarr.open_group(store, mode="w").create_array(
+            "a", shape=(4,), chunks=(1,), dtype="f4"
+        )
+        writer = threading.Thread(target=slow_writer, args=(store.gate,))
+        writer.start()
+        time.sleep(0.05)
+    left = time.monotonic()
+    writer.join()
+    assert ended and ended[0] <= left
+    shutil.rmtree(tmp)
+    with pytest.raises(ct.StoreError, match="has ended"):
+        array[:] = 1.0
+    assert not tmp.exists()

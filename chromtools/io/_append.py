@@ -24,7 +24,9 @@ import numpy as np
 import pandas as pd
 import zarr
 from anndata.io import read_elem, write_elem
+from zarr.storage import LocalStore
 
+from .._constants import META
 from .._errors import StoreError
 from .._utils import dask_progress
 from ._atomic import STORE_MANIFEST, as_path, atomic_write, check_readable
@@ -35,6 +37,7 @@ from ._zarr import (
     _unwritable,
     _write_manifest,
     checked_manifest,
+    writing,
 )
 
 # Zarr's metadata files (both formats): small, rewritten by an append, so copied.
@@ -43,6 +46,12 @@ _METADATA = {".zarray", ".zattrs", ".zgroup", ".zmetadata", "zarr.json"}
 _NO_LINKS = {errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP}
 # uns["chromtools"] entries that fix what a row of the 4-D arrays means.
 _LAYOUT = ("marks", "bin_size", "window", "var_names")
+# ct.pp.normalize methods that divide each track by a statistic over the genes.
+_SCALED = ("depth", "depth_log1p", "zscore")
+# How signal_state names a normalisation whose record lost its method (ad.concat).
+_UNKNOWN = "an unknown method"
+# Tables of the pp records with one row per cell type: the new cell types' rows join them.
+_ROW_RECORDS = {"normalize": ("scale_factors", "centers"), "binarize": ("thresholds",)}
 
 
 @dataclass
@@ -57,6 +66,8 @@ class _Plan:
     rewritten: list[str]
     old: ad.AnnData
     new: ad.AnnData
+    # Per-cell-type tables of uns' pp records (scale factors), by path: the rows of both.
+    records: dict[str, pd.DataFrame]
 
 
 def _label(name: str) -> str:
@@ -143,11 +154,8 @@ def _check_genes(adata_new: ad.AnnData, stored: pd.Index, path: Path) -> None:
     )
 
 
-def _check_layout(adata_new: ad.AnnData, root: zarr.Group, path: Path) -> None:
+def _check_layout(new: dict, stored: dict, path: Path) -> None:
     """Marks, bin size, window and the genes of the 4-D arrays' axis 1 must be the store's."""
-    has_layout = "uns" in root and "chromtools" in root["uns"]
-    stored = read_elem(root["uns"]["chromtools"]) if has_layout else {}
-    new = adata_new.uns.get("chromtools", {})
     for key in _LAYOUT:
         if key not in stored and key not in new:
             continue
@@ -157,6 +165,86 @@ def _check_layout(adata_new: ad.AnnData, root: zarr.Group, path: Path) -> None:
                 f"adata_new.uns['chromtools'][{key!r}] is {_show(ours)}, but {path} holds "
                 f"{_show(theirs)}; appended cell types must have the store's {key}"
             )
+
+
+def signal_state(meta: dict) -> dict[str, str]:
+    """What the per-cell-type values of an object mean, from its ``uns['chromtools']``.
+
+    One phrase per ``ct.pp`` step that changes the scale of every cell type's
+    values: ``normalize`` (raw, or the method, a method it was forced on top
+    of, and the number of genes its per-track statistics were taken over) and
+    ``binarize`` (not run, or which expression, threshold and layer). Two
+    objects whose rows may share a store have equal states. The other steps
+    are not part of it: ``crop`` and ``rebin`` set the window and bin size,
+    compared as layout (rebin's mean keeps the scale of the bins); ``split``,
+    ``log_fold_change`` and ``one_hot`` write ``var``/``varm``, which stay the
+    store's; ``add_expression`` records only the latest cell type it filled.
+    """
+    steps = meta.get("pp", {}) if isinstance(meta, dict) else {}
+    normalize = steps.get("normalize")
+    if normalize is None or normalize.get("method", "") is None:
+        scale = "signal is raw (not normalised by ct.pp.normalize)"
+    elif "method" not in normalize:
+        scale = f"signal is normalised with {_UNKNOWN} (the record names none, as after ad.concat)"
+    else:
+        method, previous = str(normalize["method"]), normalize.get("previous")
+        scale = f"signal is normalised with {method}"
+        if previous is not None:
+            known = not str(previous).startswith("unknown")
+            scale += f" on top of {previous if known else _UNKNOWN} (force=True)"
+        if method in _SCALED and normalize.get("n_genes") is not None:
+            scale += f" (per-track statistics over {int(normalize['n_genes'])} genes)"
+    binarize = steps.get("binarize")
+    if binarize is None:
+        labels = "labels are not made by ct.pp.binarize"
+    else:
+        layer, threshold = binarize.get("layer"), binarize.get("threshold")
+        source = "X" if layer is None else f"layers[{str(layer)!r}]"
+        threshold = threshold if isinstance(threshold, str) else float(threshold)
+        labels = (
+            f"labels are made by ct.pp.binarize ({source} at threshold {threshold!r} into "
+            f"layers[{str(binarize.get('key_added'))!r}])"
+        )
+    return {"normalize": scale, "binarize": labels}
+
+
+def _redo(step: str, meta: dict) -> str:
+    """How to bring new cell types to the ``step`` state of the store of metadata ``meta``."""
+    record = meta.get("pp", {}).get(step)
+    if step == "normalize":
+        if record is None or record.get("method", "") is None:
+            return "append their raw signal, before ct.pp.normalize"
+        if "method" in record and record.get("previous") is None:
+            return f"run ct.pp.normalize(adata_new, method={str(record['method'])!r}) on raw signal"
+        return "normalise their raw signal as the store's was"
+    if record is None:
+        return "make their labels as the store's were made, without ct.pp.binarize"
+    threshold = record.get("threshold")
+    threshold = threshold if isinstance(threshold, str) else float(threshold)
+    return (
+        f"run ct.pp.binarize(adata_new, layer={record.get('layer')!r}, threshold={threshold!r}, "
+        f"key_added={str(record.get('key_added'))!r})"
+    )
+
+
+def _check_signal(new: dict, stored: dict, path: Path) -> None:
+    """New cell types' values must be on the store's scale: the same :func:`signal_state`."""
+    ours, theirs = signal_state(new), signal_state(stored)
+    unknown = _UNKNOWN in theirs["normalize"] or _UNKNOWN in ours["normalize"]
+    if ours == theirs and not unknown:
+        return
+    steps = [step for step in theirs if ours[step] != theirs[step]] or ["normalize"]
+    differ = "; ".join(
+        f"the store's {theirs[step]}; the new cell types' {ours[step]}" for step in steps
+    )
+    if unknown:
+        fix = "normalise the store's and the new cell types' raw signal again and write the union"
+    else:
+        fix = "; ".join(_redo(step, stored) for step in steps)
+    raise ValueError(
+        f"adata_new cannot join {path}: {differ}. Rows of one store must be on one scale: "
+        f"{fix}, or write the union with ct.io.write_zarr"
+    )
 
 
 def _check_elements(
@@ -206,6 +294,21 @@ def _check_elements(
             )
 
 
+def _row_records(new: dict, stored: dict) -> dict[str, pd.DataFrame]:
+    """The store's per-cell-type record tables (``scale_factors`` of ``normalize``…) with
+    the new cell types' rows added, by their path in the store."""
+    records = {}
+    for step, keys in _ROW_RECORDS.items():
+        ours, theirs = new.get("pp", {}).get(step, {}), stored.get("pp", {}).get(step, {})
+        for key in keys:
+            if isinstance(ours.get(key), pd.DataFrame) and isinstance(
+                theirs.get(key), pd.DataFrame
+            ):
+                frame = pd.concat([theirs[key], ours[key]], join="outer")
+                records[f"uns/{META}/pp/{step}/{key}"] = frame
+    return records
+
+
 def _plan(adata_new: ad.AnnData, path: Path) -> _Plan:
     """Check ``adata_new`` against the store at ``path``; read what will be rewritten."""
     manifest = checked_manifest(
@@ -228,7 +331,10 @@ def _plan(adata_new: ad.AnnData, path: Path) -> _Plan:
     stored = _stored_elements(root)
     new = _new_elements(adata_new)
     _check_elements(stored, new, len(obs), path)
-    _check_layout(adata_new, root, path)
+    stored_meta = read_elem(root["uns"][META]) if "uns" in root and META in root["uns"] else {}
+    new_meta = adata_new.uns.get(META, {})
+    _check_layout(new_meta, stored_meta, path)
+    _check_signal(new_meta, stored_meta, path)
     grown = {name: new[name] for name, element in stored.items() if _grows_by_chunks(element)}
     rewritten = {name: read_elem(stored[name]) for name in stored if name not in grown}
     old = _only(obs, var_names, rewritten)
@@ -240,6 +346,7 @@ def _plan(adata_new: ad.AnnData, path: Path) -> _Plan:
         rewritten=list(rewritten),
         old=old,
         new=_only(adata_new.obs, var_names, {name: new[name] for name in rewritten}),
+        records=_row_records(new_meta, stored_meta),
     )
 
 
@@ -271,19 +378,24 @@ def _reuse_files(source: Path, target: Path, manifest: dict, skip: list[str]) ->
 
 
 def _write_rows(array: zarr.Array, values: np.ndarray | da.Array, start: int, name: str) -> None:
-    """Write ``values`` as rows ``start``… of ``array``: whole new chunks, one a row."""
+    """Write ``values`` as rows ``start``… of ``array``: whole new chunks, one a row.
+
+    Lazy values are computed and written by threads of this process, as anndata
+    writes them: the write's temporary refuses writers once the append ended.
+    """
     rows = slice(start, start + values.shape[0])
     if isinstance(values, da.Array):
         values = values.astype(array.dtype).rechunk((1, *array.chunks[1:]))
         with dask_progress(f"appending {name}"):
-            da.store(values, array, regions=(rows,), lock=False)
+            da.store(values, array, regions=(rows,), lock=False, scheduler="threads")
     else:
         array[rows] = np.asarray(values, dtype=array.dtype)
 
 
-def _append(plan: _Plan, path: Path, tmp: Path) -> None:
-    reused = _reuse_files(path, tmp, plan.manifest, ["obs", *plan.rewritten])
-    root = zarr.open_group(tmp, mode="r+", use_consolidated=False)
+def _append(plan: _Plan, path: Path, tmp: Path, store: LocalStore) -> None:
+    skip = ["obs", *plan.rewritten, *plan.records]
+    reused = _reuse_files(path, tmp, plan.manifest, skip)
+    root = zarr.open_group(store, mode="r+", use_consolidated=False)
     n_new = plan.new.n_obs
     for name, values in plan.grown.items():
         array = root[name]
@@ -293,13 +405,17 @@ def _append(plan: _Plan, path: Path, tmp: Path) -> None:
     merged = ad.concat([plan.old, plan.new], join="outer")
     text = {k: v for k, v in plan.manifest.get("text_columns", {}).items() if k != "obs"}
     write_elem(root, "obs", _frame_writable(merged.obs, "obs", text))
+    for where, frame in plan.records.items():
+        parent, _, key = where.rpartition("/")
+        text.pop(where, None)
+        write_elem(root[parent], key, _frame_writable(frame, where, text))
     for name in plan.rewritten:
         slot, _, key = name.partition("/")
         if key:
             write_elem(root[slot], key, getattr(merged, slot)[key])
         else:
             write_elem(root, slot, merged.X)
-    zarr.consolidate_metadata(tmp)
+    zarr.consolidate_metadata(store)
     _write_manifest(tmp, plan.manifest.get("uns_types", {}), text, reused)
 
 
@@ -325,7 +441,9 @@ def append_cell_types(adata_new: ad.AnnData, store: str | os.PathLike) -> None:
         The cell types to add: the store's genes (``var_names``, same order),
         the same ``X``, ``layers`` and ``obsm`` keys with the same shape per
         cell type, the same ``uns['chromtools']`` marks, bin size, window and
-        signal genes, and names not yet in the store. Arrays may be lazy
+        signal genes, the same signal state (raw, or normalised with the
+        store's method and options; binarised as the store's or not), and
+        names not yet in the store. Arrays may be lazy
         (dask); they are streamed chunk by chunk.
     store
         A chromtools Zarr store written by :func:`write_zarr` (or
@@ -341,7 +459,10 @@ def append_cell_types(adata_new: ad.AnnData, store: str | os.PathLike) -> None:
     ------
     ValueError
         ``adata_new`` does not match the store (genes, marks, bins, bin size,
-        keys, shapes or dtypes), or names a cell type the store holds.
+        keys, shapes or dtypes), names a cell type the store holds, or holds
+        values on another scale: its :func:`ct.pp.normalize` or
+        :func:`ct.pp.binarize` record (raw or normalised, the method and its
+        options, binarised or not) differs from the store's.
     chromtools.StoreError
         ``store`` is not a chromtools store (no manifest), or it is incomplete
         or damaged.
@@ -352,6 +473,10 @@ def append_cell_types(adata_new: ad.AnnData, store: str | os.PathLike) -> None:
         raise TypeError(f"adata_new must be an AnnData, got {type(adata_new).__name__}")
     path = check_readable(as_path(store, "store"), "store")
     _plan(adata_new, path)  # every check before any work
-    with atomic_write(path, overwrite=True, kind="store") as tmp, _unwritable(path):
+    with (
+        atomic_write(path, overwrite=True, kind="store") as tmp,
+        _unwritable(path),
+        writing(tmp) as written,
+    ):
         # Again under the writers' lock: another append may have finished meanwhile.
-        _append(_plan(adata_new, path), path, tmp)
+        _append(_plan(adata_new, path), path, tmp, written)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
 import uuid
 import zlib
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ import zarr
 from anndata._io.specs.registry import IORegistryError
 from anndata.experimental import read_elem_lazy
 from anndata.io import read_elem, write_elem
+from zarr.storage import LocalStore
 
 from .._errors import StoreError
 from .._utils import check_int, dask_progress
@@ -26,6 +28,81 @@ from ._atomic import STORE_FORMAT, STORE_MANIFEST, atomic_write, check_destinati
 # Genes per chunk along the gene axis of every array: one chunk of histone
 # signal for 1,024 genes × 5 marks × 100 bins is 2 MB of float32.
 CHUNK_GENES = 1024
+
+
+class _Gate:
+    """The writes in flight into one temporary store, and the end of them.
+
+    A write that fails (a full disk) raises from the first chunk that fails
+    while dask's threads and zarr's event loop are still writing other
+    chunks; a chunk written after the temporary was removed makes its folders
+    again, and that debris outlives the write. Every write into the store
+    passes the gate: :meth:`close` refuses the writes still to come and
+    returns once the last one in flight has ended, so the temporary is removed
+    only after its last writer stopped.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._changed = threading.Condition()
+        self._in_flight = 0
+        self._closed = False
+
+    @contextlib.contextmanager
+    def passage(self) -> Iterator[None]:
+        with self._changed:
+            if self._closed:
+                raise StoreError(f"the write into {self.root} has ended; nothing more is written")
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._in_flight -= 1
+                self._changed.notify_all()
+
+    def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            self._changed.wait_for(lambda: self._in_flight == 0)
+
+
+class _WriteStore(LocalStore):
+    """The temporary of a write: a ``LocalStore`` whose every write passes one :class:`_Gate`."""
+
+    def __init__(self, root: Path | str, *, read_only: bool = False, gate: _Gate | None = None):
+        super().__init__(root, read_only=read_only)
+        self.gate = _Gate(self.root) if gate is None else gate
+
+    def with_read_only(self, read_only: bool = False) -> _WriteStore:
+        return type(self)(self.root, read_only=read_only, gate=self.gate)
+
+    async def set(self, key, value) -> None:
+        with self.gate.passage():
+            await super().set(key, value)
+
+    async def set_if_not_exists(self, key, value) -> None:
+        with self.gate.passage():
+            await super().set_if_not_exists(key, value)
+
+    def set_sync(self, key, value) -> None:
+        with self.gate.passage():
+            super().set_sync(key, value)
+
+
+@contextlib.contextmanager
+def writing(tmp: Path) -> Iterator[_WriteStore]:
+    """The store to write the temporary ``tmp`` through; on leaving, whether the body
+    succeeded or raised, no write into ``tmp`` is still running or will start.
+
+    Enter it inside :func:`~chromtools.io._atomic.atomic_write`, so that its removal
+    of a failed temporary comes after the last write into it.
+    """
+    store = _WriteStore(tmp)
+    try:
+        yield store
+    finally:
+        store.gate.close()
 
 
 def _chunks(shape: tuple[int, ...], gene_axis: int, chunk_genes: int) -> tuple[int, ...]:
@@ -353,8 +430,12 @@ def write_zarr(
             "replace under its parent; write adata.copy() there, or write to another path"
         )
     uns_types = _sequence_types(adata.uns)
-    with atomic_write(path, overwrite=overwrite, kind="store") as tmp, _unwritable(path):
-        root = zarr.open_group(tmp, mode="w", zarr_format=ad.settings.zarr_write_format)
+    with (
+        atomic_write(path, overwrite=overwrite, kind="store") as tmp,
+        _unwritable(path),
+        writing(tmp) as store,
+    ):
+        root = zarr.open_group(store, mode="w", zarr_format=ad.settings.zarr_write_format)
         root.attrs.update({"encoding-type": "anndata", "encoding-version": "0.1.0"})
         text: dict[str, list[str]] = {}
         write_elem(root, "obs", _frame_writable(adata.obs, "obs", text))
@@ -372,7 +453,7 @@ def write_zarr(
                     write_elem(root[slot], key, value)
                     continue
                 _write_array(root[slot], key, value, _chunks(value.shape, gene_axis, chunk_genes))
-        zarr.consolidate_metadata(tmp)
+        zarr.consolidate_metadata(store)
         _write_manifest(tmp, uns_types, text)
     if reading_target:
         _rebind(adata, path, reading_target)
