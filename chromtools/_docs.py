@@ -73,7 +73,10 @@ _SHOW_SAVE = """show
         figure, for multi-panel plots) to draw on further.
     save
         File to save the figure to; its suffix names the format (``.png``,
-        ``.pdf``, ``.svg``…), its folder must exist."""
+        ``.pdf``, ``.svg``…). Its folder must exist and be writable (checked
+        before drawing); the figure is written beside it and renamed over
+        the file, so a failed save (a full disk) leaves an earlier figure of
+        that name whole."""
 PLOT = {
     "ax_show_save": "ax\n        Axes to draw on; a new figure by default.\n    " + _SHOW_SAVE,
     "show_save": _SHOW_SAVE,

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 # ``logger`` is imported from here by tl modules; it lives in _logging.
 from ._logging import LEVELS, logger, set_verbosity
 
-__all__ = ["SEED_MAX", "Settings", "check_device", "check_seed", "logger", "settings"]
+__all__ = [
+    "SEED_MAX", "Settings", "check_device", "check_seed", "logger", "resolve_seed", "settings",
+]  # fmt: skip
 
 _DEVICES = ("auto", "cpu", "cuda", "mps")
 _INDEXED_CUDA = re.compile(r"^cuda:\d+$")
@@ -41,6 +43,11 @@ def check_seed(value: object, name: str = "seed") -> int:
             f"{name} must be an integer from 0 to 2**32 - 1 ({SEED_MAX}), got {value!r}"
         )
     return int(value)
+
+
+def resolve_seed(seed: object, name: str = "seed") -> int:
+    """``seed`` checked (:func:`check_seed`), or ``ct.settings.seed`` for None."""
+    return settings.seed if seed is None else check_seed(seed, name)
 
 
 def _is_int(value: object) -> bool:

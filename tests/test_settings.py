@@ -137,3 +137,47 @@ def test_progress_is_silent_when_switched_off(capsys, restore_settings):
     ct.settings.progress = False
     list(progress(range(10), desc="hidden"))
     assert capsys.readouterr().err == ""
+
+
+def _histone():
+    adata = ct.datasets.synthetic_histone(2, 40, n_bins=10, seed=0)
+    ct.pp.split(adata, seed=0)
+    return adata
+
+
+@pytest.mark.parametrize("seed", [2**32, 2**64, -1, 1.5])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda seed: ct.datasets.synthetic_histone(2, 20, n_bins=10, seed=seed),
+        lambda seed: ct.datasets.synthetic_sequences(10, 50, seed=seed),
+        lambda seed: ct.pp.split(_histone(), seed=seed),
+        lambda seed: ct.tl.attribute(_histone(), "none", seed=seed),
+        lambda seed: ct.tl.in_silico_deletion(_histone(), "none", seed=seed),
+        lambda seed: __import__("chromtools.tl._metrics").tl._metrics.bootstrap_interval(
+            [0, 1, 1], [0.2, 0.7, 0.9], "classification", "auroc", seed=seed
+        ),
+    ],
+    ids=[
+        "synthetic_histone",
+        "synthetic_sequences",
+        "split",
+        "attribute",
+        "deletion",
+        "bootstrap_interval",
+    ],  # fmt: skip
+)
+def test_every_seed_is_checked_against_one_range(call, seed):
+    """One range, 0 to 2**32 - 1 (what torch, numpy and scikit-learn all accept), everywhere
+    a seed is taken, checked before any work."""
+    with pytest.raises(ValueError, match=r"seed must be an integer from 0 to 2\*\*32 - 1"):
+        call(seed)
+
+
+def test_subsample_curve_refuses_seeds_its_runs_would_push_past_the_range():
+    adata = _histone()
+    with pytest.raises(ValueError, match=r"seed \+ n_boot - 1 = 4294967296 is above"):
+        ct.tl.subsample_curve(adata, "cell0", "cell1", fractions=[0.5], n_boot=2, seed=2**32 - 1)
+    assert "subsample_curve" not in adata.uns and not any(
+        k.startswith("deepchrome") for k in adata.uns
+    )

@@ -9,7 +9,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from .._settings import settings
+from .._settings import resolve_seed
 from .._utils import CORE_MARKS, check_int, check_number
 from ..io._anndata import new_anndata
 
@@ -211,7 +211,7 @@ def synthetic_histone(
     n_bins = check_int(n_bins, "n_bins", minimum=10)
     bin_size = check_int(bin_size, "bin_size", minimum=1)
     noise = check_number(noise, "noise", minimum=0)
-    seed = settings.seed if seed is None else check_int(seed, "seed", minimum=0)
+    seed = resolve_seed(seed)
     cell_types = _cell_type_names(cell_types, n_cell_types)
     missing = _missing_expression(expression_missing, cell_types)
     rng = np.random.default_rng(seed)

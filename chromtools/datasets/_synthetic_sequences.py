@@ -10,7 +10,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from .._settings import settings
+from .._settings import resolve_seed
 from .._utils import check_int, check_number
 from ..get._aligned import META
 from ..io._anndata import new_anndata
@@ -247,7 +247,7 @@ def synthetic_sequences(
             raise ValueError(f"{name} must be between 0 and 1, got {value}")
     n_regions = check_int(n_regions, "n_regions", minimum=1)
     width = check_int(width, "width", minimum=1)
-    seed = settings.seed if seed is None else check_int(seed, "seed", minimum=0)
+    seed = resolve_seed(seed)
     if fasta is not None:
         fasta = check_file_destination(fasta, "fasta")  # before any work
     motif_of = _motifs_by_cell_type(cell_types, motifs)

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._settings import settings
-from .._utils import check_int, check_number
+from .._settings import resolve_seed
+from .._utils import check_number
 from ._signal import record, start
 
 SPLITS = ("train", "valid", "test")
@@ -141,7 +141,7 @@ def split(
     valid = _chromosome_list(valid_chromosomes, "valid_chromosomes")
     shares = _check_fractions(fractions)
     try:
-        seed = settings.seed if seed is None else check_int(seed, "seed")
+        seed = resolve_seed(seed)
     except ValueError as error:
         raise ValueError(f"split: {error}") from None
     _check_split_key(adata, key_added)

@@ -32,7 +32,7 @@ import torch
 from anndata import AnnData
 from torch import nn
 
-from .._settings import settings
+from .._settings import resolve_seed
 from .._utils import check_int, progress
 from ..get._aligned import positions, stored_var_names
 from ._attention import pairwise_agreement
@@ -425,7 +425,7 @@ def attribute(
         DataFrame per cell type of ``n``, ``mean_pearson`` and ``median_pearson``.
     """
     batch_size = check_int(batch_size, "batch_size", minimum=1)
-    seed = settings.seed if seed is None else check_int(seed, "seed", minimum=0)
+    seed = resolve_seed(seed)
     models = _models(adata, key, keys, cell_types, genes, device)
     first = models[0]
     _check_method(method, compare, first.input_kind, key)

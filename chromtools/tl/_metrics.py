@@ -7,6 +7,7 @@ import pandas as pd
 from scipy import stats
 from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 
+from .._settings import check_seed
 from .._utils import check_int, check_number
 
 #: The metrics :func:`score` reports for each task.
@@ -105,7 +106,7 @@ def bootstrap_interval(
     level = check_number(level, "level", minimum=0, strict_minimum=True)
     if level >= 1:
         raise ValueError(f"level must be < 1, got {level:g}; e.g. 0.95 for a 95 % interval")
-    seed = check_int(seed, "seed")
+    seed = check_seed(seed)
     y_true, y_pred = _known(y_true, y_pred)
     if not len(y_true):
         raise ValueError("no sample has both a finite truth and a finite prediction")

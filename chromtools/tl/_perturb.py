@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 from anndata import AnnData
 
-from .._settings import settings
+from .._settings import resolve_seed
 from .._utils import check_int, progress
 from ._interpret import Interpreted, interpreted_model, on_status, scalar_output
 from ._records import RESERVED_KEYS, layer_key
@@ -386,7 +386,7 @@ def in_silico_deletion(
             f"in_silico_deletion: replace must be one of {list(REPLACEMENTS)}, got {replace!r}"
         )
     batch_size = check_int(batch_size, "batch_size", minimum=1)
-    seed = settings.seed if seed is None else check_int(seed, "seed", minimum=0)
+    seed = resolve_seed(seed)
     model = interpreted_model(
         adata, key, cell_types=cell_types, genes=genes, device=device, what="in_silico_deletion"
     )

@@ -9,6 +9,7 @@ import pandas as pd
 from anndata import AnnData
 
 from .._docs import SHARED, doc_params
+from .._settings import SEED_MAX, resolve_seed
 from .._utils import check_int, progress
 from ._config import TrainingConfig, training_config
 from ._records import check_key_added, rebuild
@@ -98,6 +99,12 @@ def subsample_curve(
         raise ValueError(f"{error}: n_boot must be at least 1") from None
     check_strategy(strategy)
     config = training_config(training, training_options, "subsample_curve")
+    last_seed = resolve_seed(config.seed) + n_boot - 1
+    if last_seed > SEED_MAX:
+        raise ValueError(
+            f"subsample_curve: run b trains with seed + b, and seed + n_boot - 1 = {last_seed} "
+            f"is above the largest seed, 2**32 - 1; choose a smaller seed"
+        )
     check_key_added(adata, key_added, "subsample_curve")
     chosen = choose_source(adata, source, model=model, source_key=source_key)
     (target,) = target_cell_types(adata, chosen, check_cell_type(adata, target, "target"))
