@@ -66,23 +66,27 @@ def sequence_results():
     return adata
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A folder on its own 4 MiB tmpfs, to fill up: a full disk, for real. Skipped (with the
-    reason) where this process may not mount one; unmounted afterwards."""
+def _tmpfs(folder: Path, options: str, what: str):
+    """Mount a tmpfs with ``options`` on the new ``folder``, yield it, unmount it; skipped (with
+    the reason) where this process may not mount one."""
     import subprocess
 
-    folder = tmp_path / "small_disk"
     folder.mkdir()
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)],
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
         capture_output=True,
         text=True,
     )
     if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip() or 'not root'}")
+        pytest.skip(f"cannot mount {what} here: {mounted.stderr.strip() or 'not root'}")
     yield folder
     subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A folder on its own 4 MiB tmpfs, to fill up: a full disk, for real."""
+    yield from _tmpfs(tmp_path / "small_disk", "size=4m", "a small tmpfs")
 
 
 def fill(folder: Path, leave: int = 0) -> None:
@@ -102,21 +106,8 @@ def fill(folder: Path, leave: int = 0) -> None:
 
 @pytest.fixture
 def read_only_folder(tmp_path):
-    """A folder on a read-only tmpfs (root may write into a chmod 555 folder; not here).
-    Skipped with the reason where this process may not mount one."""
-    import subprocess
-
-    folder = tmp_path / "read_only"
-    folder.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(folder)],
-        capture_output=True,
-        text=True,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a read-only tmpfs here: {mounted.stderr.strip() or 'not root'}")
-    yield folder
-    subprocess.run(["umount", "-l", str(folder)], check=False)
+    """A folder on a read-only tmpfs (root may write into a chmod 555 folder; not here)."""
+    yield from _tmpfs(tmp_path / "read_only", "size=1m,ro", "a read-only tmpfs")
 
 
 @pytest.fixture
