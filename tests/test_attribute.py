@@ -9,6 +9,7 @@ import torch
 from test_attention import DRIVER, informative_only
 
 import chromtools as ct
+from chromtools._results import RESULTS
 from chromtools.tl._attribute import (
     deeplift_shap,
     grad_x_input,
@@ -62,7 +63,9 @@ def test_the_planted_mark_and_bins_carry_the_largest_attribution(planted, model,
     assert by_mark.idxmax() == DRIVER and by_mark[DRIVER] > 2 * by_mark.drop(DRIVER).max(), by_mark
     by_bin = np.abs(values[:, :GENES, 0]).mean(axis=(0, 1))
     assert 17 <= by_bin.argmax() <= 22, by_bin.round(3)
-    params = adata.uns[f"{model}_attr"]["params"]
+    # one result per method: integrated gradients go under "deepchrome_integrated_gradients"
+    stored = RESULTS["attribution"].record_name(RESULTS["attribution"].default(model, method))
+    params = adata.uns[stored]["params"]
     assert params["method"] == method and params["cell_types"] == ["cell0", "cell1"]
     assert params["steps"] == steps
 
@@ -176,3 +179,26 @@ def test_unknown_keys_baselines_and_foreign_entries_are_refused(planted):
     with pytest.raises(ValueError, match="did not write"):
         ct.tl.attribute(adata, "deepchrome")
     assert adata.obsm["deepchrome_attr"].shape == (2, 1)
+
+
+def test_two_methods_keep_both_results(planted):
+    """Each method has its own key by default: integrated gradients after gradient×input
+    adds a result instead of replacing it, and each is read back by method."""
+    adata = planted.copy()
+    genes = list(adata.var_names[:GENES])
+    ct.tl.attribute(adata, "deepchrome", genes=genes)
+    first = np.array(ct.get.attributions(adata, "deepchrome"))
+    ct.tl.attribute(adata, "deepchrome", method="integrated_gradients", genes=genes, steps=8)
+    assert {"deepchrome_attr", "deepchrome_integrated_gradients_attr"} <= set(adata.uns)
+    np.testing.assert_array_equal(ct.get.attributions(adata, "deepchrome"), first)
+    integrated = ct.get.attributions(adata, "deepchrome", method="integrated_gradients")
+    np.testing.assert_array_equal(
+        integrated, ct.get.attributions(adata, "deepchrome_integrated_gradients")
+    )
+    assert np.isfinite(integrated[:, :GENES]).all() and not np.allclose(
+        integrated[:, :GENES], first[:, :GENES]
+    )
+    ct.tl.attribute(adata, "deepchrome", method="integrated_gradients", genes=genes[:2],
+                    steps=8, key_added="few_genes")  # fmt: skip
+    with pytest.raises(ValueError, match="several attribution results"):
+        ct.get.attributions(adata, "deepchrome", method="integrated_gradients")

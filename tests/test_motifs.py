@@ -244,6 +244,8 @@ def test_scan_motifs_stores_a_compact_table_and_its_params():
     params = adata.uns["motif_sites_params"]
     assert params == {
         "function": "scan_motifs",
+        "version": ct.__version__,
+        "key_added": "motif_sites",
         "release": "JASPAR2024",
         "collection": "CORE",
         "tax_group": "vertebrates",

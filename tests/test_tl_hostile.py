@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 import chromtools as ct
+from chromtools._results import RESERVED_KEYS
 from chromtools.tl import NormalizationWarning
 from chromtools.tl._data import Batches, Inputs
 from chromtools.tl._metrics import bootstrap_interval, score
-from chromtools.tl._records import RESERVED_KEYS
 
 TINY = {"epochs": 1, "seed": 0}
 

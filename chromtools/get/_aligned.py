@@ -16,6 +16,7 @@ import pandas as pd
 from anndata import AnnData
 
 from .._constants import META
+from .._results import RESULTS, find_result, materialised, storage_name
 
 
 def metadata(adata: AnnData) -> dict:
@@ -155,12 +156,13 @@ def attention(adata: AnnData, key: str) -> tuple:
     ``beta`` of shape (cell types, genes, marks), or None for a model
     without attention over marks (TransferChrome).
     """
-    alpha = aligned(adata, f"{key}_alpha")
-    beta = aligned(adata, f"{key}_beta") if f"{key}_beta" in adata.obsm else None
-    return alpha, beta
+    alpha, beta = RESULTS["attention"].slots(key)["obsm"]
+    return aligned(adata, alpha), aligned(adata, beta) if beta in adata.obsm else None
 
 
-def attributions(adata: AnnData, key: str, cell_type: str | None = None):
+def attributions(
+    adata: AnnData, key: str, cell_type: str | None = None, *, method: str | None = None
+):
     """Attributions that ``ct.tl.attribute`` stored for model ``key``.
 
     Parameters
@@ -169,31 +171,38 @@ def attributions(adata: AnnData, key: str, cell_type: str | None = None):
         Object on which ``ct.tl.attribute`` stored ``obsm[f"{key}_attr"]``
         (histone models) or ``varm[f"{key}_attr_{cell_type}"]`` (sequence models).
     key
-        The model's key (``/`` written ``_``).
+        The ``key_added`` of :func:`~chromtools.tl.attribute`, or the model's
+        key when it has attributions of one method only (``/`` written ``_``).
     cell_type
         For a sequence model, the cell type it explains; needed only when
         attributions of several cell types are stored under ``key``.
+    method
+        With a model's key: the attributions of this method
+        (``"integrated_gradients"``…), when several are stored.
 
     Returns
     -------
     Histone models: an array in the layout of the signal (cell types, genes,
     marks, bins), aligned to ``var``. Sequence models: (regions, length, 4).
     """
-    key = key.replace("/", "_")
-    if cell_type is None and f"{key}_attr" in adata.obsm:
-        return aligned(adata, f"{key}_attr")
-    prefix = f"{key}_attr_"
-    stored = [k[len(prefix) :] for k in adata.varm if k.startswith(prefix)]
+    result = RESULTS["attribution"]
+    key = find_result(adata, "attribution", key, method=method) or storage_name(key)
+    (histone,) = result.slots(key)["obsm"]
+    if cell_type is None and histone in adata.obsm:
+        return aligned(adata, histone)
+    per_cell = dict(zip(result.slots(key, cell_type=list(adata.obs_names))["varm"],
+                        adata.obs_names, strict=True))  # fmt: skip
+    stored = [per_cell[k] for k in adata.varm if k in per_cell]
     if cell_type is None and len(stored) == 1:
         cell_type = stored[0]
     if cell_type is None or cell_type not in stored:
         raise KeyError(
             f"no attributions of {key!r}"
             + (f" for cell type {cell_type!r}" if cell_type is not None else "")
-            + f": obsm[{key + '_attr'!r}] does not exist and varm holds them for cell types "
+            + f": obsm[{histone!r}] does not exist and varm holds them for cell types "
             f"{stored}; run ct.tl.attribute(adata, {key!r}) first"
         )
-    return adata.varm[prefix + cell_type]
+    return adata.varm[result.slots(key, cell_type=cell_type)["varm"][0]]
 
 
 def realign(adata: AnnData, *, copy: bool = False) -> AnnData | None:
@@ -216,10 +225,7 @@ def realign(adata: AnnData, *, copy: bool = False) -> AnnData | None:
     ``None``, or the copy when ``copy=True``. Sets the 4-D ``adata.obsm``
     arrays and ``adata.uns['chromtools']['var_names']``.
     """
-    if copy:
-        adata = adata.copy()
-    elif adata.is_view:
-        adata._init_as_actual(adata.copy())
+    adata = adata.copy() if copy else materialised(adata)
     four_d = [key for key, value in adata.obsm.items() if getattr(value, "ndim", 0) == 4]
     for key in four_d:
         adata.obsm[key] = aligned(adata, key)

@@ -12,8 +12,8 @@ from matplotlib.axes import Axes
 
 from .. import get
 from .._docs import doc_plot
+from .._results import RESULTS, kind_of, storage_name
 from ..tl._interpret import on_status
-from ..tl._records import layer_key
 from ._utils import (
     ON_OFF,
     axes,
@@ -50,8 +50,9 @@ def _one_cell_type(adata: AnnData, cell_type: object, available: Sequence[str], 
 
 
 def _attention(adata: AnnData, key: str, plot: str):
-    name = layer_key(key)
-    record = stored(adata, "uns", f"{name}_attention", plot, f"ct.tl.attention(adata, {key!r})")
+    name = storage_name(key)
+    uns = RESULTS["attention"].record_name(name)
+    record = stored(adata, "uns", uns, plot, f"ct.tl.attention(adata, {key!r})")
     alpha, beta = get.attention(adata, name)
     alpha = np.asarray(alpha, dtype=np.float64)
     beta = None if beta is None else np.asarray(beta, dtype=np.float64)
@@ -234,7 +235,7 @@ def deletion(
     """
     check_show_save(show, save)
     record = stored(adata, "uns", key, "deletion", "ct.tl.in_silico_deletion(adata, model)")
-    if not isinstance(record, dict) or "summary" not in record:
+    if kind_of(record) != "deletion":
         raise ValueError(
             f"ct.pl.deletion: adata.uns[{key!r}] was not written by in_silico_deletion"
         )
@@ -244,7 +245,9 @@ def deletion(
     )
     summary = summary[summary["cell_type"].astype(str) == cell_type]
     perturbations = list(dict.fromkeys(summary["perturbation"]))
-    names = [p.removeprefix(f"{key}_") for p in perturbations]
+    names = [
+        p.removeprefix(RESULTS["deletion"].slots(key, name="")["layers"][0]) for p in perturbations
+    ]
     width = 0.38
     with style():
         fig, ax = axes(ax, figsize=(max(3.5, 0.8 * len(names) + 1.5), 3.2))

@@ -10,17 +10,15 @@ from anndata import AnnData
 from matplotlib.axes import Axes
 
 from .._docs import doc_plot
+from .._results import RESULTS, storage_name
 from ..tl._motifs import SITES, _check_sites, _plan, scored_sites
-from ..tl._records import layer_key
 from ._utils import axes, check_show_save, colour, savefig_or_show, stored, style
 
 
 def _enrichment_table(adata: AnnData, key: str, plot: str):
-    name = layer_key(key)
     run = f"ct.tl.motif_enrichment(adata, {key!r})"
-    table = stored(adata, "uns", f"{name}_motifs", plot, run)
-    params = stored(adata, "uns", f"{name}_motifs_params", plot, run)
-    return table, params
+    table_key, params_key = RESULTS["motif_enrichment"].slots(key)["uns"][:2]
+    return stored(adata, "uns", table_key, plot, run), stored(adata, "uns", params_key, plot, run)
 
 
 def _motif_id(table, motif: str, key: str) -> str:
@@ -140,11 +138,11 @@ def motif_scatter(
     The axes when ``show=False``.
     """
     check_show_save(show, save)
-    a, b = layer_key(key), layer_key(reference)
+    a, b = storage_name(key), storage_name(reference)
     joined = stored(
         adata,
         "uns",
-        f"{a}_vs_{b}_motifs",
+        RESULTS["motif_enrichment"].slots(a, reference=b)["uns"][2],
         "motif_scatter",
         f"ct.tl.motif_enrichment(adata, {key!r}, reference={reference!r})",
     )

@@ -12,8 +12,8 @@ from anndata import AnnData
 
 from .. import get
 from .._docs import doc_plot
+from .._results import RESULTS, find_result, storage_name
 from ..tl._motifs import attributed_cell_type
-from ..tl._records import layer_key
 from ._attention import bin_centres
 from ._motifs import sites_in
 from ._utils import check_show_save, colour, grid, savefig_or_show, stored, style
@@ -38,12 +38,14 @@ def _gene(adata: AnnData, gene: object, plot: str) -> int:
 
 def _shading(adata: AnnData, key: str, by: str, column: int, marks: list[str]):
     """(cell types, bins) weight per bin: |attribution| summed over marks, or mean α."""
-    name = layer_key(key)
+    name = storage_name(key)
     if by == "attribution":
-        stored(adata, "obsm", f"{name}_attr", "signal", f"ct.tl.attribute(adata, {key!r})")
+        (slot,) = RESULTS["attribution"].slots(name)["obsm"]
+        stored(adata, "obsm", slot, "signal", f"ct.tl.attribute(adata, {key!r})")
         values = np.abs(np.asarray(get.attributions(adata, name)[:, column], dtype=float))
     elif by == "alpha":
-        stored(adata, "obsm", f"{name}_alpha", "signal", f"ct.tl.attention(adata, {key!r})")
+        slot = RESULTS["attention"].slots(name)["obsm"][0]
+        stored(adata, "obsm", slot, "signal", f"ct.tl.attention(adata, {key!r})")
         values = np.asarray(get.attention(adata, name)[0][:, column], dtype=float)
     else:
         raise ValueError(f"shade_by must be 'attribution' or 'alpha', got {by!r}")
@@ -143,10 +145,12 @@ def signal(
 
 def _attributed(adata: AnnData, key: str, cell_type: str | None) -> tuple[str, str, np.ndarray]:
     """The cell type explained (checked as motif_enrichment checks it), the method, the values."""
-    name = layer_key(key)
+    result = RESULTS["attribution"]
+    name = find_result(adata, "attribution", key) or storage_name(key)
     cell_type = attributed_cell_type(adata, key, name, cell_type, "ct.pl.attribution")
-    method = adata.uns.get(f"{name}_attr", {}).get("params", {}).get("method", "grad_x_input")
-    return cell_type, method, adata.varm[f"{name}_attr_{cell_type}"]
+    record = adata.uns.get(result.record_name(name), {})
+    method = record.get("params", {}).get("method", "grad_x_input")
+    return cell_type, method, adata.varm[result.slots(name, cell_type=cell_type)["varm"][0]]
 
 
 @doc_plot

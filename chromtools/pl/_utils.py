@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 from anndata import AnnData
 
+from .._results import storage_name
 from ..io._atomic import atomic_file, check_file_destination
-from ..tl._records import layer_key
 
 # Sans-serif, no top/right spines, light grid: close to scanpy's and CREsted's defaults.
 STYLE = {
@@ -171,7 +171,7 @@ def fitted(adata: AnnData, key: str, plot: str) -> dict:
 
 def predictions(adata: AnnData, key: str, plot: str) -> np.ndarray:
     """(cell types, genes) predictions of ``key`` from ``layers``, as float64."""
-    name = layer_key(key)
+    name = storage_name(key)
     values = stored(adata, "layers", name, plot, f"ct.tl.predict(adata, {key!r})")
     return np.asarray(values, dtype=np.float64)
 

@@ -18,6 +18,7 @@ from anndata import AnnData
 
 from .._dask import compute, resolve_client
 from .._docs import SHARED, doc_params
+from .._results import materialised
 from .._utils import check_int, dask_progress
 from ..get._aligned import META, histone, marks, metadata
 
@@ -42,11 +43,7 @@ def start(adata: AnnData, copy: bool) -> AnnData:
     """
     if not isinstance(copy, bool):
         raise ValueError(f"copy must be True or False, got {copy!r}")
-    if copy:
-        return adata.copy()
-    if adata.is_view:
-        adata._init_as_actual(adata.copy())
-    return adata
+    return adata.copy() if copy else materialised(adata)
 
 
 def record(adata: AnnData, step: str, params: dict, **updates) -> None:

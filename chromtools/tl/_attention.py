@@ -30,6 +30,7 @@ from anndata import AnnData
 from torch import nn
 
 from .. import get
+from .._results import RESULTS, check_writable, kind_of, materialised, record_params, storage_name
 from .._utils import check_int, progress
 from ..get._aligned import aligned, positions, stored_var_names
 from ..models import AttentiveChrome, DeepDiff, TransferChrome
@@ -38,12 +39,11 @@ from ._config import resolve_device
 from ._data import Batches, Inputs
 from ._interpret import (
     check_genes,
-    check_outputs,
     interpreted_model,
     on_status,
     pearson_rows,
 )
-from ._records import check_model, layer_key, record_of
+from ._records import check_model, record_of
 from ._samples import check_cell_types, check_finite_inputs
 
 #: Registry names of the models :func:`attention` reads.
@@ -333,23 +333,10 @@ class _Source:
 
 
 def _outputs(key: str) -> dict[str, str]:
-    name = layer_key(key)
-    return {
-        "alpha": f"{name}_alpha",
-        "beta": f"{name}_beta",
-        "agreement": f"{name}_attention_agreement",
-        "uns": f"{name}_attention",
-    }
-
-
-def _check_outputs(adata: AnnData, key: object) -> dict[str, str]:
-    """Refuse storage names that another step wrote; an earlier attention run may be replaced."""
-    if not isinstance(key, str) or not key:
-        raise ValueError(f"attention: key must be a non-empty string, got {key!r}")
-    names = _outputs(key)
-    obsm = [names["alpha"], names["beta"]]
-    check_outputs(adata, "attention", uns=names["uns"], obsm=obsm, layers=[names["agreement"]])
-    return names
+    """Where the attention of result key ``key`` is stored (the registry's slots)."""
+    slots = RESULTS["attention"].slots(key)
+    (uns,), (alpha, beta), (agreement,) = slots["uns"], slots["obsm"], slots["layers"]
+    return {"uns": uns, "alpha": alpha, "beta": beta, "agreement": agreement}
 
 
 def _check_keys(adata: AnnData, key: str, keys: Sequence[str] | str | None) -> list[str]:
@@ -374,6 +361,7 @@ def attention(
     keys: Sequence[str] | None = None,
     batch_size: int = 256,
     device: str | None = None,
+    key_added: str | None = None,
 ) -> None:
     """Attention maps of a fitted model (or the mean of several) for every gene.
 
@@ -403,10 +391,13 @@ def attention(
         Genes per forward pass.
     device
         ``"auto"``, ``"cpu"``, ``"cuda"``…; ``ct.settings.device`` by default.
+    key_added
+        The name results are stored under; ``key`` (``/`` written ``_``) by
+        default. Another name keeps an earlier run's maps (e.g. other seeds).
 
     Returns
     -------
-    ``None``. Writes, with ``name = key`` (``/`` written ``_``)
+    ``None``. Writes, with ``name = key_added``
 
     ``adata.obsm[f"{name}_alpha"]``
         float32 (cell types, genes, marks, bins) in the layout of
@@ -423,7 +414,11 @@ def attention(
         ``marks``, ``batch_size``, ``device``), ``marks`` and ``alpha`` (what
         α holds, in words).
     """
-    names = _check_outputs(adata, key)
+    if not isinstance(key, str) or not key:
+        raise ValueError(f"attention: key must be a non-empty string, got {key!r}")
+    key_added = RESULTS["attention"].default(key) if key_added is None else key_added
+    check_writable(adata, "attention", key_added)
+    names = _outputs(key_added)
     keys = _check_keys(adata, key, keys)
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     source = _Source(adata, keys, cell_types, device)
@@ -454,8 +449,7 @@ def attention(
             if agreement is not None:
                 agreement[rows, genes] = pairwise_agreement(alphas).cpu().numpy()
 
-    if adata.is_view:
-        adata._init_as_actual(adata.copy())
+    materialised(adata)
     adata.obsm[names["alpha"]] = alpha
     if beta is not None:
         adata.obsm[names["beta"]] = beta
@@ -472,15 +466,16 @@ def attention(
         "deepdiff": "bin attention α of each cell type's own encoder (sums to 1 over bins)",
     }[source.name]
     adata.uns[names["uns"]] = {
-        "params": {
-            "function": "attention",
-            "model": source.name,
-            "models": keys,
-            "cell_types": list(source.cell_types),
-            "marks": source.marks,
-            "batch_size": batch_size,
-            "device": str(source.device),
-        },
+        "params": record_params(
+            "attention",
+            key_added=key_added,
+            model=source.name,
+            models=keys,
+            cell_types=list(source.cell_types),
+            marks=source.marks,
+            batch_size=batch_size,
+            device=str(source.device),
+        ),
         "marks": source.marks,
         "alpha": described,
     }
@@ -496,7 +491,7 @@ def _on_genes(adata: AnnData, record: dict, model_key: str, cell: str) -> np.nda
     )
     if np.isfinite(label).all():
         return label == 1
-    layer = layer_key(model_key)
+    layer = storage_name(model_key)
     if layer not in adata.layers:
         raise ValueError(
             f"attention_agreement: cell type {cell!r} has genes without a label and no "
@@ -545,7 +540,7 @@ def attention_agreement(
     """
     names = _outputs(key) if isinstance(key, str) else None
     record = adata.uns.get(names["uns"]) if names else None
-    if record is None or record.get("params", {}).get("function") != "attention":
+    if kind_of(record) != "attention":
         raise KeyError(
             f"attention_agreement: no attention of {key!r} in "
             f"uns[{names['uns'] if names else key!r}]; run ct.tl.attention(adata, {key!r}) first"

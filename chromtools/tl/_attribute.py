@@ -32,19 +32,18 @@ import torch
 from anndata import AnnData
 from torch import nn
 
+from .._results import RESULTS, check_writable, materialised, record_params
 from .._settings import resolve_seed
 from .._utils import check_int, progress
 from ..get._aligned import positions, stored_var_names
 from ._attention import pairwise_agreement
 from ._interpret import (
     Interpreted,
-    check_outputs,
     interpreted_model,
     pearson_rows,
     scalar_output,
 )
 from ._perturb import dinucleotide_shuffle
-from ._records import layer_key
 
 METHODS = ("grad_x_input", "integrated_gradients", "deeplift_shap", "ism")
 BASELINES = ("zero", "shuffle")
@@ -358,6 +357,7 @@ def attribute(
     batch_size: int = 256,
     device: str | None = None,
     seed: int | None = None,
+    key_added: str | None = None,
 ) -> None:
     """Attributions of a fitted model's predictions to its inputs.
 
@@ -402,10 +402,15 @@ def attribute(
         ``"auto"``, ``"cpu"``, ``"cuda"``…; ``ct.settings.device`` by default.
     seed
         Seed of the shuffled references; ``ct.settings.seed`` by default.
+    key_added
+        The name results are stored under. By default one per method, so
+        several methods coexist: ``key`` (``/`` written ``_``) for
+        ``grad_x_input``, ``f"{key}_{method}"`` for the others. A rerun
+        under the same name replaces its own results only.
 
     Returns
     -------
-    ``None``. Writes, with ``name = key`` (``/`` written ``_``)
+    ``None``. Writes, with ``name = key_added``
 
     ``adata.obsm[f"{name}_attr"]``
         Histone models: float32 (cell types, genes, marks, bins) in the layout
@@ -434,10 +439,8 @@ def attribute(
         steps = DEFAULT_STEPS[method] if steps is None else check_int(steps, "steps", minimum=1)
     elif steps is not None:
         raise ValueError(f"attribute: method {method!r} takes no steps")
-    name = layer_key(key)
-    cell = first.cell_types[0]
-    outputs = _outputs(name, cell, first.input_kind)
-    check_outputs(adata, "attribute", **outputs)
+    key_added = RESULTS["attribution"].default(key, method) if key_added is None else key_added
+    outputs = _outputs(adata, key_added, first.cell_types[0], first.input_kind)
 
     store = _Store(adata, first, len(models), compare == "ism")
     rng = np.random.default_rng(seed)
@@ -459,37 +462,36 @@ def attribute(
 
     _write(adata, outputs, store)
     record = {
-        "params": {
-            "function": "attribute",
-            "method": method,
-            "baseline": baseline,
-            "steps": steps,
-            "model": first.name,
-            "models": [m.key for m in models],
-            "cell_types": list(first.cell_types),
-            "marks": list(first.record["config"]["data"].get("marks") or []),
-            "batch_size": batch_size,
-            "device": str(first.device),
-            "seed": seed,
-        }
+        "params": record_params(
+            "attribute",
+            key_added=key_added,
+            method=method,
+            baseline=baseline,
+            steps=steps,
+            model=first.name,
+            models=[m.key for m in models],
+            cell_types=list(first.cell_types),
+            marks=list(first.record["config"]["data"].get("marks") or []),
+            batch_size=batch_size,
+            device=str(first.device),
+            seed=seed,
+        )
     }
     if store.vs_ism is not None:
         record["compare"] = _compare_table(adata, store.vs_ism, first.cell_types)
     adata.uns[outputs["uns"]] = record
 
 
-def _outputs(name: str, cell: str, kind: str) -> dict:
-    values = {"obsm": [f"{name}_attr"]} if kind == "histone" else {"varm": [f"{name}_attr_{cell}"]}
-    return {
-        **values,
-        "layers": [f"{name}_attr_agreement", f"{name}_attr_vs_ism"],
-        "uns": f"{name}_attr",
-    }
+def _outputs(adata: AnnData, key: str, cell: str, kind: str) -> dict:
+    """Where the attributions go (the registry's slots), after the one guard: the values in
+    ``obsm`` for histone models, in ``varm`` per cell type for sequence models."""
+    slots = check_writable(adata, "attribution", key, cell_type=cell)
+    values = {"obsm": slots["obsm"]} if kind == "histone" else {"varm": slots["varm"]}
+    return {**values, "layers": slots["layers"], "uns": slots["uns"][0]}
 
 
 def _write(adata: AnnData, outputs: dict, store: _Store) -> None:
-    if adata.is_view:
-        adata._init_as_actual(adata.copy())
+    materialised(adata)
     slot = adata.varm if store.sequence else adata.obsm
     slot[(outputs.get("varm") or outputs.get("obsm"))[0]] = store.values
     for layer, values in zip(outputs["layers"], (store.agreement, store.vs_ism), strict=True):

@@ -27,12 +27,13 @@ from anndata import AnnData
 
 from .. import models
 from .._docs import SHARED, doc_params
+from .._results import check_writable
 from ..models.deepdiff import VARIANTS
 from ..pp._labels import raw_counts
 from ._config import TrainingConfig, resolve_device, training_config
 from ._data import Batches, Inputs
 from ._metrics import score
-from ._records import check_key_added, state_arrays
+from ._records import state_arrays
 from ._samples import (
     check_finite_inputs,
     check_hyperparameters,
@@ -309,8 +310,7 @@ def differential(
     training = training_config(training, training_options, "differential").resolved("deepdiff")
     if not isinstance(baselines, bool):
         raise ValueError(f"differential: baselines must be True or False, got {baselines!r}")
-    outputs = [key_added] + ([f"{key_added}_{name}" for name in BASELINES] if baselines else [])
-    check_key_added(adata, key_added, "differential", var=outputs)
+    check_writable(adata, "differential", key_added, name=list(BASELINES) if baselines else [])
     architecture = _architecture(variant, hyperparameters)
     _check_cell_types(adata, a, b)
     counts = _counts(adata, layer, [a, b])

@@ -19,11 +19,12 @@ import pandas as pd
 from anndata import AnnData
 
 from .._docs import SHARED, doc_params
+from .._results import check_writable, kind_of, storage_name
 from .._settings import logger
 from .._utils import progress
 from ._checkpoint import check_checkpoint_files, checkpoint_folder
 from ._config import TrainingConfig, training_config
-from ._records import check_key_added, layer_key, rebuild, result_kind, state_arrays
+from ._records import rebuild, state_arrays
 from ._samples import labelled_cell_types
 from ._source import choose_source, fit_source, target_cell_types
 from ._transfer import (
@@ -140,7 +141,7 @@ def finetune(
     config = training_config(training, training_options, "finetune")
     if not isinstance(scratch, bool):
         raise ValueError(f"scratch must be True or False, got {scratch!r}")
-    check_key_added(adata, key_added, "finetune", layers=True)
+    check_writable(adata, "finetune", key_added)
     folder = checkpoint_folder(checkpoint_dir, resume)
     chosen = choose_source(adata, source, model=model, source_key=source_key)
     targets = target_cell_types(adata, chosen, target)
@@ -309,10 +310,10 @@ class _Run:
         """Write the layer and ``uns[key_added]``, replacing an earlier finetune result."""
         adata, key_added = self.adata, self.key_added
         earlier = adata.uns.get(key_added)
-        if result_kind(earlier) == "finetune":
+        if kind_of(earlier) == "finetune":
             # predictions of the fine-tuned models this call replaces would outlive them
             for old in earlier["models"]:
-                adata.layers.pop(layer_key(f"{key_added}/{old}"), None)
+                adata.layers.pop(storage_name(f"{key_added}/{old}"), None)
         adata.layers[key_added] = self.layer
         adata.uns[key_added] = {
             "params": params,

@@ -11,19 +11,13 @@ from anndata import AnnData
 
 from .. import models
 from .._docs import SHARED, doc_params
+from .._results import RESERVED_KEYS, check_writable, kind_of, record_params, storage_name
 from .._utils import check_int, renamed_keyword
 from ._adapters import adapter_for, adapter_of
 from ._checkpoint import check_checkpoint_files, checkpoint_file, checkpoint_folder
 from ._config import TrainingConfig, resolve_device, training_config
 from ._metrics import score_table
-from ._records import (
-    RESERVED_KEYS,
-    check_key_added,
-    check_model,
-    layer_key,
-    record_of,
-    result_kind,
-)
+from ._records import check_model, record_of
 from ._samples import (
     check_cell_types,
     check_finite_inputs,
@@ -114,7 +108,8 @@ def fit(
     model = default_model(adata) if model is None else model
     spec = models.get_model(model)
     config = training_config(training, training_options, f"fit({model!r})").resolved(spec)
-    key = check_key_added(adata, model if key_added is None else key_added, "model", layers=True)
+    key = model if key_added is None else key_added
+    check_writable(adata, "model", key)
     hyperparameters = check_hyperparameters(hyperparameters, f"fit({model!r})")
     folder = checkpoint_folder(checkpoint_dir, resume)
     check_checkpoint_files(folder, [f"fit_{spec.name}"])
@@ -146,20 +141,21 @@ def fit(
         "cell_types": chosen,
         "train_genes": [str(g) for g in adata.var_names[data.masks["train"]]],
     }
-    params = {
-        "model": model,
-        "y": y,
-        "cell_types": chosen,
-        "marks": data.config.get("marks"),
-        "split_key": split_key,
-        "hyperparameters": hyperparameters,
-        **config.to_dict(),
-        **fitted,
-    }
+    params = record_params(
+        "fit",
+        model=model,
+        y=y,
+        cell_types=chosen,
+        marks=data.config.get("marks"),
+        split_key=split_key,
+        hyperparameters=hyperparameters,
+        # what training resolved (the device used, the best epoch) over what was asked
+        **{**config.to_dict(), **fitted},
+    )
     adata.uns[key] = {"params": params, **entries}
     # a fresh layer: rows predicted by an earlier model under this key must not be scored
-    if layer_key(key) in adata.layers:
-        del adata.layers[layer_key(key)]
+    if storage_name(key) in adata.layers:
+        del adata.layers[storage_name(key)]
     predict(adata, key, cell_types=chosen, device=config.device)
     evaluate(adata, key)
 
@@ -224,13 +220,13 @@ def predict(
     if histone_input:
         check_has_signal(adata, cell_types, "cell_types")
     check_model(adata, record, f"the model under uns[{key!r}]", cell_types=cell_types)
-    name = layer_key(key)
+    name = storage_name(key)
     if name in RESERVED_KEYS:
         raise ValueError(
             f"predict({key!r}) would write its predictions over layers[{name!r}], a reserved "
             f"name of chromtools' data layout; store the model under another key"
         )
-    if name in adata.layers and name != key and result_kind(adata.uns.get(name)) is not None:
+    if name in adata.layers and name != key and kind_of(adata.uns.get(name)) is not None:
         raise ValueError(
             f"predict({key!r}) writes layers[{name!r}], which holds the predictions of the "
             f"result uns[{name!r}]; rename one of them"
@@ -270,12 +266,12 @@ def evaluate(adata: AnnData, key: str, *, split_key: str | None = None) -> pd.Da
     (labels) or ``pearson``, ``spearman``, ``mse`` (expression), and ``n``.
     """
     record = record_of(adata, key)
-    if result_kind(record) == "differential":
+    if kind_of(record) == "differential":
         raise ValueError(
             f"uns[{key!r}] is a DeepDiff model: its metrics are in adata.uns[{key!r}]['metrics'] "
             "and its predictions in adata.var"
         )
-    name = layer_key(key)
+    name = storage_name(key)
     if name not in adata.layers:
         raise KeyError(f"adata.layers[{name!r}] is missing: run ct.tl.predict(adata, {key!r})")
     data_config = record["config"]["data"]

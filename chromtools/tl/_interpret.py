@@ -21,7 +21,7 @@ from torch import nn
 from ._adapters import TorchAdapter
 from ._config import resolve_device
 from ._data import Batches, Inputs
-from ._records import RESERVED_KEYS, check_model, record_of
+from ._records import check_model, record_of
 from ._samples import check_cell_types, check_finite_inputs, model_inputs, samples, with_signal
 from ._train import inference_network
 
@@ -165,36 +165,6 @@ def scalar_output(network: nn.Module, x: torch.Tensor) -> torch.Tensor:
         out = out[network.prediction_output]
     out = out.float()
     return out[:, 0] if out.ndim == 2 else out
-
-
-def check_outputs(
-    adata: AnnData,
-    function: str,
-    *,
-    uns: str,
-    obsm: Sequence[str] = (),
-    varm: Sequence[str] = (),
-    layers: Sequence[str] = (),
-) -> None:
-    """Refuse to overwrite entries that ``function`` did not write.
-
-    An earlier run of the same function (``uns[uns]["params"]["function"]``)
-    may be replaced; anything else under those names — the user's or another
-    step's — is never touched.
-    """
-    if uns in RESERVED_KEYS:
-        raise ValueError(f"{function}: the results would go to the reserved uns[{uns!r}]")
-    earlier = adata.uns.get(uns)
-    if isinstance(earlier, dict) and earlier.get("params", {}).get("function") == function:
-        return
-    clashes = [f"uns[{uns!r}]"] if earlier is not None else []
-    for slot, names in (("obsm", obsm), ("varm", varm), ("layers", layers)):
-        clashes += [f"{slot}[{n!r}]" for n in names if n in getattr(adata, slot)]
-    if clashes:
-        raise ValueError(
-            f"{function} would overwrite {', '.join(clashes)}, which ct.tl.{function} did not "
-            "write; use another key or delete those entries"
-        )
 
 
 def pearson_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -14,11 +14,12 @@ from safetensors import SafetensorError
 from safetensors.numpy import load, save
 
 from .._errors import StoreError
+from .._results import check_writable
 from ..io._atomic import MODEL_CONFIG as CONFIG
 from ..io._atomic import MODEL_FORMAT, atomic_write, check_destination
 from ..io._atomic import MODEL_WEIGHTS as WEIGHTS
 from ._adapters import ADAPTERS, adapter_of
-from ._records import check_finite_weights, check_key_added, check_model, record_of
+from ._records import check_finite_weights, check_model, record_of
 
 
 def _jsonable(value):
@@ -173,7 +174,7 @@ def load_model(adata: AnnData, path: str | os.PathLike, *, key_added: str | None
         signal (as :func:`predict` and :func:`finetune` warn).
     """
     if key_added is not None:
-        check_key_added(adata, key_added, "model", layers=True)
+        check_writable(adata, "model", key_added)
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no saved chromtools model at {path}")
@@ -184,9 +185,8 @@ def load_model(adata: AnnData, path: str | os.PathLike, *, key_added: str | None
             raise StoreError(f"{path} is not a saved chromtools model: {name} is missing")
     saved = _read_config(path)
     state = _read_weights(path, saved.get("weights_sha256"))
-    key = check_key_added(
-        adata, key_added or saved["params"].get("model", "model"), "model", layers=True
-    )
+    key = key_added or saved["params"].get("model", "model")
+    check_writable(adata, "model", key)
     kind = saved.get("kind", "torch")
     if not isinstance(kind, str) or kind not in ADAPTERS:
         raise StoreError(f"{path / CONFIG}: unknown model kind {kind!r}, expected {list(ADAPTERS)}")

@@ -17,14 +17,21 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .._results import (
+    RESULTS,
+    check_writable,
+    find_result,
+    materialised,
+    record_params,
+    storage_name,
+)
 from .._settings import logger
 from .._utils import check_int, check_number, progress
 from ..io._motifs import JASPAR_RELEASE, jaspar_collection, read_jaspar
 from ._motif_families import FAMILY_SIMILARITY, motif_families
-from ._records import layer_key
 
-SITES = "motif_sites"
-SITES_PARAMS = "motif_sites_params"
+# Where scan_motifs puts its sites by default, and motif_enrichment and ct.pl read them.
+SITES = RESULTS["motif_sites"].default()
 SITE_COLUMNS = ("region", "motif_id", "tf_name", "start", "end", "strand", "score", "pvalue")
 SCORES = ("max", "min", "mean")
 # Motifs per FIMO call: memelite's cost beyond the scan is a p-value table per
@@ -428,21 +435,8 @@ def _gathered(steps: Iterable[tuple[list[np.ndarray], int]]) -> tuple[list[list[
 # ---------------------------------------------------------------- AnnData wrapper
 
 
-def _check_free(adata: AnnData, function: str, table: str, params: str) -> None:
-    """Refuse to replace ``uns[table]``/``uns[params]`` unless ``function`` wrote them."""
-    earlier = adata.uns.get(params)
-    ours = isinstance(earlier, dict) and earlier.get("function") == function
-    clashes = [f"uns[{k!r}]" for k in (table, params) if k in adata.uns]
-    if clashes and not ours:
-        raise ValueError(
-            f"{function} would overwrite {', '.join(clashes)}, which ct.tl.{function} did not "
-            "write; delete those entries first"
-        )
-
-
 def _write_uns(adata: AnnData, entries: dict) -> None:
-    if adata.is_view:
-        adata._init_as_actual(adata.copy())
+    materialised(adata)
     for name, value in entries.items():
         adata.uns[name] = value
 
@@ -472,6 +466,7 @@ def scan_motifs(
     pvalue: float = 1e-5,
     motifs: Sequence[str] | None = None,
     batch_size: int = MOTIFS_PER_CALL,
+    key_added: str = SITES,
 ) -> None:
     """Scan every region's DNA for JASPAR binding sites, on both strands (FIMO).
 
@@ -520,7 +515,7 @@ def scan_motifs(
     onehot = _check_sequences(adata, "scan_motifs")
     pvalue = check_number(pvalue, "pvalue", minimum=0, maximum=1, strict_minimum=True)
     batch_size = check_int(batch_size, "batch_size", minimum=1)
-    _check_free(adata, "scan_motifs", SITES, SITES_PARAMS)
+    table_key, params_key = check_writable(adata, "motif_sites", key_added)["uns"]
     release, collection, tax_group = jaspar_collection(release, collection, tax_group)
     found = read_jaspar(release, collection, tax_group, motifs=motifs)
     pwms = _check_motifs(found)
@@ -533,7 +528,7 @@ def scan_motifs(
     )
     table = _site_table(hits, found, adata.var_names)
     params = {
-        "function": "scan_motifs",
+        **record_params("scan_motifs", key_added=key_added),
         "release": release,
         "collection": collection,
         "tax_group": tax_group,
@@ -546,7 +541,7 @@ def scan_motifs(
         "unreachable": [found[i]["matrix_id"] for i in _unreachable(pwms, batches)],
         "n_windows_unknown": skipped,
     }
-    _write_uns(adata, {SITES: table, SITES_PARAMS: params})
+    _write_uns(adata, {table_key: table, params_key: params})
 
 
 # ---------------------------------------------------------------- enrichment core
@@ -652,7 +647,7 @@ class _Enrichment:
     """What :func:`motif_enrichment` reads for one model, checked before any work."""
 
     key: str
-    name: str  # the key as a slot name (layer_key)
+    name: str  # the key as a slot name (storage_name)
     cell_type: str
     method: str
     score: str
@@ -661,19 +656,26 @@ class _Enrichment:
 
     @property
     def attributions(self) -> str:
-        return f"{self.name}_attr_{self.cell_type}"
+        return _attribution_slot(self.name, self.cell_type)
 
 
-def _check_sites(adata: AnnData) -> pd.DataFrame:
-    sites = adata.uns.get(SITES)
+def _attribution_slot(name: str, cell_type: str) -> str:
+    """``varm`` of the attributions ``name`` (a sequence model's) of one cell type."""
+    return RESULTS["attribution"].slots(name, cell_type=cell_type)["varm"][0]
+
+
+def _check_sites(adata: AnnData, sites_key: str = SITES) -> pd.DataFrame:
+    sites = adata.uns.get(sites_key)
     if not isinstance(sites, pd.DataFrame):
         raise ValueError(
-            f"motif_enrichment reads binding sites from adata.uns[{SITES!r}], which is missing; "
-            "run ct.tl.scan_motifs(adata) first"
+            f"motif_enrichment reads binding sites from adata.uns[{sites_key!r}], which is "
+            f"missing; run ct.tl.scan_motifs(adata, key_added={sites_key!r}) first"
         )
     missing = [c for c in SITE_COLUMNS if c not in sites.columns]
     if missing:
-        raise ValueError(f"adata.uns[{SITES!r}] lacks the columns {missing}; run ct.tl.scan_motifs")
+        raise ValueError(
+            f"adata.uns[{sites_key!r}] lacks the columns {missing}; run ct.tl.scan_motifs"
+        )
     return sites
 
 
@@ -681,12 +683,12 @@ def attributed_cell_type(
     adata: AnnData, key: str, name: str, cell_type: object, what: str = "motif_enrichment"
 ) -> str:
     """The cell type whose attributions of ``key`` ``what`` reads, checked."""
-    attributed = [c for c in adata.obs_names if f"{name}_attr_{c}" in adata.varm]
+    attributed = [c for c in adata.obs_names if _attribution_slot(name, c) in adata.varm]
     run = f"run ct.tl.attribute(adata, {key!r}) first"
     if not attributed:
         raise ValueError(
             f"{what}: no attributions of {key!r} "
-            f"(adata.varm[{name + '_attr_<cell type>'!r}]); {run}"
+            f"(adata.varm[{_attribution_slot(name, '<cell type>')!r}]); {run}"
         )
     if cell_type is None:
         if len(attributed) > 1:
@@ -702,7 +704,7 @@ def attributed_cell_type(
     if cell_type not in attributed:
         raise ValueError(
             f"{what}: no attributions of {key!r} for {cell_type!r} "
-            f"(adata.varm[{name + '_attr_' + cell_type!r}]); it has {attributed}; "
+            f"(adata.varm[{_attribution_slot(name, cell_type)!r}]); it has {attributed}; "
             f"run ct.tl.attribute(adata, {key!r}, cell_types=[{cell_type!r}]) first"
         )
     return cell_type
@@ -732,18 +734,21 @@ def _plan(
     score: object,
     positive_only: object,
     length: int,
+    attributions: str | None = None,
 ) -> _Enrichment:
     if not isinstance(key, str) or not key:
         raise ValueError(f"key must be the uns key of a fitted model, got {key!r}")
-    name = layer_key(key)
+    named = key if attributions is None else attributions
+    name = find_result(adata, "attribution", named) or storage_name(named)
     cell_type = attributed_cell_type(adata, key, name, cell_type)
-    values = adata.varm[f"{name}_attr_{cell_type}"]
+    slot = _attribution_slot(name, cell_type)
+    values = adata.varm[slot]
     if values.ndim != 3 or values.shape[2] != 4 or values.shape[1] < length:
         raise ValueError(
-            f"adata.varm[{name + '_attr_' + cell_type!r}] has shape {values.shape}; expected "
-            f"(regions, length, 4) covering the sites of uns[{SITES!r}] (up to base {length})"
+            f"adata.varm[{slot!r}] has shape {values.shape}; expected (regions, length, 4) "
+            f"covering the sites (up to base {length})"
         )
-    record = adata.uns.get(f"{name}_attr", {})
+    record = adata.uns.get(RESULTS["attribution"].record_name(name), {})
     method = str(record.get("params", {}).get("method", "unknown"))
     if score is None:
         score = "min" if method == "ism" else "max"
@@ -751,9 +756,11 @@ def _plan(
         raise ValueError(f"score must be one of {list(SCORES)} or None, got {score!r}")
     if not isinstance(positive_only, bool | np.bool_):
         raise ValueError(f"positive_only must be True or False, got {positive_only!r}")
-    positive = _predicted_positive(adata, key, name, cell_type) if positive_only else None
+    positive = (
+        _predicted_positive(adata, key, storage_name(key), cell_type) if positive_only else None
+    )
     attributed = _attributed(values)
-    slot = f"adata.varm[{name + '_attr_' + cell_type!r}]"
+    slot = f"adata.varm[{slot!r}]"
     if not attributed.any():
         raise ValueError(
             f"motif_enrichment: {slot} is NaN in every region, so no region is attributed; "
@@ -837,7 +844,7 @@ def scored_sites(adata: AnnData, plan: _Enrichment, sites: pd.DataFrame) -> Scor
 
 
 def _enrichment(
-    adata: AnnData, plan: _Enrichment, sites: pd.DataFrame, min_sites: int
+    adata: AnnData, plan: _Enrichment, sites: pd.DataFrame, min_sites: int, sites_key: str
 ) -> tuple[pd.DataFrame, dict]:
     """The per-motif table of one model and the record of how it was made."""
     from scipy.stats import false_discovery_control
@@ -860,7 +867,7 @@ def _enrichment(
         },
         index=pd.Index(ids.categories[result.index].astype(str), name="motif_id"),
     ).sort_values("ks_d", ascending=False, kind="stable")
-    table.insert(1, "family", _families(adata, table))
+    table.insert(1, "family", _families(adata, table, sites_key))
     skipped = sorted(set(ids.categories.astype(str)) - set(table.index))
     used = adata.n_vars if plan.positive is None else int(plan.positive.sum())
     unattributed = used - int(plan.regions.sum())
@@ -870,10 +877,11 @@ def _enrichment(
             f"motif_enrichment: {int(plan.regions.sum())} of the {used} {which} have "
             f"attributions of {plan.key!r} for {plan.cell_type!r} "
             f"(adata.varm[{plan.attributions!r}] is NaN in the others); only those are tested, "
-            f"named in uns[{plan.name + '_motifs_params'!r}]['regions_tested']"
+            f"named in uns[{RESULTS['motif_enrichment'].record_name(plan.name)!r}]"
+            "['regions_tested']"
         )
     params = {
-        "function": "motif_enrichment",
+        **record_params("motif_enrichment", key_added=plan.name),
         "key": plan.key,
         "cell_type": plan.cell_type,
         "method": plan.method,
@@ -889,13 +897,13 @@ def _enrichment(
     return table, params
 
 
-def _families(adata: AnnData, table: pd.DataFrame) -> list[str]:
+def _families(adata: AnnData, table: pd.DataFrame, sites_key: str) -> list[str]:
     """Each tested motif's family (``motif_families``, in the table's order).
 
     The matrices are re-read from the JASPAR collection ``scan_motifs``
     recorded; a site table from elsewhere gives each motif its TF's name.
     """
-    params = adata.uns.get(SITES_PARAMS, {})
+    params = adata.uns.get(RESULTS["motif_sites"].record_name(sites_key), {})
     try:
         found = read_jaspar(
             params["release"], params["collection"], params["tax_group"], motifs=list(table.index)
@@ -929,6 +937,8 @@ def motif_enrichment(
     score: str | None = None,
     positive_only: bool = True,
     reference: str | None = None,
+    attributions: str | None = None,
+    sites_key: str = SITES,
 ) -> pd.DataFrame:
     """Which TFs' binding sites carry a model's attributions (ChromTransfer's test).
 
@@ -969,6 +979,12 @@ def motif_enrichment(
         Another model's key: test its attributions the same way (its cell type
         is ``cell_type`` when it has attributions for it, else its only one)
         and join the two tables.
+    attributions
+        The key of the attributions to test (``key_added`` of
+        :func:`attribute`); by default ``key``'s only ones (``key`` itself
+        for gradient×input).
+    sites_key
+        The ``uns`` key of the sites (``key_added`` of :func:`scan_motifs`).
 
     Returns
     -------
@@ -995,25 +1011,28 @@ def motif_enrichment(
 
     ``/`` in a key becomes ``_`` in these names, as in ``layers``.
     """
-    sites = _check_sites(adata)
+    sites = _check_sites(adata, sites_key)
     min_sites = check_int(min_sites, "min_sites", minimum=1)
     length = int(sites["end"].max()) if len(sites) else 0
-    plans = [_plan(adata, key, cell_type, score, positive_only, length)]
+    plans = [_plan(adata, key, cell_type, score, positive_only, length, attributions)]
     if reference is not None:
-        if not isinstance(reference, str) or layer_key(reference) == plans[0].name:
+        if not isinstance(reference, str) or storage_name(reference) == plans[0].name:
             raise ValueError(
                 f"reference must be another model's key than {key!r}, got {reference!r}"
             )
-        other = cell_type if f"{layer_key(reference)}_attr_{cell_type}" in adata.varm else None
+        theirs = find_result(adata, "attribution", reference) or storage_name(reference)
+        other = cell_type if _attribution_slot(theirs, str(cell_type)) in adata.varm else None
         plans.append(_plan(adata, reference, other, score, positive_only, length))
-    outputs = [(f"{p.name}_motifs", f"{p.name}_motifs_params") for p in plans]
+    enrichment = RESULTS["motif_enrichment"]
+    joined = {"reference": plans[1].name} if reference is not None else {}
+    names = check_writable(adata, "motif_enrichment", plans[0].name, **joined)["uns"]
     if reference is not None:
-        joined = f"{plans[0].name}_vs_{plans[1].name}_motifs"
-        outputs.append((joined, f"{joined}_params"))
-    for table, params in outputs:
-        _check_free(adata, "motif_enrichment", table, params)
+        check_writable(adata, "motif_enrichment", plans[1].name)
+    outputs = [tuple(enrichment.slots(p.name)["uns"][:2]) for p in plans]
+    if reference is not None:
+        outputs.append(tuple(names[2:4]))
 
-    results = [_enrichment(adata, plan, sites, min_sites) for plan in plans]
+    results = [_enrichment(adata, plan, sites, min_sites, sites_key) for plan in plans]
     entries = {}
     for (table, params), result in zip(outputs, results, strict=False):
         entries[table], entries[params] = result
@@ -1023,7 +1042,7 @@ def motif_enrichment(
     both = _joined({p.name: table for p, (table, _) in zip(plans, results, strict=True)})
     entries[outputs[2][0]] = both
     entries[outputs[2][1]] = {
-        "function": "motif_enrichment",
+        **record_params("motif_enrichment", key_added=plans[0].name),
         "keys": [p.key for p in plans],
         "cell_types": [p.cell_type for p in plans],
     }

@@ -20,10 +20,10 @@ import pandas as pd
 import torch
 from anndata import AnnData
 
+from .._results import RESULTS, check_key, check_writable, kind_of, materialised, record_params
 from .._settings import resolve_seed
 from .._utils import check_int, progress
 from ._interpret import Interpreted, interpreted_model, on_status, scalar_output
-from ._records import RESERVED_KEYS, layer_key
 
 REPLACEMENTS = ("zero", "mean")
 SITE_COLUMNS = ("region", "motif_id", "tf_name", "start", "end", "strand", "score", "pvalue")
@@ -213,7 +213,7 @@ def _check_marks(marks: object, model_marks: list[str]) -> list[str]:
 
 def _motif_sites(adata: AnnData, motifs: object) -> tuple[pd.DataFrame, dict[str, str]]:
     """The sites table and ``{motif_id: layer suffix}`` of every motif asked for."""
-    sites = adata.uns.get("motif_sites")
+    sites = adata.uns.get(RESULTS["motif_sites"].default())
     if not isinstance(sites, pd.DataFrame):
         raise KeyError(
             "in_silico_deletion: motifs= needs the motif sites in adata.uns['motif_sites']; "
@@ -252,29 +252,6 @@ def _motif_sites(adata: AnnData, motifs: object) -> tuple[pd.DataFrame, dict[str
             f"it holds {ids.nunique()} motifs, e.g. TFs {have[:10]}"
         )
     return sites[ids.isin(list(chosen))], chosen
-
-
-def _check_key_added(adata: AnnData, key_added: object, layers: list[str]) -> None:
-    if not isinstance(key_added, str) or not key_added or "/" in key_added:
-        raise ValueError(
-            f"in_silico_deletion: key_added must be a non-empty string without '/', "
-            f"got {key_added!r}"
-        )
-    if key_added in RESERVED_KEYS:
-        raise ValueError(f"in_silico_deletion: key_added={key_added!r} is a reserved name")
-    earlier = adata.uns.get(key_added)
-    ours = (
-        isinstance(earlier, dict)
-        and earlier.get("params", {}).get("function") == "in_silico_deletion"
-    )
-    previous = list(earlier.get("perturbations", [])) if ours else []
-    clashes = [] if ours or earlier is None else [f"uns[{key_added!r}]"]
-    clashes += [f"layers[{n!r}]" for n in layers if n in adata.layers and n not in previous]
-    if clashes:
-        raise ValueError(
-            f"in_silico_deletion(key_added={key_added!r}) would overwrite {', '.join(clashes)}, "
-            "which it did not write; pick another key_added"
-        )
 
 
 # ---------------------------------------------------------------- AnnData wrapper
@@ -390,41 +367,45 @@ def in_silico_deletion(
     model = interpreted_model(
         adata, key, cell_types=cell_types, genes=genes, device=device, what="in_silico_deletion"
     )
-    key_added = f"{layer_key(key)}_deletion" if key_added is None else key_added
+    key_added = RESULTS["deletion"].default(key) if key_added is None else key_added
+    check_key(key_added)
     if model.input_kind == "sequence":
         perturbations, sites = _plan_motifs(adata, key, key_added, marks, bins, motifs, replace)
     else:
         perturbations, sites = _plan_marks(model, key, key_added, marks, bins, motifs), None
     layers = [p.layer for p in perturbations]
-    _check_key_added(adata, key_added, layers)
+    earlier = adata.uns.get(key_added)
+    previous = list(earlier.get("perturbations", [])) if kind_of(earlier) == "deletion" else []
+    check_writable(
+        adata, "deletion", key_added, owned={"layers": previous}, named={"layers": layers}
+    )
 
     means = _mean_profiles(model, batch_size) if replace == "mean" else {}
     run = _Run(model, perturbations, _sites_by_motif(sites), means, np.random.default_rng(seed))
     run.predict(batch_size)
     summary = run.summary()
 
-    if adata.is_view:
-        adata._init_as_actual(adata.copy())
-    earlier = adata.uns.get(key_added)
-    if isinstance(earlier, dict):
+    materialised(adata)
+    if kind_of(earlier) == "deletion":
         for name in earlier.get("perturbations", []):
             if name in adata.layers:
                 del adata.layers[name]
     for name, values in run.changes.items():
         adata.layers[name] = values
     adata.uns[key_added] = {
-        "params": {
-            "function": "in_silico_deletion",
-            "model": key,
-            "marks": None if marks is None else list(np.atleast_1d(marks)),
-            "bins": None if bins is None else [int(b) for b in bins],
-            "motifs": None if motifs is None else list(np.atleast_1d(motifs)),
-            "cell_types": list(model.cell_types),
-            "replace": replace,
-            "seed": seed,
-            "batch_size": batch_size,
-            "device": str(model.device),
-        },
+        "params": record_params(
+            "in_silico_deletion",
+            key_added=key_added,
+            model=key,
+            marks=None if marks is None else list(np.atleast_1d(marks)),
+            bins=None if bins is None else [int(b) for b in bins],
+            motifs=None if motifs is None else list(np.atleast_1d(motifs)),
+            cell_types=list(model.cell_types),
+            replace=replace,
+            seed=seed,
+            batch_size=batch_size,
+            device=str(model.device),
+        ),
         "perturbations": layers,
         "summary": summary,
     }
@@ -451,7 +432,7 @@ def _plan_motifs(
         )
     sites, chosen = _motif_sites(adata, motifs)
     perturbations = [
-        Perturbation(f"{key_added}_{name}", motif=matrix) for matrix, name in chosen.items()
+        Perturbation(_layer(key_added, name), motif=matrix) for matrix, name in chosen.items()
     ]
     return perturbations, sites
 
@@ -470,10 +451,18 @@ def _plan_marks(
     span, where = (slice(None), None) if bins is None else _check_bins(bins, data)
     if marks is None and bins is not None:
         indices = list(range(len(model_marks)))
-        return [Perturbation(f"{key_added}_bins_{where[0]}_{where[1]}", indices, span)]
+        return [Perturbation(_layer(key_added, f"bins_{where[0]}_{where[1]}"), indices, span)]
     chosen = model_marks if marks is None else _check_marks(marks, model_marks)
     suffix = "" if where is None else f"_{where[0]}_{where[1]}"
-    return [Perturbation(f"{key_added}_{m}{suffix}", [model_marks.index(m)], span) for m in chosen]
+    return [
+        Perturbation(_layer(key_added, f"{m}{suffix}"), [model_marks.index(m)], span)
+        for m in chosen
+    ]
+
+
+def _layer(key_added: str, name: str) -> str:
+    """The layer of one perturbation (the registry's slot)."""
+    return RESULTS["deletion"].slots(key_added, name=name)["layers"][0]
 
 
 def _sites_by_motif(sites: pd.DataFrame | None) -> dict[str, dict[str, list[tuple[int, int]]]]:

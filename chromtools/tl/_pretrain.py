@@ -63,4 +63,4 @@ def pretrain(
     check_transferable(model, "pretrain")
     fit(adata, model, cell_types=cell_types, key_added=key_added,
         checkpoint_dir=checkpoint_dir, resume=resume, **fit_options)  # fmt: skip
-    adata.uns[key_added]["params"]["pretrained"] = True
+    adata.uns[key_added]["params"].update(function="pretrain", pretrained=True)

@@ -15,77 +15,13 @@ import numpy as np
 from anndata import AnnData
 
 from .. import get
+from .._results import kind_of
 from ._adapters import TorchAdapter, non_finite_weights
 from ._samples import normalization
-
-# Slots of the data model that no result may be written over (DESIGN.md, section 1).
-RESERVED_KEYS = ("label", "chromtools", "histone", "counts", "onehot", "split")
 
 
 class NormalizationWarning(UserWarning):
     """A model's training signal and this object's were normalised differently (or not at all)."""
-
-
-def result_kind(value: object) -> str | None:
-    """What a ``ct.tl`` function wrote into ``uns``: ``"model"`` (fit, pretrain,
-    load_model), ``"differential"``, ``"finetune"``, ``"transfer_matrix"``,
-    ``"subsample_curve"``; None for anything else."""
-    if not isinstance(value, Mapping) or "params" not in value:
-        return None
-    if "config" in value:
-        data = value["config"].get("data", {}) if isinstance(value["config"], Mapping) else {}
-        return "differential" if data.get("input") == "histone_pair" else "model"
-    for kind, marker in (
-        ("finetune", "models"),
-        ("transfer_matrix", "matrix"),
-        ("subsample_curve", "summary"),
-    ):
-        if marker in value:
-            return kind
-    return None
-
-
-def check_key_added(
-    adata: AnnData, key: object, kind: str, *, layers: bool = False, var: Sequence[str] = ()
-) -> str:
-    """Refuse a ``key_added`` that would overwrite what is not a ``kind`` result of chromtools.
-
-    ``key`` may replace an earlier result of the same kind (refitting under one
-    key), never a reserved slot (:data:`RESERVED_KEYS`), nor an ``uns``,
-    ``obsm``, ``layers`` (when ``layers``) or ``var`` column (those in ``var``)
-    entry that some other step wrote. ``/`` is refused: Zarr and HDF5 cannot
-    store it in an element name.
-    """
-    if not isinstance(key, str) or not key:
-        raise ValueError(f"key_added must be a non-empty string, got {key!r}")
-    if "/" in key:
-        raise ValueError(
-            f"key_added={key!r} contains '/', which Zarr and HDF5 cannot store in an element "
-            f"name; use e.g. {key.replace('/', '_')!r}"
-        )
-    if key in RESERVED_KEYS:
-        raise ValueError(
-            f"key_added={key!r} is a reserved name of chromtools' data layout "
-            f"{list(RESERVED_KEYS)}; writing there would destroy the data. Pick another key"
-        )
-    existing = adata.uns.get(key)
-    ours = result_kind(existing) == kind
-    clashes = []
-    if existing is not None and not ours:
-        found = result_kind(existing)
-        clashes.append(f"uns[{key!r}] ({'a ' + found + ' result' if found else 'not a result'})")
-    if key in adata.obsm:
-        clashes.append(f"obsm[{key!r}]")
-    if layers and key in adata.layers and not ours:
-        clashes.append(f"layers[{key!r}]")
-    clashes += [f"var[{column!r}]" for column in var if column in adata.var and not ours]
-    if clashes:
-        raise ValueError(
-            f"key_added={key!r} would overwrite {', '.join(clashes)}, which is not a "
-            f"{kind.replace('_', ' ')} result of chromtools; pick another key_added or delete "
-            "that entry first"
-        )
-    return key
 
 
 def record_of(adata: AnnData, key: str) -> dict:
@@ -100,13 +36,13 @@ def record_of(adata: AnnData, key: str) -> dict:
     if record is None and "/" in key:
         outer, inner = key.split("/", 1)
         container = adata.uns.get(outer)
-        if result_kind(container) == "finetune":
+        if kind_of(container) == "finetune":
             record = container["models"].get(inner)
             if record is None:
                 raise KeyError(_no_finetuned_model(adata, outer, inner))
-    if result_kind(record) in ("model", "differential"):
+    if kind_of(record) in ("model", "differential"):
         return record
-    found = result_kind(record)
+    found = kind_of(record)
     what = f"no fitted model under adata.uns[{key!r}]"
     if found:
         what = f"uns[{key!r}] is a {found} result, not a model"
@@ -117,9 +53,9 @@ def _available_models(adata: AnnData) -> str:
     """What a user can pass as a model key here, and the prediction layers there are."""
     keys = []
     for name, value in adata.uns.items():
-        if result_kind(value) in ("model", "differential"):
+        if kind_of(value) in ("model", "differential"):
             keys.append(str(name))
-        elif result_kind(value) == "finetune":
+        elif kind_of(value) == "finetune":
             keys += [f"{name}/{target}" for target in value["models"]]
     return f"fitted models: {keys}; layers: {list(adata.layers)}"
 
@@ -138,15 +74,6 @@ def _no_finetuned_model(adata: AnnData, outer: str, inner: str) -> str:
         f"ct.tl.finetune(key_added={outer!r}) has no target {inner!r}; its fine-tuned models "
         f"are {[f'{outer}/{t}' for t in result['models']]}. {_available_models(adata)}"
     )
-
-
-def layer_key(key: str) -> str:
-    """The layer that holds the predictions of model ``key``.
-
-    Zarr and HDF5 refuse ``/`` in element names, so the fine-tuned model
-    ``"finetune/E003"`` predicts into ``layers['finetune_E003']``.
-    """
-    return key.replace("/", "_")
 
 
 def check_compatible(adata: AnnData, data_config: dict, what: str) -> None:

@@ -14,11 +14,12 @@ import numpy as np
 from anndata import AnnData
 
 from .. import models
+from .._results import kind_of
 from .._settings import logger
 from ._adapters import adapter_of, check_transferable
 from ._config import TrainingConfig
 from ._fit import fit
-from ._records import record_of, result_kind
+from ._records import record_of
 from ._samples import (
     check_cell_types,
     check_has_signal,
@@ -56,7 +57,7 @@ def torch_models_fitted_on(adata: AnnData, source: str) -> list[tuple[str, str]]
     return [
         (str(key), str(record["config"]["model"].get("name")))
         for key, record in adata.uns.items()
-        if result_kind(record) == "model"
+        if kind_of(record) == "model"
         and adapter_of(record).transferable
         and list(record["config"]["data"].get("cell_types", [])) == [source]
     ]
@@ -76,7 +77,7 @@ def choose_source(
     if source_key is not None:
         record = record_of(adata, source_key)
         name = str(record["config"]["model"].get("name"))
-        if result_kind(record) == "differential":
+        if kind_of(record) == "differential":
             raise ValueError(
                 f"uns[{source_key!r}] is a DeepDiff model of two cell types; transfer needs a "
                 "model of one cell type (ct.tl.fit or ct.tl.pretrain)"

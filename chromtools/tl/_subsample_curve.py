@@ -9,10 +9,11 @@ import pandas as pd
 from anndata import AnnData
 
 from .._docs import SHARED, doc_params
+from .._results import check_writable
 from .._settings import SEED_MAX, resolve_seed
 from .._utils import check_int, progress
 from ._config import TrainingConfig, training_config
-from ._records import check_key_added, rebuild
+from ._records import rebuild
 from ._source import check_cell_type, choose_source, fit_source, target_cell_types
 from ._transfer import (
     TargetSamples,
@@ -105,7 +106,7 @@ def subsample_curve(
             f"subsample_curve: run b trains with seed + b, and seed + n_boot - 1 = {last_seed} "
             f"is above the largest seed, 2**32 - 1; choose a smaller seed"
         )
-    check_key_added(adata, key_added, "subsample_curve")
+    check_writable(adata, "subsample_curve", key_added)
     chosen = choose_source(adata, source, model=model, source_key=source_key)
     (target,) = target_cell_types(adata, chosen, check_cell_type(adata, target, "target"))
     check_scorable(adata, chosen, [target], split_key, labels_needed=True)

@@ -9,11 +9,12 @@ from anndata import AnnData
 
 from .. import models
 from .._docs import SHARED, doc_params
+from .._results import check_writable
 from .._utils import progress
 from ._adapters import check_transferable
 from ._config import FIELDS, TrainingConfig, training_config
 from ._metrics import METRICS
-from ._records import check_key_added, rebuild
+from ._records import rebuild
 from ._samples import check_cell_types, default_model, labelled_cell_types, model_data
 from ._source import choose_source, fit_source
 from ._transfer import TargetSamples, prepare
@@ -83,7 +84,7 @@ def transfer_matrix(
     config = training_config(
         training, {k: v for k, v in fit_options.items() if k in FIELDS}, "transfer_matrix"
     ).resolved(model)
-    check_key_added(adata, key_added, "transfer_matrix")
+    check_writable(adata, "transfer_matrix", key_added)
     y = passed.get("y", passed.get("target", "label"))
     data = model_data(adata, models.get_model(model), y, split_key)
     if metric not in METRICS[data.task.kind]:
