@@ -492,6 +492,9 @@ def scan_motifs(
         Only these matrix ids or TF names; every motif of the collection by default.
     batch_size
         Motifs per FIMO call (the progress bar moves once per call).
+    key_added
+        Where the sites go: ``uns[key_added]`` and ``uns[f"{key_added}_params"]``;
+        a rerun under the same key replaces its own sites only.
 
     Returns
     -------
