@@ -17,8 +17,10 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .. import get
 from .._settings import logger
 from .._utils import check_int, check_number, progress
+from ..get._lazy import concrete
 from ..io._motifs import JASPAR_RELEASE, jaspar_collection, read_jaspar
 from ._motif_families import FAMILY_SIMILARITY, motif_families
 from ._records import layer_key
@@ -453,7 +455,7 @@ def _check_sequences(adata: AnnData, what: str) -> np.ndarray:
             f"{what} reads one-hot DNA, and adata.varm['onehot'] is missing; read regions "
             "and a genome FASTA with ct.io.read_regions (or ct.pp.one_hot)"
         )
-    onehot = adata.varm["onehot"]
+    onehot = get.onehot(adata)
     _check_onehot(onehot, "adata.varm['onehot']")
     if not adata.var_names.is_unique:
         raise ValueError(
@@ -665,7 +667,7 @@ class _Enrichment:
 
 
 def _check_sites(adata: AnnData) -> pd.DataFrame:
-    sites = adata.uns.get(SITES)
+    sites = concrete(adata).uns.get(SITES)
     if not isinstance(sites, pd.DataFrame):
         raise ValueError(
             f"motif_enrichment reads binding sites from adata.uns[{SITES!r}], which is missing; "

@@ -15,6 +15,7 @@ import numpy as np
 from anndata import AnnData
 
 from .. import get
+from ..get._lazy import concrete
 from ._adapters import TorchAdapter, non_finite_weights
 from ._samples import normalization
 
@@ -96,7 +97,7 @@ def record_of(adata: AnnData, key: str) -> dict:
     """
     if not isinstance(key, str):
         raise KeyError(f"a model key is a string naming an uns entry, got {key!r}")
-    record = adata.uns.get(key)
+    record = concrete(adata).uns.get(key)
     if record is None and "/" in key:
         outer, inner = key.split("/", 1)
         container = adata.uns.get(outer)
