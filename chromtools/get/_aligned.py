@@ -17,6 +17,7 @@ from anndata import AnnData
 
 from .._constants import META
 from .._results import RESULTS, find_result, materialised, storage_name
+from ._lazy import concrete
 
 
 def metadata(adata: AnnData) -> dict:
@@ -30,9 +31,10 @@ def metadata(adata: AnnData) -> dict:
     Returns
     -------
     The metadata dict (``marks``, ``bin_size``, ``window``, ``genome``,
-    ``var_names``); raises ``KeyError`` when it is missing.
+    ``var_names``); raises ``KeyError`` when it is missing. Lazily read
+    metadata (``anndata.experimental.read_lazy``) is read into ``adata`` first.
     """
-    meta = adata.uns.get(META)
+    meta = concrete(adata).uns.get(META)
     if meta is None:
         raise KeyError(
             "adata.uns['chromtools'] is missing: this object was not made by a chromtools "
@@ -249,7 +251,7 @@ def onehot(adata: AnnData):
     ``varm['onehot']``: uint8 array (genes or regions, length, 4) in A, C, G, T
     order; ``varm`` is subset with ``var``, so it is always aligned.
     """
-    if "onehot" not in adata.varm:
+    if "onehot" not in concrete(adata).varm:
         raise KeyError(
             "adata.varm['onehot'] does not exist; fill it with ct.pp.one_hot(adata, fasta) "
             "or read regions with ct.io.read_regions"

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .. import get
 from .._results import (
     RESULTS,
     check_writable,
@@ -27,6 +28,7 @@ from .._results import (
 )
 from .._settings import logger
 from .._utils import check_int, check_number, progress
+from ..get._lazy import concrete
 from ..io._motifs import JASPAR_RELEASE, jaspar_collection, read_jaspar
 from ._motif_families import FAMILY_SIMILARITY, motif_families
 
@@ -447,7 +449,7 @@ def _check_sequences(adata: AnnData, what: str) -> np.ndarray:
             f"{what} reads one-hot DNA, and adata.varm['onehot'] is missing; read regions "
             "and a genome FASTA with ct.io.read_regions (or ct.pp.one_hot)"
         )
-    onehot = adata.varm["onehot"]
+    onehot = get.onehot(adata)
     _check_onehot(onehot, "adata.varm['onehot']")
     if not adata.var_names.is_unique:
         raise ValueError(
@@ -668,7 +670,7 @@ def _attribution_slot(name: str, cell_type: str) -> str:
 
 
 def _check_sites(adata: AnnData, sites_key: str = SITES) -> pd.DataFrame:
-    sites = adata.uns.get(sites_key)
+    sites = concrete(adata).uns.get(sites_key)
     if not isinstance(sites, pd.DataFrame):
         raise ValueError(
             f"motif_enrichment reads binding sites from adata.uns[{sites_key!r}], which is "

@@ -23,6 +23,7 @@ from anndata import AnnData
 from .._results import RESULTS, check_key, check_writable, kind_of, materialised, record_params
 from .._settings import resolve_seed
 from .._utils import check_int, progress
+from ..get._lazy import values_at
 from ._interpret import Interpreted, interpreted_model, on_status, scalar_output
 
 REPLACEMENTS = ("zero", "mean")
@@ -261,7 +262,7 @@ def _on(adata: AnnData, cells: np.ndarray, genes: np.ndarray, predicted: np.ndar
     """ON per sample: label 1 where the label is known, else predicted > 0.5."""
     label = np.full(len(genes), np.nan)
     if "label" in adata.layers:
-        label = np.asarray(adata.layers["label"][cells, genes], dtype=float)
+        label = values_at(adata.layers["label"], cells, genes).astype(float)
     return on_status(label, predicted)
 
 

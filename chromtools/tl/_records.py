@@ -16,6 +16,7 @@ from anndata import AnnData
 
 from .. import get
 from .._results import kind_of
+from ..get._lazy import concrete
 from ._adapters import TorchAdapter, non_finite_weights
 from ._samples import normalization
 
@@ -32,7 +33,7 @@ def record_of(adata: AnnData, key: str) -> dict:
     """
     if not isinstance(key, str):
         raise KeyError(f"a model key is a string naming an uns entry, got {key!r}")
-    record = adata.uns.get(key)
+    record = concrete(adata).uns.get(key)
     if record is None and "/" in key:
         outer, inner = key.split("/", 1)
         container = adata.uns.get(outer)

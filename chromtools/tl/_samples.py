@@ -17,6 +17,7 @@ import pandas as pd
 from anndata import AnnData
 
 from .. import get
+from ..get._lazy import concrete
 from ._data import Inputs
 
 TARGETS = {"label": "classification", "expression": "regression"}
@@ -152,7 +153,7 @@ _SIGNAL: dict[str, np.ndarray] = {}
 
 def has_signal(adata: AnnData) -> np.ndarray:
     """Cell types with histone signal (rows of ``obsm['histone']`` not all NaN)."""
-    if "has_histone" in adata.obs:
+    if "has_histone" in concrete(adata).obs:
         return adata.obs["has_histone"].to_numpy(dtype=bool)
     first_bin = get.histone(adata)[:, :, :, 0]
     if not isinstance(first_bin, da.Array):
@@ -222,7 +223,7 @@ def model_data(
     """Inputs, targets and splits for the model class ``spec``, refusing what it cannot read."""
     name = spec.name if hasattr(spec, "name") else spec.__name__
     kind = getattr(spec, "input_kind", "histone")
-    task = target_values(adata, target)
+    task = target_values(concrete(adata), target)
     if kind not in ("histone", "sequence"):
         raise ValueError(
             f"model {name!r} reads {kind.replace('_', ' ')} input, which ct.tl.fit does not "
