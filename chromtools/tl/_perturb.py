@@ -22,6 +22,7 @@ from anndata import AnnData
 
 from .._settings import resolve_seed
 from .._utils import check_int, progress
+from ..models import HISTONE
 from ._interpret import Interpreted, interpreted_model, on_status, scalar_output
 from ._records import RESERVED_KEYS, layer_key
 
@@ -391,7 +392,10 @@ def in_silico_deletion(
         adata, key, cell_types=cell_types, genes=genes, device=device, what="in_silico_deletion"
     )
     key_added = f"{layer_key(key)}_deletion" if key_added is None else key_added
-    if model.input_kind == "sequence":
+    targets = model.network.deletion_targets
+    if not targets:
+        raise ValueError(f"in_silico_deletion: uns[{key!r}] ({model.name}) has nothing to delete")
+    if "motifs" in targets:
         perturbations, sites = _plan_motifs(adata, key, key_added, marks, bins, motifs, replace)
     else:
         perturbations, sites = _plan_marks(model, key, key_added, marks, bins, motifs), None
@@ -508,7 +512,7 @@ class _Run:
 
     def predict(self, batch_size: int) -> None:
         model = self.model
-        per_cell = len(model.cell_types) if model.input_kind == "histone" else 1
+        per_cell = len(model.cell_types) if model.input_kind == HISTONE else 1
         total = -(-len(model.genes) * per_cell // batch_size)
         batches = model.batches(batch_size)
         for x, cells, genes in progress(

@@ -15,6 +15,7 @@ import numpy as np
 from anndata import AnnData
 
 from .. import get
+from ..models import HISTONE, HISTONE_PAIR, SEQUENCE
 from ._adapters import TorchAdapter, non_finite_weights
 from ._samples import normalization
 
@@ -34,7 +35,7 @@ def result_kind(value: object) -> str | None:
         return None
     if "config" in value:
         data = value["config"].get("data", {}) if isinstance(value["config"], Mapping) else {}
-        return "differential" if data.get("input") == "histone_pair" else "model"
+        return "differential" if data.get("input") == HISTONE_PAIR else "model"
     for kind, marker in (
         ("finetune", "models"),
         ("transfer_matrix", "matrix"),
@@ -152,7 +153,7 @@ def layer_key(key: str) -> str:
 def check_compatible(adata: AnnData, data_config: dict, what: str) -> None:
     """Refuse data whose marks, bins or window (or missing sequence) differ from a model's
     training data."""
-    if data_config.get("input", "histone") == "sequence":
+    if data_config.get("input", HISTONE) == SEQUENCE:
         if "onehot" not in adata.varm:
             raise ValueError(
                 f"{what} reads one-hot DNA, and adata.varm['onehot'] is missing: "
@@ -187,7 +188,7 @@ def check_compatible(adata: AnnData, data_config: dict, what: str) -> None:
 def check_normalization(adata: AnnData, data_config: dict, what: str, *, moved: bool) -> None:
     """Warn when a model's training signal and this object's were normalised differently,
     or, when the model is ``moved`` to cell types it was not trained on, both are raw."""
-    if data_config.get("input", "histone") != "histone":
+    if data_config.get("input", HISTONE) != HISTONE:
         return
     trained = data_config.get("normalization", {}).get("method", "none")
     here = normalization(adata)["method"]
