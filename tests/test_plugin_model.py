@@ -182,3 +182,32 @@ def test_the_registry_refuses_a_taken_name_and_an_unknown_input_kind(registered)
 
             name = "rna"
             input_kind = "rna"
+
+
+class TinyAttention(TinyConv):
+    """TinyConv that declares an attention map: the softmax over bins of each mark's signal."""
+
+    name = "tinyattention"
+    attention_descriptions = {"alpha": "softmax over bins of each mark's signal"}
+
+    def attention_maps(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"alpha": torch.softmax(x, dim=-1)}
+
+
+def test_a_declared_attention_map_is_stored_by_ct_tl_attention(fitted):
+    adata = fitted.copy()
+    ct.models.register(TinyAttention)
+    try:
+        ct.tl.fit(adata, "tinyattention", cell_types=["cell0"], epochs=1, seed=0)
+        ct.tl.attention(adata, "tinyattention", cell_types=["cell0"])
+    finally:
+        ct.models.MODELS.pop(TinyAttention.name)
+    alpha, beta = ct.get.attention(adata, "tinyattention")
+    assert beta is None and alpha.shape == (3, 120, 5, 20)
+    signal = torch.from_numpy(np.asarray(ct.get.histone(adata)[0], dtype=np.float32))
+    np.testing.assert_allclose(alpha[0], torch.softmax(signal, dim=-1).numpy(), atol=1e-6)
+    assert np.isnan(alpha[1:]).all()
+    assert (
+        adata.uns["tinyattention_attention"]["alpha"]
+        == TinyAttention.attention_descriptions["alpha"]
+    )

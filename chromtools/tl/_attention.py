@@ -260,7 +260,9 @@ def attention(
     bin's share of the pooled vector (sums to 1 over bins); it reads all
     marks at once, so this one map is stored for every mark and there is no
     β. DeepDiff (:func:`differential`): α and β of each of its two cell
-    types from that cell type's own encoder (see :func:`deepdiff_attention`).
+    types from that cell type's own encoder (see
+    :meth:`~chromtools.models.DeepDiff.attention_maps`). Any other registered
+    model that declares attention maps is read the same way.
 
     Parameters
     ----------
