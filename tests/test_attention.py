@@ -8,7 +8,8 @@ import pytest
 import torch
 
 import chromtools as ct
-from chromtools.tl._attention import attention_rollout, pairwise_agreement
+from chromtools.models.transferchrome import attention_rollout
+from chromtools.tl._attention import pairwise_agreement
 from chromtools.tl._interpret import interpreted_model
 
 #: The one mark that carries the planted rule; every other mark is shuffled across genes.

@@ -3,7 +3,12 @@
 A model is found by name (``get_model``) and built from a JSON-able config
 (``build``); every PyTorch model's ``config`` property returns that config,
 so ``build(**model.config)`` followed by ``load_state_dict`` restores it. A
-new architecture is one module here plus one entry in ``MODELS``.
+new architecture is one module here plus one entry in ``MODELS``
+(:func:`register`, also for a model defined elsewhere): ``ct.tl`` reads
+only what the class declares (:class:`ChromModel`: input kind, outputs,
+attention, windowed ISM, training defaults, how it is explained), never
+which class it is. The input kinds are the constants ``HISTONE``,
+``HISTONE_PAIR`` and ``SEQUENCE`` of this module.
 
 ===================  ==========================================  ==================
 name                 class                                       input
@@ -25,6 +30,10 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from ._base import HISTONE as HISTONE
+from ._base import HISTONE_PAIR as HISTONE_PAIR
+from ._base import INPUT_KINDS as INPUT_KINDS
+from ._base import SEQUENCE as SEQUENCE
 from ._base import ChromModel
 from .attentivechrome import AttentiveChrome
 from .baselines import BestBinSVR, LogisticRegressionBaseline, RandomForestBaseline, TwoLayerSVR
@@ -66,6 +75,42 @@ def get_model(name: str) -> type:
     if not isinstance(name, str) or name not in MODELS:
         raise ValueError(f"unknown model {name!r}; known models: {sorted(MODELS)}")
     return MODELS[name]
+
+
+def register(model: type) -> type:
+    """Add a model class to the registry under its ``name``, so every ``ct.tl`` function finds it.
+
+    Parameters
+    ----------
+    model
+        A :class:`ChromModel` subclass (or a scikit-learn estimator class with
+        ``is_sklearn = True``, ``input_kind`` and ``tasks``) with a ``name``
+        no other registered model has. Remove it with ``MODELS.pop(name)``.
+
+    Returns
+    -------
+    ``model``, so that ``register`` also works as a class decorator.
+    """
+    name = getattr(model, "name", None)
+    if not isinstance(model, type) or not isinstance(name, str) or not name:
+        raise ValueError(f"register needs a model class with a name (a string), got {model!r}")
+    if not (issubclass(model, ChromModel) or getattr(model, "is_sklearn", False)):
+        raise ValueError(
+            f"register: {model.__name__} is neither a chromtools.models.ChromModel subclass "
+            "nor a scikit-learn baseline (is_sklearn = True)"
+        )
+    if getattr(model, "input_kind", None) not in INPUT_KINDS:
+        raise ValueError(
+            f"register: {model.__name__}.input_kind must be one of {list(INPUT_KINDS)}, "
+            f"got {getattr(model, 'input_kind', None)!r}"
+        )
+    if MODELS.get(name, model) is not model:
+        raise ValueError(
+            f"register: the name {name!r} is taken by {MODELS[name].__name__}; name the model "
+            "otherwise"
+        )
+    MODELS[name] = model
+    return model
 
 
 def build(name: str, **hyperparameters: Any) -> Any:
@@ -116,4 +161,5 @@ __all__ = [
     "build",
     "contrastive_loss",
     "get_model",
+    "register",
 ]

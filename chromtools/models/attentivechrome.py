@@ -200,6 +200,10 @@ class AttentiveChrome(ChromModel):
     # the same AUROC in far less time on a CPU.
     training_defaults = {**ChromModel.training_defaults, "batch_size": 64}
     attention_outputs = ("alpha", "beta")
+    attention_descriptions = {
+        "alpha": "bin attention α of each mark (sums to 1 over bins)",
+        "beta": "mark attention β (sums to 1 over marks)",
+    }
 
     def __init__(
         self,
@@ -242,6 +246,21 @@ class AttentiveChrome(ChromModel):
         v, alpha, beta = self.encoder(x)
         logits = self.head(v)
         return (logits, alpha, beta) if return_attention else logits
+
+    def attention_maps(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """α (batch, marks, bins) and β (batch, marks), as the network computes them.
+
+        Parameters
+        ----------
+        x
+            (batch, marks, bins) float signal.
+
+        Returns
+        -------
+        ``{"alpha": α, "beta": β}``, float32.
+        """
+        _, alpha, beta = self(x, return_attention=True)
+        return {"alpha": alpha.float(), "beta": beta.float()}
 
     def reset_head(self, n_outputs: int) -> None:
         """Replace the final linear layer by a new one with ``n_outputs`` outputs.

@@ -22,6 +22,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVR
 
+from ._base import HISTONE
+
 
 def _as_signal(X: np.ndarray) -> np.ndarray:
     """(samples, marks, bins) float array, with a clear error for any other shape."""
@@ -70,7 +72,7 @@ class LogisticRegressionBaseline(ClassifierMixin, BaseEstimator):
 
     name: ClassVar[str] = "logreg"
     is_sklearn: ClassVar[bool] = True
-    input_kind: ClassVar[str] = "histone"
+    input_kind: ClassVar[str] = HISTONE
     tasks: ClassVar[tuple[str, ...]] = ("classification",)
 
     def __init__(self, C: float = 0.1, transform: str = "log1p", max_iter: int = 2000) -> None:
@@ -125,7 +127,7 @@ class RandomForestBaseline(BaseEstimator):
 
     name: ClassVar[str] = "rf"
     is_sklearn: ClassVar[bool] = True
-    input_kind: ClassVar[str] = "histone"
+    input_kind: ClassVar[str] = HISTONE
     tasks: ClassVar[tuple[str, ...]] = ("classification", "regression")
 
     def __init__(
@@ -212,7 +214,7 @@ class BestBinSVR(RegressorMixin, BaseEstimator):
 
     name: ClassVar[str] = "svr"
     is_sklearn: ClassVar[bool] = True
-    input_kind: ClassVar[str] = "histone"
+    input_kind: ClassVar[str] = HISTONE
     tasks: ClassVar[tuple[str, ...]] = ("regression",)
 
     def __init__(
@@ -296,7 +298,7 @@ class TwoLayerSVR(RegressorMixin, BaseEstimator):
 
     name: ClassVar[str] = "svr2"
     is_sklearn: ClassVar[bool] = True
-    input_kind: ClassVar[str] = "histone"
+    input_kind: ClassVar[str] = HISTONE
     tasks: ClassVar[tuple[str, ...]] = ("regression",)
 
     def __init__(

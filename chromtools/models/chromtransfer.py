@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._base import ChromModel
+from ._base import SEQUENCE, ChromModel
 
 
 def same_conv(in_channels: int, out_channels: int, kernel_size: int) -> nn.Sequential:
@@ -139,7 +139,7 @@ class ChromTransfer(ChromModel):
     """
 
     name = "chromtransfer"
-    input_kind = "sequence"
+    input_kind = SEQUENCE
     training_defaults = {**ChromModel.training_defaults, "epochs": 50, "batch_size": 256}
     #: BatchNorm trains on a batch's statistics, which one sample does not have.
     min_batch_size = 2
@@ -196,6 +196,49 @@ class ChromTransfer(ChromModel):
         device = next(self.head.parameters()).device
         self.head = _dense_head(64, hidden, n_outputs, config["dropout"]).to(device)
         self._update_config(n_outputs=n_outputs, hidden=hidden)
+
+    def windowed_ism_from(self) -> float:
+        """Sequence length beyond which :meth:`windowed_ism` beats full forward passes.
+
+        The windowed path recomputes a window about as wide as the receptive
+        field around each mutant, so it saves work only once the sequence is
+        clearly longer than that field: on a CPU the two paths take the same
+        time at 300 bp (field 229 bp), the windowed one half the time at 600 bp
+        and a third at 1 kb.
+
+        Returns
+        -------
+        1.3 × the receptive field, in bp.
+        """
+        from ._chromtransfer_ism import receptive_margin
+
+        return 1.3 * receptive_margin(self)
+
+    def windowed_ism(
+        self, x: torch.Tensor, *, batch_size: int, output: int | None = None
+    ) -> torch.Tensor:
+        """ISM recomputing only each mutant's window of every layer (eval mode).
+
+        See :mod:`chromtools.models._chromtransfer_ism`; equal to one mutant per
+        forward pass to float rounding.
+
+        Parameters
+        ----------
+        x
+            (batch, length, 4) float one-hot sequences.
+        batch_size
+            Mutants per pass.
+        output
+            Output column scored; the first by default.
+
+        Returns
+        -------
+        (batch, length, 4) change of the output per substitution, 0 at the
+        observed base and at positions without a base.
+        """
+        from ._chromtransfer_ism import windowed_ism
+
+        return windowed_ism(self, x, batch_size, output)
 
     def for_inference(self) -> nn.Module:
         """The :meth:`fused` copy in eval mode; the model itself while it trains."""

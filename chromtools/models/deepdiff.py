@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._base import ChromModel, check_histone_input
+from ._base import HISTONE_PAIR, ChromModel, check_histone_input
 from .attentivechrome import BinLevelEncoder, MarkLevelEncoder
 
 VARIANTS = ("raw_d", "raw_c", "raw", "aux", "raw_aux", "aux_siamese", "raw_aux_siamese")
@@ -124,7 +124,7 @@ class DeepDiff(ChromModel):
     """
 
     name = "deepdiff"
-    input_kind = "histone_pair"
+    input_kind = HISTONE_PAIR
     # The authors train DeepDiff with Adam at lr 1e-4, batch 10. On the REMC
     # sample (E123 vs E003, ±5 kb, 238 training genes, 2 CPU cores, full-size
     # raw_aux_siamese), 15 epochs of that took 45 s and reached test Pearson 0.33;
@@ -132,6 +132,10 @@ class DeepDiff(ChromModel):
     training_defaults = {**ChromModel.training_defaults, "batch_size": 32}
     prediction_output = "diff"
     attention_outputs = ("alpha", "beta")
+    attention_descriptions = {
+        "alpha": "bin attention α of each cell type's own encoder (sums to 1 over bins)",
+        "beta": "mark attention β of each cell type, renormalised over its marks",
+    }
 
     def __init__(
         self,
@@ -202,6 +206,52 @@ class DeepDiff(ChromModel):
         """(cell type or difference, mark index) of each entry of ``beta``."""
         sources = list(self.raw_tracks) + (["A", "B"] if self.auxiliary else [])
         return [(source, mark) for source in sources for mark in range(self.n_marks)]
+
+    def _block(self, tracks: list[tuple[str, int]], source: str) -> slice | None:
+        """The last block of ``n_marks`` rows that ``source`` owns among ``tracks``."""
+        sources = [name for name, _ in tracks][:: self.n_marks]
+        if source not in sources:
+            return None
+        start = (len(sources) - 1 - sources[::-1].index(source)) * self.n_marks
+        return slice(start, start + self.n_marks)
+
+    def check_attention(self) -> None:
+        """Refuse ``raw_d``, whose attention is over A−B only, with no cell type of its own."""
+        if self._block(self.alpha_tracks, "A") is None:
+            raise ValueError(
+                f"attention: the DeepDiff variant {self.variant!r} reads only the difference "
+                "A−B, so it has no attention of either cell type; fit another variant "
+                "(raw_c, raw, aux, raw_aux, aux_siamese, raw_aux_siamese)"
+            )
+
+    def attention_maps(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """α and β of each of the two cell types, in the layout of the input.
+
+        A cell type's α comes from the level-I encoder of its own signal: the
+        shared (Siamese) or separate encoder of the auxiliary variants, the raw
+        track of ``raw_c`` and ``raw``. Its β is the block of mark attention over
+        those embeddings, renormalised to sum 1 over its marks (``raw_aux``
+        variants attend over all five blocks at once). The A−B track has no cell
+        type and is not returned; ``raw_d`` reads only A−B and is refused
+        (:meth:`check_attention`).
+
+        Parameters
+        ----------
+        x
+            (batch, 2, marks, bins): cell type A, then B.
+
+        Returns
+        -------
+        ``alpha`` (batch, 2, marks, bins) and ``beta`` (batch, 2, marks), A then B.
+        """
+        self.check_attention()
+        out = self(x, return_attention=True)
+        alphas, betas = [], []
+        for source in ("A", "B"):
+            alphas.append(out["alpha"][:, self._block(self.alpha_tracks, source)].float())
+            beta = out["beta"][:, self._block(self.beta_tracks, source)]
+            betas.append((beta / beta.sum(dim=1, keepdim=True)).float())
+        return {"alpha": torch.stack(alphas, dim=1), "beta": torch.stack(betas, dim=1)}
 
     def _split_pair(
         self, x_a: torch.Tensor, x_b: torch.Tensor | None

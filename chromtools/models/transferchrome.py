@@ -2,11 +2,48 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ._base import ChromModel, check_histone_input
+
+
+def attention_rollout(attentions: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Attention rollout through residual self-attention layers (Abnar & Zuidema, 2020).
+
+    Each layer's map is averaged over heads, the identity is added for the
+    residual connection and rows are renormalised, ``Ã = (mean_h A + I) / 2``;
+    the layers are then multiplied from the input up, ``R = Ã_L ⋯ Ã_1``.
+
+    Parameters
+    ----------
+    attentions
+        One (batch, heads, tokens, tokens) map per layer, first layer first,
+        each row summing to 1.
+
+    Returns
+    -------
+    (batch, tokens, tokens): row ``i`` is how much output token ``i`` draws
+    from each input token; every row sums to 1.
+    """
+    if not attentions:
+        raise ValueError("attention_rollout needs at least one attention map")
+    rollout = None
+    for layer in attentions:
+        if layer.ndim != 4 or layer.shape[-1] != layer.shape[-2]:
+            raise ValueError(
+                "attention_rollout: each map must be (batch, heads, tokens, tokens), "
+                f"got {tuple(layer.shape)}"
+            )
+        mixed = layer.float().mean(dim=1)
+        mixed = mixed + torch.eye(mixed.shape[-1], device=mixed.device, dtype=mixed.dtype)
+        mixed = mixed / mixed.sum(dim=-1, keepdim=True)
+        rollout = mixed if rollout is None else mixed @ rollout
+    return rollout
 
 
 class DenseConvBlock(nn.Module):
@@ -208,6 +245,10 @@ class TransferChrome(ChromModel):
     name = "transferchrome"
     training_defaults = {**ChromModel.training_defaults, "weight_decay": 1e-4}
     attention_outputs = ("bins",)
+    attention_descriptions = {
+        "alpha": "self-attention rollout weighted by the pooling, one map over bins "
+        "(sums to 1) repeated for every mark",
+    }
 
     def __init__(
         self,
@@ -256,6 +297,62 @@ class TransferChrome(ChromModel):
         """
         logits, weights = self.head(self.encode(x))
         return (logits, weights) if return_attention else logits
+
+    def self_attention(self, x: torch.Tensor) -> torch.Tensor:
+        """The self-attention weights of the transformer layer.
+
+        ``F.scaled_dot_product_attention`` does not return its weights, so they
+        are recomputed from the same query and key projections:
+        ``softmax(q kᵀ / √d_head)``.
+
+        Parameters
+        ----------
+        x
+            (batch, marks, bins) signal.
+
+        Returns
+        -------
+        (batch, heads, bins, bins), rows summing to 1.
+        """
+        query, key, _ = self.head.project(self.encode(x))
+        scores = query @ key.transpose(-1, -2) / math.sqrt(query.shape[-1])
+        return torch.softmax(scores.float(), dim=-1)
+
+    def bin_attention(self, x: torch.Tensor) -> torch.Tensor:
+        """Weight of each input bin in the pooled vector.
+
+        The pooled vector is ``Σ_t w_t h_t`` over the transformer's outputs; the
+        rollout ``R`` (:func:`attention_rollout`) says how much output ``t``
+        draws from input bin ``j``, so bin ``j`` weighs ``Σ_t w_t R[t, j]``.
+
+        Parameters
+        ----------
+        x
+            (batch, marks, bins) signal.
+
+        Returns
+        -------
+        (batch, bins), summing to 1 over bins.
+        """
+        _, pooling = self(x, return_attention=True)
+        rollout = attention_rollout([self.self_attention(x)])
+        return torch.einsum("bt,btj->bj", pooling.float(), rollout)
+
+    def attention_maps(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """:meth:`bin_attention` as ``alpha`` (batch, marks, bins): one map, the same for
+        every mark, as the model reads every mark at once; no ``beta``.
+
+        Parameters
+        ----------
+        x
+            (batch, marks, bins) signal.
+
+        Returns
+        -------
+        ``{"alpha": α}``.
+        """
+        bins = self.bin_attention(x)
+        return {"alpha": bins[:, None, :].expand(-1, self.n_marks, -1)}
 
     def reset_head(self, n_outputs: int, hidden: int | None = None) -> None:
         """Replace the output MLP (the attention layer is kept, as the paper transfers it).

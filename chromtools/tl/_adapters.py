@@ -22,14 +22,16 @@ from ._config import TrainingConfig, resolve_device
 from ._data import Batches, Inputs
 from ._train import SampleSet, predict_batches, train_samples
 
-# What a stored baseline may contain beyond what skops trusts by default.
-_TRUSTED_SKLEARN = [
-    "chromtools.models.baselines.LogisticRegressionBaseline",
-    "chromtools.models.baselines.RandomForestBaseline",
-    "chromtools.models.baselines.BestBinSVR",
-    "chromtools.models.baselines.TwoLayerSVR",
-    "sklearn.tree._tree.Tree",
-]
+
+def _trusted_sklearn() -> list[str]:
+    """What a stored baseline may contain beyond what skops trusts by default: the
+    registered scikit-learn models and the trees of a random forest."""
+    registered = [
+        f"{spec.__module__}.{spec.__qualname__}"
+        for spec in models.MODELS.values()
+        if getattr(spec, "is_sklearn", False)
+    ]
+    return [*registered, "sklearn.tree._tree.Tree"]
 
 
 class TorchAdapter:
@@ -168,14 +170,15 @@ class SklearnAdapter:
     def load(record: Mapping) -> object:
         """The fitted estimator, refusing any type outside chromtools' baselines."""
         data = np.asarray(record["estimator"], dtype=np.uint8).tobytes()
+        trusted = _trusted_sklearn()
         try:
-            untrusted = [t for t in sio.get_untrusted_types(data=data) if t not in _TRUSTED_SKLEARN]
+            untrusted = [t for t in sio.get_untrusted_types(data=data) if t not in trusted]
             if untrusted:
                 raise StoreError(
                     f"the stored scikit-learn model holds types chromtools does not trust: "
                     f"{untrusted}; it was not written by ct.tl.fit"
                 )
-            return sio.loads(data, trusted=_TRUSTED_SKLEARN)
+            return sio.loads(data, trusted=trusted)
         except StoreError:
             raise
         except Exception as error:  # skops raises many kinds on damaged bytes

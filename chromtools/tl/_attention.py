@@ -1,17 +1,19 @@
 """``ct.tl.attention``: what a model with attention looks at, stored aligned like the signal.
 
-Three models have attention:
+Every model that declares attention maps
+(:meth:`~chromtools.models.ChromModel.attention_maps`) is read the same way;
+three registered models have them:
 
 ``attentivechrome``
     α over bins for every mark and β over marks, as the network computes
     them (``forward(x, return_attention=True)``).
 ``transferchrome``
     one map over bins: the self-attention across bins rolled out
-    (:func:`attention_rollout`, Abnar & Zuidema 2020) and weighted by the
-    attention pooling (:func:`transferchrome_bin_attention`). It reads every
-    mark at once, so the same map is stored for every mark and no β.
+    (``chromtools.models.transferchrome.attention_rollout``, Abnar & Zuidema
+    2020) and weighted by the attention pooling (``TransferChrome.bin_attention``).
+    It reads every mark at once, so the same map is stored for every mark and no β.
 ``deepdiff``
-    α and β of each of its two cell types (:func:`deepdiff_attention`).
+    α and β of each of its two cell types (``DeepDiff.attention_maps``).
 
 The cores take an ``nn.Module`` and a tensor; :func:`attention` is the thin
 AnnData wrapper, and :func:`attention_agreement` is AttentiveChrome's check
@@ -20,7 +22,6 @@ of α against a mark's signal.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -29,11 +30,10 @@ import torch
 from anndata import AnnData
 from torch import nn
 
-from .. import get
+from .. import get, models
 from .._results import RESULTS, check_writable, kind_of, materialised, record_params, storage_name
 from .._utils import check_int, progress
 from ..get._aligned import aligned, positions, stored_var_names
-from ..models import AttentiveChrome, DeepDiff, TransferChrome
 from ._adapters import TorchAdapter
 from ._config import resolve_device
 from ._data import Batches, Inputs
@@ -46,179 +46,53 @@ from ._interpret import (
 from ._records import check_model, record_of
 from ._samples import check_cell_types, check_finite_inputs
 
-#: Registry names of the models :func:`attention` reads.
-ATTENTION_MODELS = ("attentivechrome", "transferchrome", "deepdiff")
+
+def with_attention() -> list[str]:
+    """Registry names of the models that declare attention maps."""
+    return [
+        name for name, spec in models.MODELS.items() if getattr(spec, "attention_descriptions", {})
+    ]
 
 
 # ---------------------------------------------------------------- cores (nn.Module, tensor)
 
 
-def attention_rollout(attentions: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Attention rollout through residual self-attention layers (Abnar & Zuidema, 2020).
-
-    Each layer's map is averaged over heads, the identity is added for the
-    residual connection and rows are renormalised, ``Ã = (mean_h A + I) / 2``;
-    the layers are then multiplied from the input up, ``R = Ã_L ⋯ Ã_1``.
-
-    Parameters
-    ----------
-    attentions
-        One (batch, heads, tokens, tokens) map per layer, first layer first,
-        each row summing to 1.
-
-    Returns
-    -------
-    (batch, tokens, tokens): row ``i`` is how much output token ``i`` draws
-    from each input token; every row sums to 1.
-    """
-    if not attentions:
-        raise ValueError("attention_rollout needs at least one attention map")
-    rollout = None
-    for layer in attentions:
-        if layer.ndim != 4 or layer.shape[-1] != layer.shape[-2]:
-            raise ValueError(
-                "attention_rollout: each map must be (batch, heads, tokens, tokens), "
-                f"got {tuple(layer.shape)}"
-            )
-        mixed = layer.float().mean(dim=1)
-        mixed = mixed + torch.eye(mixed.shape[-1], device=mixed.device, dtype=mixed.dtype)
-        mixed = mixed / mixed.sum(dim=-1, keepdim=True)
-        rollout = mixed if rollout is None else mixed @ rollout
-    return rollout
-
-
-def transferchrome_self_attention(network: TransferChrome, x: torch.Tensor) -> torch.Tensor:
-    """The self-attention weights of TransferChrome's transformer layer.
-
-    ``F.scaled_dot_product_attention`` does not return its weights, so they
-    are recomputed from the same query and key projections:
-    ``softmax(q kᵀ / √d_head)``.
-
-    Parameters
-    ----------
-    network
-        A TransferChrome model.
-    x
-        (batch, marks, bins) signal.
-
-    Returns
-    -------
-    (batch, heads, bins, bins), rows summing to 1.
-    """
-    query, key, _ = network.head.project(network.encode(x))
-    scores = query @ key.transpose(-1, -2) / math.sqrt(query.shape[-1])
-    return torch.softmax(scores.float(), dim=-1)
-
-
-def transferchrome_bin_attention(network: TransferChrome, x: torch.Tensor) -> torch.Tensor:
-    """Weight of each input bin in TransferChrome's pooled vector.
-
-    The pooled vector is ``Σ_t w_t h_t`` over the transformer's outputs; the
-    rollout ``R`` says how much output ``t`` draws from input bin ``j``, so
-    bin ``j`` weighs ``Σ_t w_t R[t, j]``.
-
-    Parameters
-    ----------
-    network
-        A TransferChrome model.
-    x
-        (batch, marks, bins) signal.
-
-    Returns
-    -------
-    (batch, bins), summing to 1 over bins.
-    """
-    _, pooling = network(x, return_attention=True)
-    rollout = attention_rollout([transferchrome_self_attention(network, x)])
-    return torch.einsum("bt,btj->bj", pooling.float(), rollout)
-
-
-def _block(tracks: list[tuple[str, int]], source: str, n_marks: int) -> slice | None:
-    """The last block of ``n_marks`` rows that ``source`` owns among DeepDiff's tracks."""
-    sources = [name for name, _ in tracks][::n_marks]
-    if source not in sources:
-        return None
-    start = (len(sources) - 1 - sources[::-1].index(source)) * n_marks
-    return slice(start, start + n_marks)
-
-
-def deepdiff_attention(
-    network: DeepDiff, x: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """α and β of each of DeepDiff's two cell types.
-
-    A cell type's α comes from the level-I encoder of its own signal: the
-    shared (Siamese) or separate encoder of the auxiliary variants, the raw
-    track of ``raw_c`` and ``raw``. Its β is the block of mark attention over
-    those embeddings, renormalised to sum 1 over its marks (``raw_aux``
-    variants attend over all five blocks at once). The A−B track has no cell
-    type and is not returned; ``raw_d`` reads only A−B and is refused.
-
-    Parameters
-    ----------
-    network
-        A DeepDiff model.
-    x
-        (batch, 2, marks, bins): cell type A, then B.
-
-    Returns
-    -------
-    ``alpha_a``, ``beta_a``, ``alpha_b``, ``beta_b``: α (batch, marks, bins), β (batch, marks).
-    """
-    check_deepdiff_variant(network)
-    out = network(x, return_attention=True)
-    marks = network.n_marks
-    result = []
-    for source in ("A", "B"):
-        alpha = out["alpha"][:, _block(network.alpha_tracks, source, marks)]
-        beta = out["beta"][:, _block(network.beta_tracks, source, marks)]
-        result += [alpha.float(), (beta / beta.sum(dim=1, keepdim=True)).float()]
-    return tuple(result)
-
-
-def check_deepdiff_variant(network: DeepDiff) -> None:
-    """Refuse ``raw_d``, whose attention is over A−B only, with no cell type of its own."""
-    if _block(network.alpha_tracks, "A", network.n_marks) is None:
-        raise ValueError(
-            f"attention: the DeepDiff variant {network.variant!r} reads only the difference "
-            "A−B, so it has no attention of either cell type; fit another variant "
-            "(raw_c, raw, aux, raw_aux, aux_siamese, raw_aux_siamese)"
-        )
-
-
 def attention_maps(
     network: nn.Module, x: torch.Tensor
 ) -> list[tuple[int, torch.Tensor, torch.Tensor | None]]:
-    """Attention of any chromtools model with attention, per cell type read.
+    """Attention of any model that declares attention maps, per cell type read.
 
     Parameters
     ----------
     network
-        An AttentiveChrome, TransferChrome or DeepDiff model in eval mode.
+        A model with :meth:`~chromtools.models.ChromModel.attention_maps`
+        (AttentiveChrome, TransferChrome, DeepDiff…) in eval mode.
     x
-        (batch, marks, bins) signal, or (batch, 2, marks, bins) for DeepDiff.
+        (batch, marks, bins) signal, or (batch, 2, marks, bins) for a model
+        of a pair of cell types.
 
     Returns
     -------
     A list of ``(cell column, alpha, beta)``: one entry (column 0) for the
-    single-cell-type models, two (A: column 0, B: column 1) for DeepDiff.
+    single-cell-type models, two (A: column 0, B: column 1) for a pair.
     ``alpha`` is (batch, marks, bins); ``beta`` (batch, marks), or None for
-    TransferChrome, which has one map over bins, repeated for every mark.
+    a model without one (TransferChrome: one map over bins, repeated for
+    every mark).
     """
     with torch.no_grad():
-        if isinstance(network, AttentiveChrome):
-            _, alpha, beta = network(x, return_attention=True)
-            return [(0, alpha.float(), beta.float())]
-        if isinstance(network, TransferChrome):
-            bins = transferchrome_bin_attention(network, x)
-            return [(0, bins[:, None, :].expand(-1, network.n_marks, -1), None)]
-        if isinstance(network, DeepDiff):
-            alpha_a, beta_a, alpha_b, beta_b = deepdiff_attention(network, x)
-            return [(0, alpha_a, beta_a), (1, alpha_b, beta_b)]
-    raise ValueError(
-        f"attention: {type(network).__name__} has no attention; models with attention are "
-        f"{list(ATTENTION_MODELS)}"
-    )
+        maps = network.attention_maps(x) if hasattr(network, "attention_maps") else {}
+    if not maps:
+        raise ValueError(
+            f"attention: {type(network).__name__} has no attention; models with attention are "
+            f"{with_attention()}"
+        )
+    alpha, beta = maps["alpha"], maps.get("beta")
+    if network.input_kind != models.HISTONE_PAIR:
+        return [(0, alpha, beta)]
+    return [
+        (column, alpha[:, column], None if beta is None else beta[:, column])
+        for column in range(alpha.shape[1])
+    ]
 
 
 def pairwise_agreement(maps: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -255,11 +129,12 @@ class _Source:
     ) -> None:
         records = [record_of(adata, k) for k in keys]
         names = [r.get("config", {}).get("model", {}).get("name", "?") for r in records]
-        without = [(k, n) for k, n in zip(keys, names, strict=True) if n not in ATTENTION_MODELS]
+        have = with_attention()
+        without = [(k, n) for k, n in zip(keys, names, strict=True) if n not in have]
         if without:
             raise ValueError(
                 f"attention: {', '.join(f'uns[{k!r}] is {n!r}' for k, n in without)}, which has "
-                f"no attention; models with attention are {list(ATTENTION_MODELS)} "
+                f"no attention; models with attention are {have} "
                 "(use ct.tl.attribute for the others)"
             )
         if len(set(names)) > 1:
@@ -277,19 +152,20 @@ class _Source:
                         "read the same input"
                     )
         self.name = names[0]
+        self.spec = models.get_model(self.name)
         self.marks = list(data[0]["marks"])
-        self.pair = self.name == "deepdiff"
+        self.pair = self.spec.input_kind == models.HISTONE_PAIR
         if self.pair:
             pairs = [list(d["cell_types"]) for d in data]
             if any(p != pairs[0] for p in pairs):
                 raise ValueError(
-                    f"attention: the DeepDiff models {keys} compare different cell types "
+                    f"attention: the {self.name} models {keys} compare different cell types "
                     f"{pairs}; averaging needs one pair"
                 )
             pair = pairs[0]
             if cell_types is not None and set(check_cell_types(adata, cell_types)) - set(pair):
                 raise ValueError(
-                    f"attention: uns[{keys[0]!r}] is a DeepDiff model of {pair}; it has "
+                    f"attention: uns[{keys[0]!r}] is a {self.name} model of {pair}; it has "
                     f"attention for those two only, got cell_types={cell_types!r}"
                 )
             self.cell_types = pair
@@ -305,25 +181,25 @@ class _Source:
             )
             self.device = resolve_device(device)
             self.networks = [TorchAdapter.load(r).to(self.device).eval() for r in records]
-            for network in self.networks:
-                check_deepdiff_variant(network)
         else:
-            models = [
+            explained = [
                 interpreted_model(adata, k, cell_types=cell_types, device=device, what="attention")
                 for k in keys
             ]
-            self.interpreted = models[0]
-            self.cell_types = models[0].cell_types
-            self.device = models[0].device
-            self.networks = [m.network for m in models]
-            self.genes = models[0].genes
+            self.interpreted = explained[0]
+            self.cell_types = explained[0].cell_types
+            self.device = explained[0].device
+            self.networks = [m.network for m in explained]
+            self.genes = explained[0].genes
+        for network in self.networks:
+            network.check_attention()
 
     @property
     def n_samples(self) -> int:
         return len(self.genes) * (1 if self.pair else len(self.cell_types))
 
     def batches(self, batch_size: int):
-        """``(x, cells (batch, k), genes (batch,))``; k = 2 for DeepDiff, else 1."""
+        """``(x, cells (batch, k), genes (batch,))``; k = 2 for a pair, else 1."""
         if self.pair:
             for x, _, rows in Batches(self.inputs, self.cells, self.genes, batch_size=batch_size):
                 yield x.to(self.device), self.cells[rows], self.genes[rows]
@@ -372,7 +248,9 @@ def attention(
     bin's share of the pooled vector (sums to 1 over bins); it reads all
     marks at once, so this one map is stored for every mark and there is no
     β. DeepDiff (:func:`differential`): α and β of each of its two cell
-    types from that cell type's own encoder (see :func:`deepdiff_attention`).
+    types from that cell type's own encoder (see
+    :meth:`~chromtools.models.DeepDiff.attention_maps`). Any other registered
+    model that declares attention maps is read the same way.
 
     Parameters
     ----------
@@ -428,7 +306,7 @@ def attention(
     n_marks, n_bins = len(source.marks), int(get.histone(adata).shape[-1])
     alpha = np.full((adata.n_obs, n_stored, n_marks, n_bins), np.nan, dtype=np.float32)
     beta = None
-    if source.name != "transferchrome":
+    if "beta" in source.spec.attention_descriptions:
         beta = np.full((adata.n_obs, n_stored, n_marks), np.nan, dtype=np.float32)
     agreement = None
     if len(keys) > 1:
@@ -459,12 +337,7 @@ def attention(
         adata.layers[names["agreement"]] = agreement
     elif names["agreement"] in adata.layers:
         del adata.layers[names["agreement"]]
-    described = {
-        "attentivechrome": "bin attention α of each mark (sums to 1 over bins)",
-        "transferchrome": "self-attention rollout weighted by the pooling, one map over bins "
-        "(sums to 1) repeated for every mark",
-        "deepdiff": "bin attention α of each cell type's own encoder (sums to 1 over bins)",
-    }[source.name]
+    described = source.spec.attention_descriptions["alpha"]
     adata.uns[names["uns"]] = {
         "params": record_params(
             "attention",

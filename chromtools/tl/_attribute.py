@@ -36,6 +36,7 @@ from .._results import RESULTS, check_writable, materialised, record_params
 from .._settings import resolve_seed
 from .._utils import check_int, progress
 from ..get._aligned import positions, stored_var_names
+from ..models import HISTONE, SEQUENCE
 from ._attention import pairwise_agreement
 from ._interpret import (
     Interpreted,
@@ -232,16 +233,22 @@ def ism_scores(deltas: torch.Tensor) -> torch.Tensor:
 # ---------------------------------------------------------------- AnnData wrapper
 
 
-def _check_method(method: object, compare: object, kind: str, key: str) -> None:
+def _check_method(method: object, compare: object, model: Interpreted, key: str) -> None:
     if method not in METHODS:
         raise ValueError(f"attribute: method must be one of {list(METHODS)}, got {method!r}")
     if compare not in (None, "ism"):
         raise ValueError(f"attribute: compare must be None or 'ism', got {compare!r}")
-    if kind == "histone" and "ism" in (method, compare):
+    allowed = model.network.attribution_methods
+    if "ism" in (method, compare) and "ism" not in allowed:
         raise ValueError(
-            f"attribute: uns[{key!r}] is a histone model; in-silico mutagenesis substitutes DNA "
-            "bases and needs a sequence model. For histone marks use "
-            "ct.tl.in_silico_deletion(adata, key, marks=...) or bins=..."
+            f"attribute: uns[{key!r}] is a {model.input_kind.replace('_', ' ')} model; "
+            "in-silico mutagenesis substitutes DNA bases and needs a sequence model. For "
+            "histone marks use ct.tl.in_silico_deletion(adata, key, marks=...) or bins=..."
+        )
+    if method not in allowed:
+        raise ValueError(
+            f"attribute: uns[{key!r}] ({model.name}) is not explained by {method!r}; its "
+            f"methods are {list(allowed)}"
         )
     if compare == "ism" and method == "ism":
         raise ValueError("attribute: compare='ism' compares another method with ISM; got both")
@@ -280,7 +287,7 @@ def _models(adata: AnnData, key: str, keys, cell_types, genes, device) -> list[I
     for model in models[1:]:
         data, reference = model.record["config"]["data"], first.record["config"]["data"]
         for field in ("input", "marks", "n_bins", "window", "cell_types"):
-            if model.input_kind == "histone" and field == "cell_types":
+            if model.input_kind == HISTONE and field == "cell_types":
                 continue
             if data.get(field) != reference.get(field):
                 raise ValueError(
@@ -295,7 +302,7 @@ class _Store:
     """Arrays the attributions, agreement and ISM comparison are written into."""
 
     def __init__(self, adata: AnnData, model: Interpreted, n_models: int, compare: bool) -> None:
-        self.adata, self.sequence = adata, model.input_kind == "sequence"
+        self.adata, self.sequence = adata, model.input_kind == SEQUENCE
         if self.sequence:
             length = adata.varm["onehot"].shape[1]
             self.values = np.full((adata.n_vars, length, 4), np.nan, dtype=np.float32)
@@ -433,7 +440,7 @@ def attribute(
     seed = resolve_seed(seed)
     models = _models(adata, key, keys, cell_types, genes, device)
     first = models[0]
-    _check_method(method, compare, first.input_kind, key)
+    _check_method(method, compare, first, key)
     baseline = _check_baseline(baseline, method)
     if method in DEFAULT_STEPS:
         steps = DEFAULT_STEPS[method] if steps is None else check_int(steps, "steps", minimum=1)
@@ -444,7 +451,7 @@ def attribute(
 
     store = _Store(adata, first, len(models), compare == "ism")
     rng = np.random.default_rng(seed)
-    sequence = first.input_kind == "sequence"
+    sequence = first.input_kind == SEQUENCE
     n = len(first.genes) * (1 if sequence else len(first.cell_types))
     for x, cells, genes_batch in progress(
         first.batches(batch_size), total=-(-n // batch_size), desc=f"attribute {method}"
@@ -486,7 +493,7 @@ def _outputs(adata: AnnData, key: str, cell: str, kind: str) -> dict:
     """Where the attributions go (the registry's slots), after the one guard: the values in
     ``obsm`` for histone models, in ``varm`` per cell type for sequence models."""
     slots = check_writable(adata, "attribution", key, cell_type=cell)
-    values = {"obsm": slots["obsm"]} if kind == "histone" else {"varm": slots["varm"]}
+    values = {"obsm": slots["obsm"]} if kind == HISTONE else {"varm": slots["varm"]}
     return {**values, "layers": slots["layers"], "uns": slots["uns"][0]}
 
 

@@ -380,7 +380,7 @@ def differential(
         "baselines": list(BASELINES) if baselines else [],
     }
     data_config = {
-        "input": "histone_pair",
+        "input": models.HISTONE_PAIR,
         "target": "log_fold_change",
         "task": "regression",
         **histone_config(adata, marks, shape["n_bins"]),

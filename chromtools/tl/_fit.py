@@ -202,14 +202,14 @@ def predict(
     """
     record = record_of(adata, key)
     data_config = record["config"]["data"]
-    if data_config.get("input") == "histone_pair":
+    if data_config.get("input") == models.HISTONE_PAIR:
         raise ValueError(
             f"uns[{key!r}] is a DeepDiff model of two cell types: its predictions are in "
             f"adata.var[{key!r}]; run ct.tl.differential again for other cell types"
         )
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     resolve_device(device)  # refuse a bad device before any work
-    histone_input = data_config.get("input", "histone") == "histone"
+    histone_input = data_config.get("input", models.HISTONE) == models.HISTONE
     if cell_types is None and not histone_input:
         cell_types = list(data_config["cell_types"])
     elif cell_types is None:

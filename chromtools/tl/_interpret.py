@@ -18,6 +18,7 @@ import torch
 from anndata import AnnData
 from torch import nn
 
+from ..models import HISTONE, HISTONE_PAIR, SEQUENCE
 from ._adapters import TorchAdapter
 from ._config import resolve_device
 from ._data import Batches, Inputs
@@ -46,8 +47,8 @@ class Interpreted:
 
     @property
     def input_kind(self) -> str:
-        """``"histone"`` or ``"sequence"``."""
-        return self.record["config"]["data"].get("input", "histone")
+        """``chromtools.models.HISTONE`` or ``SEQUENCE``: what the model reads."""
+        return self.record["config"]["data"].get("input", HISTONE)
 
     @property
     def name(self) -> str:
@@ -62,7 +63,7 @@ class Interpreted:
         cell type: one sample per region, ``x`` (batch, length, 4), and the
         cell positions are those of the model's one cell type.
         """
-        cell_types = self.cell_types if self.input_kind == "histone" else self.cell_types[:1]
+        cell_types = self.cell_types if self.input_kind == HISTONE else self.cell_types[:1]
         cells, genes, _ = samples(self.adata, cell_types, _mask(self.adata, self.genes), None)
         batches = Batches(self.inputs, cells, genes, batch_size=batch_size)
         for x, _, rows in batches:
@@ -109,13 +110,14 @@ def interpreted_model(
             "needs a PyTorch model (deepchrome, attentivechrome, transferchrome, chromtransfer)"
         )
     data_config = record["config"]["data"]
-    kind = data_config.get("input", "histone")
-    if kind == "histone_pair":
+    kind = data_config.get("input", HISTONE)
+    if kind == HISTONE_PAIR:
         raise ValueError(
-            f"{what}: uns[{key!r}] is a DeepDiff model of a cell-type pair; "
-            "interpret it with ct.tl.attention, which reads its α and β"
+            f"{what}: uns[{key!r}] is a model of a cell-type pair "
+            f"({record['config']['model'].get('name')}); interpret it with ct.tl.attention, "
+            "which reads its α and β"
         )
-    if kind == "sequence":
+    if kind == SEQUENCE:
         trained = list(data_config["cell_types"])
         if cell_types is None:
             cell_types = trained
@@ -131,7 +133,7 @@ def interpreted_model(
     check_model(adata, record, f"the model under uns[{key!r}]", cell_types=cell_types)
     positions = check_genes(adata, genes)
     inputs = model_inputs(adata, data_config)
-    if kind == "histone":
+    if kind == HISTONE:
         cells, gene_rows, _ = samples(adata, cell_types, _mask(adata, positions), None)
         check_finite_inputs(inputs, cells, gene_rows, what, adata.obs_names)
     torch_device = resolve_device(device)

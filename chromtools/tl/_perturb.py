@@ -24,6 +24,7 @@ from .._results import RESULTS, check_key, check_writable, kind_of, materialised
 from .._settings import resolve_seed
 from .._utils import check_int, progress
 from ..get._lazy import values_at
+from ..models import HISTONE
 from ._interpret import Interpreted, interpreted_model, on_status, scalar_output
 
 REPLACEMENTS = ("zero", "mean")
@@ -370,7 +371,10 @@ def in_silico_deletion(
     )
     key_added = RESULTS["deletion"].default(key) if key_added is None else key_added
     check_key(key_added)
-    if model.input_kind == "sequence":
+    targets = model.network.deletion_targets
+    if not targets:
+        raise ValueError(f"in_silico_deletion: uns[{key!r}] ({model.name}) has nothing to delete")
+    if "motifs" in targets:
         perturbations, sites = _plan_motifs(adata, key, key_added, marks, bins, motifs, replace)
     else:
         perturbations, sites = _plan_marks(model, key, key_added, marks, bins, motifs), None
@@ -498,7 +502,7 @@ class _Run:
 
     def predict(self, batch_size: int) -> None:
         model = self.model
-        per_cell = len(model.cell_types) if model.input_kind == "histone" else 1
+        per_cell = len(model.cell_types) if model.input_kind == HISTONE else 1
         total = -(-len(model.genes) * per_cell // batch_size)
         batches = model.batches(batch_size)
         for x, cells, genes in progress(

@@ -17,6 +17,7 @@ from anndata import AnnData
 from .. import get
 from .._results import kind_of
 from ..get._lazy import concrete
+from ..models import HISTONE, SEQUENCE
 from ._adapters import TorchAdapter, non_finite_weights
 from ._samples import normalization
 
@@ -80,7 +81,7 @@ def _no_finetuned_model(adata: AnnData, outer: str, inner: str) -> str:
 def check_compatible(adata: AnnData, data_config: dict, what: str) -> None:
     """Refuse data whose marks, bins or window (or missing sequence) differ from a model's
     training data."""
-    if data_config.get("input", "histone") == "sequence":
+    if data_config.get("input", HISTONE) == SEQUENCE:
         if "onehot" not in adata.varm:
             raise ValueError(
                 f"{what} reads one-hot DNA, and adata.varm['onehot'] is missing: "
@@ -115,7 +116,7 @@ def check_compatible(adata: AnnData, data_config: dict, what: str) -> None:
 def check_normalization(adata: AnnData, data_config: dict, what: str, *, moved: bool) -> None:
     """Warn when a model's training signal and this object's were normalised differently,
     or, when the model is ``moved`` to cell types it was not trained on, both are raw."""
-    if data_config.get("input", "histone") != "histone":
+    if data_config.get("input", HISTONE) != HISTONE:
         return
     trained = data_config.get("normalization", {}).get("method", "none")
     here = normalization(adata)["method"]

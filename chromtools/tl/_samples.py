@@ -18,6 +18,7 @@ from anndata import AnnData
 
 from .. import get
 from ..get._lazy import concrete
+from ..models import HISTONE, SEQUENCE
 from ._data import Inputs
 
 TARGETS = {"label": "classification", "expression": "regression"}
@@ -222,9 +223,9 @@ def model_data(
 ) -> ModelData:
     """Inputs, targets and splits for the model class ``spec``, refusing what it cannot read."""
     name = spec.name if hasattr(spec, "name") else spec.__name__
-    kind = getattr(spec, "input_kind", "histone")
+    kind = getattr(spec, "input_kind", HISTONE)
     task = target_values(concrete(adata), target)
-    if kind not in ("histone", "sequence"):
+    if kind not in (HISTONE, SEQUENCE):
         raise ValueError(
             f"model {name!r} reads {kind.replace('_', ' ')} input, which ct.tl.fit does not "
             "feed; fit DeepDiff with ct.tl.differential"
@@ -236,7 +237,7 @@ def model_data(
         )
     masks = split_masks(adata, split_key)
     config = {"input": kind, "target": target, "task": task.kind}
-    if kind == "sequence":
+    if kind == SEQUENCE:
         inputs = Inputs.onehot(adata)
         config["length"] = int(inputs.array.shape[1])
         return ModelData(task, masks, inputs, {}, config)
@@ -268,7 +269,7 @@ def normalization(adata: AnnData) -> dict:
 
 def model_inputs(adata: AnnData, data_config: dict) -> Inputs:
     """The inputs a stored model reads, from its recorded data config."""
-    if data_config.get("input", "histone") == "sequence":
+    if data_config.get("input", HISTONE) == SEQUENCE:
         return Inputs.onehot(adata)
     return Inputs.histone(adata, data_config["marks"])
 
@@ -277,7 +278,7 @@ def labelled_cell_types(adata: AnnData, data: ModelData) -> np.ndarray:
     """Cell types (a boolean mask over ``obs``) with training targets and, for histone
     models, histone signal."""
     labelled = np.isfinite(data.task.values[:, data.masks["train"]]).any(axis=1)
-    if data.config["input"] == "histone":
+    if data.config["input"] == HISTONE:
         labelled &= has_signal(adata)
     return labelled
 
@@ -287,7 +288,7 @@ def choose_cell_types(
 ) -> list[str]:
     """The cell types to train on, refusing those without labels or with one class."""
     task, train_genes = data.task, data.masks["train"]
-    sequence = data.config["input"] == "sequence"
+    sequence = data.config["input"] == SEQUENCE
     if cell_types is None:
         cell_types = list(adata.obs_names[labelled_cell_types(adata, data)])
         if not cell_types:

@@ -96,7 +96,7 @@ def choose_source(
                 f"source={source!r} but the model uns[{source_key!r}] was fitted on {trained_on}; "
                 "pass source_key alone, or the source it was fitted on"
             )
-        kind = record["config"]["data"].get("input", "histone")
+        kind = record["config"]["data"].get("input", models.HISTONE)
         return Source(source_key, name, trained_on, "given source_key", kind)
     if source is None:
         raise ValueError("name the source: a cell type (source=) or a fitted model (source_key=)")
@@ -104,7 +104,7 @@ def choose_source(
     wanted = default_model(adata) if model is None else model
     check_transferable(wanted, "transfer")
     spec = models.get_model(wanted)
-    kind = getattr(spec, "input_kind", "histone")
+    kind = getattr(spec, "input_kind", models.HISTONE)
     fitted = torch_models_fitted_on(adata, source)
     matching = [key for key, name in fitted if name == wanted]
     if len(matching) > 1:
@@ -121,7 +121,7 @@ def choose_source(
             f"{wanted!r}: pass source_key= to transfer one of them, or model={wanted!r} to fit "
             f"a {wanted} model on {source!r}"
         )
-    if kind == "histone" and not has_signal(adata)[adata.obs_names.get_loc(source)]:
+    if kind == models.HISTONE and not has_signal(adata)[adata.obs_names.get_loc(source)]:
         raise ValueError(
             f"source {source!r} has no histone signal in this object (obsm['histone'] is NaN "
             f"for it, e.g. RNA-seq without ChIP-seq), so no model can be fitted on it; cell "
@@ -172,7 +172,7 @@ def target_cell_types(
     """Target cell types: those given, else every cell type with inputs that the source
     model was not trained on; refuses names not in obs, repeats, the source's own cell
     types and cell types without histone signal."""
-    histone = chosen.input_kind == "histone"
+    histone = chosen.input_kind == models.HISTONE
     if target is None:
         usable = has_signal(adata) if histone else np.ones(adata.n_obs, bool)
         target = [c for c in adata.obs_names[usable] if c not in chosen.cell_types]

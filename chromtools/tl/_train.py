@@ -25,7 +25,6 @@ from torch.nn.parallel import DistributedDataParallel
 
 from .._settings import logger
 from .._utils import progress
-from ..models._base import ChromModel
 from ._checkpoint import load_checkpoint, run_identity, save_checkpoint
 from ._config import TrainingConfig, check_precision, resolve_device
 from ._data import Batches, Inputs
@@ -100,7 +99,8 @@ def inference_network(network: nn.Module) -> nn.Module:
     copy (BatchNorms folded; about twice as fast on a CPU, equal to float
     rounding); any other module is returned as it is.
     """
-    return network.for_inference() if isinstance(network, ChromModel) else network
+    stand_in = getattr(network, "for_inference", None)
+    return stand_in() if callable(stand_in) else network
 
 
 @torch.no_grad()
