@@ -109,7 +109,7 @@ RESULTS: dict[str, Result] = {
             "a fitted model (record with params, config, history, weights, metrics) and "
             "its predictions",
             layers=("{key}",),
-            reader="ct.tl.predict / ct.tl.evaluate",
+            reader="ct.tl.predict",
             plots=("roc", "pr", "metrics", "learning_curve", "calibration"),
         ),
         Result(
@@ -141,7 +141,6 @@ RESULTS: dict[str, Result] = {
             "a DeepDiff model of two cell types; its predictions and the baselines' in var",
             var=("{key}", "{key}_{name}"),
             default_key="deepdiff",
-            plots=("differential",),
         ),
         Result(
             "attention",
@@ -183,7 +182,7 @@ RESULTS: dict[str, Result] = {
             uns=("{key}", "{key}_params"),
             default_key="motif_sites",
             record=1,
-            plots=("motif_sites",),
+            plots=("attribution",),
         ),
         Result(
             "motif_enrichment",
@@ -197,7 +196,7 @@ RESULTS: dict[str, Result] = {
                 "{key}_vs_{reference}_motifs_params",
             ),  # fmt: skip
             record=1,
-            plots=("motif_ecdf", "motif_scatter", "motif_volcano"),
+            plots=("motif_ecdf", "motif_scatter"),
         ),
     )
 }
@@ -359,3 +358,27 @@ def materialised(adata: AnnData) -> AnnData:
     if adata.is_view:
         adata._init_as_actual(adata.copy())
     return adata
+
+
+def registry_table() -> str:
+    """:data:`RESULTS` as a Markdown table, one row per kind (the docs render it)."""
+    rows = [
+        "| result | written by | slots (`key` = its key) | key by default | read with | drawn by |",
+        "|---|---|---|---|---|---|",
+    ]
+    for result in RESULTS.values():
+        slots = "<br>".join(
+            f"`{slot}[{template!r}]`".replace("'", '"')
+            for slot in SLOTS
+            for template in getattr(result, slot)
+        )
+        default = result.default_key + "".join(
+            f"; `{template}` for {method}" for method, template in result.defaults.items()
+        )
+        rows.append(
+            f"| {result.kind}: {result.description} "
+            f"| {', '.join(f'`ct.tl.{f}`' for f in result.functions)} | {slots} | `{default}` "
+            f"| {f'`{result.reader}`' if result.reader else '—'} "
+            f"| {', '.join(f'`ct.pl.{p}`' for p in result.plots) or '—'} |"
+        )
+    return "\n".join(rows) + "\n"

@@ -1,4 +1,4 @@
-"""Every public function follows the conventions of DESIGN.md §3 (scanpy's)."""
+"""Every public function follows the conventions of docs/design.md and scanpy's."""
 
 from __future__ import annotations
 

@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .._results import materialised
+
 
 def _is_lazy(value: object) -> bool:
     """A value that ``read_lazy`` leaves unread: a dask array or an xarray container."""
@@ -77,8 +79,8 @@ def concrete(adata: AnnData) -> AnnData:
     lazy_frames = not isinstance(adata.obs, pd.DataFrame) or not isinstance(adata.var, pd.DataFrame)
     if not lazy_uns and not lazy_frames:
         return adata
-    if adata.is_view:  # a view's uns and frames cannot be replaced; the arrays stay lazy
-        adata._init_as_actual(adata.copy())
+    # a view's uns and frames cannot be replaced; the arrays stay lazy
+    materialised(adata)
     if lazy_frames:
         adata.obs = _loaded(adata.obs)
         adata.var = _loaded(adata.var)

@@ -42,7 +42,7 @@ def new_anndata(
     obs: pd.DataFrame | None = None,
     varm: dict | None = None,
 ) -> ad.AnnData:
-    """Assemble the AnnData of DESIGN.md §1 and its ``uns['chromtools']`` metadata.
+    """Assemble the AnnData of docs/design.md and its ``uns['chromtools']`` metadata.
 
     ``histone`` (numpy or dask, shape (cell types, genes, marks, bins)) is stored
     in ``obsm['histone']`` with axis 1 in the order of ``var``; that order is

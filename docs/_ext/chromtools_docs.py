@@ -7,6 +7,8 @@
   ``__all__`` yet, as ``ct.pl`` while it is being written) is skipped with a
   message, never a warning.
 - ``{chromtools-api-toctree}``: a toctree directive over the pages that were made.
+- ``docs/api/_registry.inc``: the results registry as a table
+  (:func:`chromtools._results.registry_table`), included by ``design.md``.
 - ``docs/tutorials/*.py``: copies of the repository's ``tutorials/*.py``
   (jupytext percent format), so Sphinx, which only reads sources under
   ``docs/``, renders and executes them.
@@ -170,6 +172,10 @@ def on_config_inited(app: Sphinx, config: Config) -> None:
     """Make the generated sources before Sphinx looks for source files."""
     copy_tutorials()
     PAGES[:] = write_api_pages()
+    from chromtools._results import registry_table
+
+    (DOCS / "api").mkdir(exist_ok=True)
+    write_if_changed(DOCS / "api" / "_registry.inc", registry_table())
 
 
 class ApiToctree(TocTree):
