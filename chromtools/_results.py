@@ -372,12 +372,12 @@ def registry_table() -> str:
             for slot in SLOTS
             for template in getattr(result, slot)
         )
-        default = result.default_key + "".join(
+        default = f"`{result.default_key}`" + "".join(
             f"; `{template}` for {method}" for method, template in result.defaults.items()
         )
         rows.append(
             f"| {result.kind}: {result.description} "
-            f"| {', '.join(f'`ct.tl.{f}`' for f in result.functions)} | {slots} | `{default}` "
+            f"| {', '.join(f'`ct.tl.{f}`' for f in result.functions)} | {slots} | {default} "
             f"| {f'`{result.reader}`' if result.reader else '—'} "
             f"| {', '.join(f'`ct.pl.{p}`' for p in result.plots) or '—'} |"
         )
