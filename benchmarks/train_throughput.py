@@ -187,10 +187,24 @@ class EpochClock:
     def n_samples(self) -> int:
         return self.batches.n_samples
 
+    @property
+    def pin_memory(self) -> bool:
+        return self.batches.pin_memory
+
+    @pin_memory.setter
+    def pin_memory(self, value: bool) -> None:
+        self.batches.pin_memory = value  # train() pins batches for a CUDA device
+
+    def __getattr__(self, name: str) -> object:
+        # what the loop reads of its batches (wait_seconds, rng state…) is the wrapped one's
+        return getattr(self.batches, name)
+
     def __iter__(self) -> Iterator:
+        # a generator: the clock starts when the loop takes the first batch, not when an
+        # iterator is made (the progress bar makes one it never reads)
         synchronize(self.device)
         self.starts.append(time.perf_counter())
-        return iter(self.batches)
+        yield from self.batches
 
 
 def engine_epoch_times(
