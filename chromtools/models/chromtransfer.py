@@ -217,25 +217,9 @@ class ChromTransfer(ChromModel):
     def windowed_ism(
         self, x: torch.Tensor, *, batch_size: int, output: int | None = None
     ) -> torch.Tensor:
-        """ISM recomputing only each mutant's window of every layer (eval mode).
-
-        See :mod:`chromtools.models._chromtransfer_ism`; equal to one mutant per
-        forward pass to float rounding.
-
-        Parameters
-        ----------
-        x
-            (batch, length, 4) float one-hot sequences.
-        batch_size
-            Mutants per pass.
-        output
-            Output column scored; the first by default.
-
-        Returns
-        -------
-        (batch, length, 4) change of the output per substitution, 0 at the
-        observed base and at positions without a base.
-        """
+        """:meth:`ChromModel.windowed_ism`, recomputing only each mutant's window of every
+        layer (eval mode; :mod:`chromtools.models._chromtransfer_ism`): equal to one mutant
+        per forward pass to float rounding, 0 at the observed base and where there is none."""
         from ._chromtransfer_ism import windowed_ism
 
         return windowed_ism(self, x, batch_size, output)
