@@ -1,7 +1,7 @@
 """``ct.tl.attribute``: how much each input value moves a model's prediction.
 
 Four methods, each a core function of (``nn.Module``, tensor) that works on
-any PyTorch model with one output (:func:`~chromtools.tl._interpret.scalar_output`):
+any PyTorch model with one output (:func:`~chromtools.functional.scalar_output`):
 
 ``grad_x_input``
     the gradient of the logit times the input (:func:`grad_x_input`).
@@ -13,7 +13,7 @@ any PyTorch model with one output (:func:`~chromtools.tl._interpret.scalar_outpu
     ``DeepLift``; Lundberg & Lee 2017; :func:`deeplift_shap`).
 ``ism``
     in-silico mutagenesis of DNA: the change of the logit for every
-    single-base substitution (:func:`~chromtools.tl._ism.ism`); sequence models only.
+    single-base substitution (:func:`~chromtools.functional.ism`); sequence models only.
 
 :func:`attribute` is the thin AnnData wrapper. It stores histone models'
 attributions in the layout of the signal and sequence models' per region,
