@@ -20,8 +20,7 @@ import pandas as pd
 import torch
 
 import chromtools as ct
-from chromtools.tl._attribute import grad_x_input, integrated_gradients
-from chromtools.tl._interpret import interpreted_model, scalar_output
+from chromtools.functional import grad_x_input, integrated_gradients, scalar_output
 
 
 def _bare_gradients(network, batches, steps: int = 1) -> float:
@@ -32,6 +31,16 @@ def _bare_gradients(network, batches, steps: int = 1) -> float:
             (gradient,) = torch.autograd.grad(network(point)[:, 0].sum(), point)
             _ = gradient * x
     return time.perf_counter() - start
+
+
+def _fitted_network(adata, key: str) -> torch.nn.Module:
+    """The network ``ct.tl.fit`` stored under ``uns[key]``, rebuilt from its config, eval mode."""
+    record = adata.uns[key]
+    network = ct.models.build(**dict(record["config"]["model"]))
+    state = record["state_dict"]
+    state = {name: torch.as_tensor(np.asarray(value)) for name, value in state.items()}
+    network.load_state_dict(state)
+    return network.eval()
 
 
 def _timed(function) -> float:
@@ -47,7 +56,7 @@ def run(quick: bool = False) -> pd.DataFrame:
     adata = ct.datasets.synthetic_sequences(n + 64, width, cell_types=("A",), seed=0)
     ct.pp.split(adata, seed=0)
     ct.tl.fit(adata, "chromtransfer", cell_types="A", epochs=1, batch_size=batch, seed=0)
-    network = interpreted_model(adata, "chromtransfer", what="benchmark").network
+    network = _fitted_network(adata, "chromtransfer")
     onehot = np.asarray(adata.varm["onehot"][:n], dtype=np.float32)
     batches = [torch.from_numpy(onehot[i : i + batch]) for i in range(0, n, batch)]
     genes = list(adata.var_names[:n])

@@ -20,8 +20,8 @@ import time
 import numpy as np
 
 import chromtools as ct
-from chromtools.io._motifs import read_jaspar
-from chromtools.tl._motifs import scan_motifs
+from chromtools.io import read_jaspar
+from chromtools.tl import scan_motifs
 
 PVALUE = 1e-5
 

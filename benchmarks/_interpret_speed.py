@@ -41,8 +41,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from chromtools.functional import ism, naive_ism
 from chromtools.models import ChromTransfer
-from chromtools.tl._ism import ism, naive_ism
 
 
 class _ChannelsFirst(nn.Module):

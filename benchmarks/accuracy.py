@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 import chromtools as ct
-from chromtools.tl._metrics import bootstrap_interval
+from chromtools.functional import bootstrap_interval
 
 PAPER = {"E123": 0.92, "E003": 0.77}
 
@@ -53,7 +53,7 @@ def main() -> None:
                 truth = adata.layers["label"][row, test]
                 predicted = adata.layers[key][row, test]
                 metrics = adata.uns[key]["metrics"].set_index(["cell_type", "split"])
-                low, high = bootstrap_interval(truth, predicted, "classification", "auroc")
+                low, high = bootstrap_interval(truth, predicted, "classification", metric="auroc")
                 rows.append(
                     {
                         "window": f"±{window[1] // 1000} kb",

@@ -199,9 +199,8 @@ def throughput(folder: Path, n_genes: int, repeats: int) -> dict:
     import torch
 
     import chromtools as ct
+    from chromtools.functional import Batches, Inputs, train
     from chromtools.models import build as build_model
-    from chromtools.tl._data import Batches, Inputs
-    from chromtools.tl._train import train
 
     ct.settings.progress = False
     path = folder / "throughput.zarr"

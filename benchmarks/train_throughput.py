@@ -50,9 +50,7 @@ from torch import nn
 
 import chromtools as ct
 from chromtools import models
-from chromtools.tl._config import resolve_device
-from chromtools.tl._data import Batches, Inputs
-from chromtools.tl._train import predict_batches, train
+from chromtools.functional import Batches, Inputs, predict_batches, resolve_device, train
 
 ENGINE_MODELS = ("deepchrome", "attentivechrome", "transferchrome")
 # Which anchor each chromtools model is compared with, and the ratio it must reach.

@@ -35,9 +35,9 @@ import pandas as pd
 from anndata import AnnData
 
 import chromtools as ct
+from chromtools.functional import bootstrap_interval, score
 from chromtools.models.deepdiff import VARIANTS
 from chromtools.tl import NormalizationWarning
-from chromtools.tl._metrics import bootstrap_interval, score
 
 PAIRS = (("E123", "E003"), ("E003", "E123"))
 
@@ -55,7 +55,7 @@ def sample(window: tuple[int, int], seed: int, normalize: bool = True) -> AnnDat
 def with_interval(table: pd.DataFrame) -> pd.Series:
     """AUROC and its 95 % bootstrap interval of one approach's test predictions."""
     truth, predicted = table["truth"].to_numpy(), table["prediction"].to_numpy()
-    low, high = bootstrap_interval(truth, predicted, "classification", "auroc")
+    low, high = bootstrap_interval(truth, predicted, "classification", metric="auroc")
     auroc = score(truth, predicted, "classification")["auroc"]
     return pd.Series({"auroc": auroc, "ci95_low": low, "ci95_high": high, "n_test": len(truth)})
 

@@ -64,6 +64,12 @@ A ``dask.distributed.Client``: run this step's dask work on its cluster.
         By default the active client (the latest one created, or that of a
         ``with Client(...)`` block), else threads in this process. The
         result is the same, bit for bit, wherever it runs.""",
+    "pass_size": """\
+Samples per forward (and backward) pass; all at once by default.""",
+    "compute_device": """\
+Where to compute: ``"cpu"``, ``"cuda"``, ``"auto"`` or a
+        :class:`torch.device`; the model is moved there. By default the model
+        and ``x`` stay where they are. The result is on ``x``'s device.""",
 }
 
 

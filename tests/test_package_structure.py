@@ -9,7 +9,8 @@ import pytest
 import chromtools as ct
 
 MODULES = {
-    name: getattr(ct, name) for name in ("datasets", "get", "io", "models", "pl", "pp", "tl")
+    name: getattr(ct, name)
+    for name in ("datasets", "functional", "get", "io", "models", "pl", "pp", "tl")
 }
 EXPORTED = [
     (f"ct.{module_name}.{name}", getattr(module, name))
@@ -87,6 +88,9 @@ def test_public_function_conventions(name, function):
         assert "Parameters\n----------" in doc, f"{name}: docstring has no Parameters section"
         missing = [p for p in documented if p not in _documented_parameters(doc)]
         assert not missing, f"{name}: parameters not documented {missing}"
+    # ct.functional's cores take (model, tensor) or data first, never an AnnData
+    if name.startswith("ct.functional."):
+        assert not positional or positional[0].name != "adata", f"{name} takes an AnnData"
     if name.startswith(("ct.pp.", "ct.tl.", "ct.pl.")):
         assert positional and positional[0].name == "adata", f"{name} must take adata first"
     if name.startswith("ct.pl."):

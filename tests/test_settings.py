@@ -154,8 +154,8 @@ def _histone():
         lambda seed: ct.pp.split(_histone(), seed=seed),
         lambda seed: ct.tl.attribute(_histone(), "none", seed=seed),
         lambda seed: ct.tl.in_silico_deletion(_histone(), "none", seed=seed),
-        lambda seed: __import__("chromtools.tl._metrics").tl._metrics.bootstrap_interval(
-            [0, 1, 1], [0.2, 0.7, 0.9], "classification", "auroc", seed=seed
+        lambda seed: ct.functional.bootstrap_interval(
+            [0, 1, 1], [0.2, 0.7, 0.9], "classification", metric="auroc", seed=seed
         ),
     ],
     ids=[

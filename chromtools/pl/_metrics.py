@@ -318,7 +318,7 @@ def _intervals(adata, key, cell_types, task, metric, split, n_boot, seed) -> np.
     for i, cell_type in enumerate(cell_types):
         if cell_type in labelled:
             truth, guess = labelled[cell_type]
-            out[i] = bootstrap_interval(truth, guess, task, metric, n_boot=n_boot, seed=seed)
+            out[i] = bootstrap_interval(truth, guess, task, metric=metric, n_boot=n_boot, seed=seed)
     return out
 
 

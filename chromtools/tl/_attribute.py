@@ -1,7 +1,7 @@
 """``ct.tl.attribute``: how much each input value moves a model's prediction.
 
 Four methods, each a core function of (``nn.Module``, tensor) that works on
-any PyTorch model with one output (:func:`~chromtools.tl._interpret.scalar_output`):
+any PyTorch model with one output (:func:`~chromtools.functional.scalar_output`):
 
 ``grad_x_input``
     the gradient of the logit times the input (:func:`grad_x_input`).
@@ -13,7 +13,7 @@ any PyTorch model with one output (:func:`~chromtools.tl._interpret.scalar_outpu
     ``DeepLift``; Lundberg & Lee 2017; :func:`deeplift_shap`).
 ``ism``
     in-silico mutagenesis of DNA: the change of the logit for every
-    single-base substitution (:func:`~chromtools.tl._ism.ism`); sequence models only.
+    single-base substitution (:func:`~chromtools.functional.ism`); sequence models only.
 
 :func:`attribute` is the thin AnnData wrapper. It stores histone models'
 attributions in the layout of the signal and sequence models' per region,
@@ -32,6 +32,7 @@ import torch
 from anndata import AnnData
 from torch import nn
 
+from .._docs import SHARED, doc_params
 from .._results import RESULTS, check_writable, materialised, record_params
 from .._settings import resolve_seed
 from .._utils import check_int, progress
@@ -42,7 +43,9 @@ from ._interpret import (
     Interpreted,
     interpreted_model,
     pearson_rows,
+    placed,
     scalar_output,
+    spans,
 )
 from ._perturb import dinucleotide_shuffle
 
@@ -55,7 +58,14 @@ DEFAULT_BASELINE = {"integrated_gradients": "zero", "deeplift_shap": "shuffle"}
 # ---------------------------------------------------------------- cores (nn.Module, tensor)
 
 
-def gradients(network: nn.Module, x: torch.Tensor) -> torch.Tensor:
+@doc_params(**SHARED)
+def gradients(
+    network: nn.Module,
+    x: torch.Tensor,
+    *,
+    batch_size: int | None = None,
+    device: str | torch.device | None = None,
+) -> torch.Tensor:
     """Gradient of each sample's logit with respect to its input, shape of ``x``.
 
     Parameters
@@ -64,18 +74,33 @@ def gradients(network: nn.Module, x: torch.Tensor) -> torch.Tensor:
         Model in eval mode with one output per sample.
     x
         A batch of inputs (float).
+    batch_size
+        {pass_size}
+    device
+        {compute_device}
 
     Returns
     -------
     ``∂ f(x_i) / ∂ x_i`` for every sample ``i``, float32.
     """
-    inputs = x.detach().float().requires_grad_(True)
-    with torch.enable_grad():
-        (gradient,) = torch.autograd.grad(scalar_output(network, inputs).sum(), inputs)
-    return gradient
+    device = placed(network, device, x)
+    parts = []
+    for span in spans(len(x), batch_size):
+        inputs = x[span].detach().to(device).float().requires_grad_(True)
+        with torch.enable_grad():
+            (gradient,) = torch.autograd.grad(scalar_output(network, inputs).sum(), inputs)
+        parts.append(gradient.to(x.device))
+    return torch.cat(parts)
 
 
-def grad_x_input(network: nn.Module, x: torch.Tensor) -> torch.Tensor:
+@doc_params(**SHARED)
+def grad_x_input(
+    network: nn.Module,
+    x: torch.Tensor,
+    *,
+    batch_size: int | None = None,
+    device: str | torch.device | None = None,
+) -> torch.Tensor:
     """Gradient × input (Shrikumar et al. 2016).
 
     Parameters
@@ -84,21 +109,28 @@ def grad_x_input(network: nn.Module, x: torch.Tensor) -> torch.Tensor:
         Model in eval mode with one output per sample.
     x
         A batch of inputs: (batch, marks, bins) signal or (batch, length, 4) one-hot DNA.
+    batch_size
+        {pass_size}
+    device
+        {compute_device}
 
     Returns
     -------
     Attributions of the shape of ``x``; for one-hot DNA only the observed base
     of each position is non-zero.
     """
-    return gradients(network, x) * x.float()
+    return gradients(network, x, batch_size=batch_size, device=device) * x.float()
 
 
+@doc_params(**SHARED)
 def integrated_gradients(
     network: nn.Module,
     x: torch.Tensor,
     *,
     baseline: torch.Tensor | None = None,
     steps: int = 50,
+    batch_size: int | None = None,
+    device: str | torch.device | None = None,
 ) -> torch.Tensor:
     """Integrated gradients with the midpoint rule.
 
@@ -116,6 +148,10 @@ def integrated_gradients(
         Reference inputs of the shape of ``x`` (zeros by default).
     steps
         Points along the path, ``m``.
+    batch_size
+        {pass_size}
+    device
+        {compute_device}
 
     Returns
     -------
@@ -127,7 +163,8 @@ def integrated_gradients(
     difference = x - baseline
     total = torch.zeros_like(x)
     for k in range(steps):
-        total += gradients(network, baseline + (k + 0.5) / steps * difference)
+        point = baseline + (k + 0.5) / steps * difference
+        total += gradients(network, point, batch_size=batch_size, device=device)
     return difference * total / steps
 
 
@@ -142,7 +179,15 @@ class _Logit(nn.Module):
         return scalar_output(self.network, x)
 
 
-def deeplift_shap(network: nn.Module, x: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
+@doc_params(**SHARED)
+def deeplift_shap(
+    network: nn.Module,
+    x: torch.Tensor,
+    references: torch.Tensor,
+    *,
+    batch_size: int | None = None,
+    device: str | torch.device | None = None,
+) -> torch.Tensor:
     """DeepLIFT (rescale rule) averaged over references: DeepSHAP.
 
     Uses captum's ``DeepLift`` once per reference. Layers it has no rule for
@@ -159,6 +204,10 @@ def deeplift_shap(network: nn.Module, x: torch.Tensor, references: torch.Tensor)
     references
         (n_references, batch, ...): the references of every sample, e.g.
         dinucleotide shuffles of each sequence (:func:`shuffled_references`).
+    batch_size
+        {pass_size}
+    device
+        {compute_device}
 
     Returns
     -------
@@ -171,6 +220,7 @@ def deeplift_shap(network: nn.Module, x: torch.Tensor, references: torch.Tensor)
             f"deeplift_shap: references must be (n_references, *x.shape) = (n, "
             f"{', '.join(map(str, x.shape))}), got {tuple(references.shape)}"
         )
+    device = placed(network, device, x)
     explainer = DeepLift(_Logit(network))
     total = torch.zeros_like(x, dtype=torch.float32)
     with warnings.catch_warnings(), torch.enable_grad():
@@ -178,7 +228,11 @@ def deeplift_shap(network: nn.Module, x: torch.Tensor, references: torch.Tensor)
         # layers it has no rule for; both are documented above
         warnings.simplefilter("ignore")
         for reference in references:
-            total += explainer.attribute(x.float(), baselines=reference.float()).detach()
+            for span in spans(len(x), batch_size):
+                inputs = x[span].to(device).float()
+                baselines = reference[span].to(device).float()
+                attributions = explainer.attribute(inputs, baselines=baselines).detach()
+                total[span] += attributions.to(x.device)
     return total / len(references)
 
 

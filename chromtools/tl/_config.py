@@ -147,7 +147,18 @@ class TrainingConfig:
 
 
 def resolve_device(device: str | None = None) -> torch.device:
-    """``"auto"`` (the default, from ``ct.settings.device``) means CUDA when present."""
+    """The :class:`torch.device` a device name asks for, checked against the hardware.
+
+    Parameters
+    ----------
+    device
+        ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or
+        ``"mps"``; by default ``ct.settings.device``.
+
+    Returns
+    -------
+    The device; a GPU that PyTorch cannot see is refused with ValueError.
+    """
     device = check_device(device or settings.device)
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

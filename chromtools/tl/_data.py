@@ -70,12 +70,21 @@ class Inputs:
 
     Lazy cell types loaded into memory are kept here, so that every loader
     over the same inputs shares one copy.
+
+    Parameters
+    ----------
+    array
+        (cell types, genes, ...) when ``per_cell``, else (genes, ...): one
+        input per gene (or region, or plain sample), in memory or lazy (dask).
+    per_cell
+        Whether axis 0 is the cell type (histone signal) or not (DNA, plain
+        samples).
     """
 
     array: np.ndarray | da.Array
     per_cell: bool
     _resident: dict[tuple[int, ...], np.ndarray] = field(
-        default_factory=dict, repr=False, compare=False
+        default_factory=dict, init=False, repr=False, compare=False
     )
 
     @classmethod
@@ -269,6 +278,37 @@ class Batches(torch.utils.data.IterableDataset):
         self.in_memory = not inputs.lazy or (
             world_size == 1 and inputs.nbytes(len(self._used_cells)) <= budget
         )
+
+    @classmethod
+    def from_arrays(
+        cls,
+        x: np.ndarray | torch.Tensor,
+        target: np.ndarray | torch.Tensor | None = None,
+        **options,
+    ) -> Batches:
+        """Batches over plain samples: ``x[i]`` is sample ``i``'s input, ``target[i]`` its target.
+
+        Parameters
+        ----------
+        x
+            (samples, ...) inputs.
+        target
+            (samples,) or (samples, t) targets; None for prediction.
+        **options
+            Any keyword of :class:`Batches` (``batch_size``, ``shuffle``, ``seed`` …).
+
+        Returns
+        -------
+        The loader :func:`~chromtools.functional.train` and
+        :func:`~chromtools.functional.predict_batches` read.
+        """
+        if isinstance(x, torch.Tensor):
+            x = x.detach().cpu().numpy()
+        if isinstance(target, torch.Tensor):
+            target = target.detach().cpu().numpy()
+        x = np.asarray(x, dtype=np.float32)
+        samples = np.arange(len(x))
+        return cls(Inputs(x, per_cell=False), np.zeros_like(samples), samples, target, **options)
 
     def __len__(self) -> int:
         """Batches of one unsharded pass (a lone last sample joins the batch before)."""

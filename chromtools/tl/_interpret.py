@@ -18,6 +18,7 @@ import torch
 from anndata import AnnData
 from torch import nn
 
+from .._utils import check_int
 from ..models import HISTONE, HISTONE_PAIR, SEQUENCE
 from ._adapters import TorchAdapter
 from ._config import resolve_device
@@ -161,6 +162,17 @@ def scalar_output(network: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
     Models returning a dict (DeepDiff) give their ``prediction_output`` entry;
     a model with several outputs gives its first.
+
+    Parameters
+    ----------
+    network
+        Any model taking a batch of inputs.
+    x
+        A batch of inputs.
+
+    Returns
+    -------
+    (batch,) float32 tensor: the output every attribution method explains.
     """
     out = network(x)
     if isinstance(out, dict):
@@ -181,3 +193,18 @@ def pearson_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def on_status(label: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     """ON per sample: label 1 where the label is known, else a predicted probability > 0.5."""
     return np.where(np.isfinite(label), label == 1, predicted > 0.5)
+
+
+def spans(n: int, batch_size: int | None) -> list[slice]:
+    """Slices of ``n`` samples, ``batch_size`` at a time (all at once for None)."""
+    size = n if batch_size is None else check_int(batch_size, "batch_size", minimum=1)
+    return [slice(start, start + size) for start in range(0, n, size)] or [slice(0, 0)]
+
+
+def placed(network: nn.Module, device: str | torch.device | None, x: torch.Tensor) -> torch.device:
+    """The device to compute on, with ``network`` moved there; None: ``x``'s, nothing moved."""
+    if device is None:
+        return x.device
+    device = resolve_device(device) if isinstance(device, str) else torch.device(device)
+    network.to(device)
+    return device

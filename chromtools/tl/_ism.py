@@ -22,13 +22,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .._docs import SHARED, doc_params
 from .._substitutions import mutant_chunks, mutants
-from ._interpret import scalar_output
+from ._interpret import placed, scalar_output
 from ._train import inference_network
 
 __all__ = ["ism", "ism_path", "naive_ism"]
 
 
+@doc_params(**SHARED)
 def ism(
     network: nn.Module,
     x: torch.Tensor,
@@ -36,6 +38,7 @@ def ism(
     batch_size: int = 512,
     output: int | None = None,
     path: str = "auto",
+    device: str | torch.device | None = None,
 ) -> torch.Tensor:
     """Change of the model output for every single-base substitution.
 
@@ -52,7 +55,7 @@ def ism(
         Mutants per forward pass.
     output
         Which output column to score; by default the model's scalar output
-        (:func:`~chromtools.tl._interpret.scalar_output`: its first output,
+        (:func:`~chromtools.functional.scalar_output`: its first output,
         or DeepDiff's prediction).
     path
         ``"windowed"`` recomputes only each mutant's window (models that
@@ -60,6 +63,8 @@ def ism(
         ChromTransfer); ``"full"`` runs every mutant through the whole network
         (through its :meth:`~chromtools.models.ChromModel.for_inference`
         stand-in); ``"auto"`` (default) takes the one :func:`ism_path` names.
+    device
+        {compute_device}
 
     Returns
     -------
@@ -67,7 +72,9 @@ def ism(
     substitution minus output of the sequence; 0 at the observed base and at
     positions without a base.
     """
-    x = _checked(network, x, batch_size)
+    device = placed(network, device, x)
+    on = x.device
+    x = _checked(network, x, batch_size).to(device)
     chosen = ism_path(network, x.shape[1]) if path == "auto" else path
     if chosen not in ("windowed", "full"):
         raise ValueError(f"path must be 'auto', 'windowed' or 'full', got {path!r}")
@@ -82,7 +89,7 @@ def ism(
             deltas = network.windowed_ism(x, batch_size=batch_size, output=output)
         else:
             deltas = _generic_deltas(inference_network(network), x, batch_size, output)
-    return deltas
+    return deltas.to(on)
 
 
 def ism_path(network: nn.Module, length: int) -> str:
@@ -107,7 +114,14 @@ def _windowed_from(network: nn.Module) -> float | None:
     return declared() if callable(declared) else None
 
 
-def naive_ism(network: nn.Module, x: torch.Tensor, *, output: int | None = None) -> torch.Tensor:
+@doc_params(**SHARED)
+def naive_ism(
+    network: nn.Module,
+    x: torch.Tensor,
+    *,
+    output: int | None = None,
+    device: str | torch.device | None = None,
+) -> torch.Tensor:
     """Reference ISM: one mutant sequence per forward pass.
 
     Parameters
@@ -118,12 +132,16 @@ def naive_ism(network: nn.Module, x: torch.Tensor, *, output: int | None = None)
         (batch, length, 4) one-hot sequences.
     output
         Which output column to score (see :func:`ism`).
+    device
+        {compute_device}
 
     Returns
     -------
     The same (batch, length, 4) tensor as :func:`ism`, computed slowly.
     """
-    x = _checked(network, x, 1)
+    device = placed(network, device, x)
+    on = x.device
+    x = _checked(network, x, 1).to(device)
     deltas = torch.zeros(x.shape, dtype=torch.float32, device=x.device)
     with torch.inference_mode():
         for b in range(x.shape[0]):
@@ -133,7 +151,7 @@ def naive_ism(network: nn.Module, x: torch.Tensor, *, output: int | None = None)
                 mutant[0, position] = 0
                 mutant[0, position, base] = 1
                 deltas[b, position, base] = _score(network, mutant, output)[0] - observed[0]
-    return deltas
+    return deltas.to(on)
 
 
 def _checked(network: nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:

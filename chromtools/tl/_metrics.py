@@ -34,6 +34,19 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, task: str) -> dict[str, float]
     F1 and accuracy at 0.5 (AUROC/AUPRC are NaN when only one class is
     present); ``task="regression"`` reports Pearson and Spearman correlation
     and the mean squared error. ``n`` is the number of samples scored.
+
+    Parameters
+    ----------
+    y_true
+        Truth per sample: 0/1 labels or expression; NaN where unknown.
+    y_pred
+        Prediction per sample: probabilities or expression.
+    task
+        ``"classification"`` or ``"regression"``.
+
+    Returns
+    -------
+    Dict of metric name to value.
     """
     if task not in METRICS:
         raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
@@ -91,13 +104,31 @@ def bootstrap_interval(
     y_true: np.ndarray,
     y_pred: np.ndarray,
     task: str,
-    metric: str,
     *,
+    metric: str,
     n_boot: int = 1000,
     level: float = 0.95,
     seed: int = 0,
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of one metric, resampling samples."""
+    """Percentile bootstrap interval of one metric, resampling samples.
+
+    Parameters
+    ----------
+    y_true, y_pred, task
+        As for :func:`score`.
+    metric
+        One of :func:`score`'s metrics for ``task`` (``"auroc"``, ``"pearson"`` …).
+    n_boot
+        Bootstrap resamples.
+    level
+        Coverage of the interval, in (0, 1).
+    seed
+        Seed of the resampling.
+
+    Returns
+    -------
+    (low, high) ends of the interval.
+    """
     if task not in METRICS:
         raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
     if metric not in METRICS[task]:

@@ -594,6 +594,7 @@ def _overlapping(flat_start: np.ndarray, flat_end: np.ndarray, own: np.ndarray) 
 def ks_enrichment(
     scores: np.ndarray,
     motif: np.ndarray,
+    *,
     flat_start: np.ndarray,
     flat_end: np.ndarray,
     tested: Sequence[int],
@@ -859,7 +860,11 @@ def _enrichment(
     counts = np.bincount(motif, minlength=len(ids.categories))
     tested = np.flatnonzero(counts >= min_sites)
     result = ks_enrichment(
-        scored.importance, motif, scored.flat_start, scored.flat_end, tested
+        scored.importance,
+        motif,
+        flat_start=scored.flat_start,
+        flat_end=scored.flat_end,
+        tested=tested,
     ).dropna()
     names = pd.Series(scored.names).groupby(motif).first()
     table = pd.DataFrame(

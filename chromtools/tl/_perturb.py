@@ -7,7 +7,7 @@ perturbation, with a table of the mean change on ON and OFF genes.
 
 The cores are plain functions of tensors (:func:`delete_marks`,
 :func:`dinucleotide_shuffle`, :func:`delete_sites`); the model is any
-``nn.Module`` with one output (:func:`~chromtools.tl._interpret.scalar_output`).
+``nn.Module`` with one output (:func:`~chromtools.functional.scalar_output`).
 """
 
 from __future__ import annotations

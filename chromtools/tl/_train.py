@@ -112,7 +112,28 @@ def predict_batches(
     precision: str = "auto",
     task: str = "classification",
 ) -> np.ndarray:
-    """Model output for every sample, in sample order (probabilities for labels)."""
+    """Model output for every sample, in sample order (probabilities for labels).
+
+    Parameters
+    ----------
+    model
+        Any model taking a batch of inputs; it is put in eval mode and run
+        through its ``for_inference`` stand-in where it has one.
+    batches
+        The samples (:class:`~chromtools.functional.Batches`; targets, if
+        any, are not read).
+    device
+        Where to compute; ``model`` must be there already.
+    precision
+        ``"auto"`` (bf16 autocast on a GPU), ``"bf16"`` or ``"fp32"``.
+    task
+        ``"classification"`` turns the logits into probabilities (sigmoid);
+        ``"regression"`` keeps the output as it is.
+
+    Returns
+    -------
+    float32 array, one row per sample in sample order.
+    """
     model.eval()
     network = inference_network(model)
     batches.pin_memory = device.type == "cuda"
@@ -166,6 +187,46 @@ def train(
     with the caller's ``identity`` entries: the data's marks, bins,
     normalisation, a transfer's source): a checkpoint of any other run, or a
     damaged one, is refused.
+
+    Parameters
+    ----------
+    model
+        Any model taking a batch of inputs; trained in place on ``device``.
+    train_batches
+        The training samples, with targets (:class:`~chromtools.functional.Batches`).
+    valid_batches
+        The validation samples, or None: then the epoch of the lowest
+        training loss is kept.
+    task
+        ``"classification"`` (0/1 targets, logits out) or ``"regression"``.
+    epochs
+        Most epochs to train.
+    lr
+        Learning rate.
+    weight_decay
+        AdamW's decoupled weight decay.
+    patience
+        Epochs without improvement before stopping; None never stops early.
+    clip
+        Gradient norm to clip to; None or 0 does not clip.
+    device
+        Where to train.
+    precision
+        ``"auto"`` (bf16 autocast on a GPU), ``"bf16"`` or ``"fp32"``.
+    param_groups
+        The optimizer's parameter groups (e.g. a lower ``lr`` for an
+        encoder); every trainable parameter in one group by default.
+    loss_function
+        ``loss(output, target)``; by default binary cross-entropy on logits
+        for classification, mean squared error for regression.
+    description
+        Name of the run on progress bars and in the log.
+    checkpoint
+        File to write the checkpoint to after every epoch (none by default).
+    resume
+        Continue from ``checkpoint`` where it exists.
+    identity
+        More entries of the run's identity, checked on resume.
 
     Returns
     -------

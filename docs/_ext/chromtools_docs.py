@@ -48,6 +48,7 @@ MODULES = (
     ("get", "chromtools.get", "ct.get"),
     ("datasets", "chromtools.datasets", "ct.datasets"),
     ("models", "chromtools.models", "ct.models"),
+    ("functional", "chromtools.functional", "ct.functional"),
     ("chromtools", "chromtools", "ct (top level)"),
 )
 
