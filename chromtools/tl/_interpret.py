@@ -176,8 +176,3 @@ def pearson_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     a = a - a.mean(dim=1, keepdim=True)
     b = b - b.mean(dim=1, keepdim=True)
     return (a * b).sum(dim=1) / (a.norm(dim=1) * b.norm(dim=1))
-
-
-def on_status(label: np.ndarray, predicted: np.ndarray) -> np.ndarray:
-    """ON per sample: label 1 where the label is known, else a predicted probability > 0.5."""
-    return np.where(np.isfinite(label), label == 1, predicted > 0.5)
