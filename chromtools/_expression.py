@@ -37,3 +37,12 @@ def high_low(values, threshold):
     column); numpy or dask arrays alike.
     """
     return np.where(np.isnan(values), np.nan, values > threshold).astype(np.float32)
+
+
+def on_status(label: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """ON per sample: label 1 where the label is known, else a predicted probability > 0.5.
+
+    The rule by which ``ct.tl.attention``, ``ct.tl.in_silico_deletion`` and
+    ``ct.pl.attention`` split genes into ON and OFF.
+    """
+    return np.where(np.isfinite(label), label == 1, predicted > 0.5)

@@ -188,14 +188,16 @@ RESULTS: dict[str, Result] = {
             "motif_enrichment",
             ("motif_enrichment",),
             "motifs whose sites the model's attributions favour (signed KS test, BH FDR), "
-            "and a join with a reference model",
+            "the site scores each test compared, and a join with a reference model",
             uns=(
                 "{key}_motifs",
                 "{key}_motifs_params",
                 "{key}_vs_{reference}_motifs",
                 "{key}_vs_{reference}_motifs_params",
+                "{key}_motif_scores",
             ),  # fmt: skip
             record=1,
+            reader="ct.get.motif_site_scores",
             plots=("motif_ecdf", "motif_scatter"),
         ),
     )

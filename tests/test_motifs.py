@@ -11,6 +11,7 @@ import pytest
 from scipy.stats import false_discovery_control, ks_2samp, rankdata
 
 import chromtools as ct
+from chromtools._results import RESULTS
 from chromtools.io._motifs import _collection, jaspar_motif, read_jaspar
 from chromtools.tl._motif_families import motif_families, motif_similarity
 from chromtools.tl._motifs import _reachable, motif_enrichment, scan, scan_motifs, tail_pvalue
@@ -645,7 +646,7 @@ def test_enrichment_tests_only_the_attributed_regions(attributed, positive_only,
 def test_enrichment_after_attribute_on_some_regions(sequence_results):
     """ct.tl.attribute run on 150 of 300 regions: those 150 are tested, not none."""
     adata = sequence_results.copy()
-    for name in ("ct_A_attr_A", "ct_A_attr", "ct_A_motifs", "ct_A_motifs_params"):
+    for name in ("ct_A_attr_A", "ct_A_attr", *RESULTS["motif_enrichment"].slots("ct_A")["uns"]):
         for slot in (adata.varm, adata.uns):
             slot.pop(name, None)
     regions = list(adata.var_names[::2])

@@ -8,10 +8,12 @@ heatmap cells, legend text) with the values in ``uns``/``layers``/``obsm``.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import pkgutil
 import re
+from pathlib import Path
 
 import matplotlib
 
@@ -19,6 +21,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from scipy.stats import ks_2samp  # noqa: E402
 
@@ -294,6 +297,57 @@ def test_motif_ecdf_draws_the_two_samples_of_the_ks_test(sequences):
     # a TF name finds its matrix
     ax = ct.pl.motif_ecdf(sequences, "ct_A", str(table["tf_name"].iloc[0]), show=False)
     assert len(ax.get_lines()[0].get_xdata()) == table["n_sites"].iloc[0]
+
+
+def test_motif_ecdf_draws_the_scores_the_enrichment_tested(sequences):
+    """The stored site scores are those the KS tests compared: the curves are the ones
+    drawn before, when ct.pl recomputed every site's score from the attributions."""
+    from chromtools.tl._motifs import _check_sites, _plan, scored_sites
+
+    params = sequences.uns["ct_A_motifs_params"]
+    sites = _check_sites(sequences)
+    plan = _plan(sequences, "ct_A", params["cell_type"], params["score"],
+                 params["positive_only"], int(sites["end"].max()))  # fmt: skip
+    scored = scored_sites(sequences, plan, sites)
+    stored = sequences.uns["ct_A_motif_scores"]
+    assert stored["importance"].dtype == np.float32
+    assert isinstance(stored["motif_id"].dtype, pd.CategoricalDtype)
+    np.testing.assert_array_equal(stored["importance"], scored.importance.astype(np.float32))
+    np.testing.assert_array_equal(
+        stored["motif_id"].astype(str), scored.ids.categories[scored.motif].astype(str)
+    )
+    table = sequences.uns["ct_A_motifs"]
+    for motif in table.index[[0, len(table) // 2, -1]]:
+        ax = ct.pl.motif_ecdf(sequences, "ct_A", motif, show=False)
+        code = list(scored.ids.categories).index(motif)
+        own = scored.motif == code
+        flat_start, flat_end = scored.flat
+        # the background by brute force: other motifs' sites sharing no base with its own
+        shares_a_base = (flat_start[own][None, :] < flat_end[:, None]) & (
+            flat_end[own][None, :] > flat_start[:, None]
+        )
+        background = ~own & ~shares_a_base.any(axis=1)
+        for line, expected in zip(ax.get_lines()[:2], (own, background), strict=True):
+            np.testing.assert_allclose(
+                line.get_xdata(), np.sort(scored.importance[expected]), rtol=1e-6
+            )
+
+
+def test_pl_imports_no_private_module_of_another_subpackage():
+    """DESIGN §6: ct.pl reads through ct.get and the registry; it may import a package
+    (``from ..get import x``, ``from ..tl import x``), never its private modules."""
+    offenders = []
+    for path in sorted((Path(ct.__file__).parent / "pl").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            parts = (node.module or "").split(".")
+            # level 2 reaches chromtools: a subpackage then one of its private modules
+            absolute = node.level == 0 and parts[0] == "chromtools"
+            inside = parts[1:] if absolute else parts if node.level == 2 else []
+            if len(inside) >= 2 and inside[0] != "pl" and inside[1].startswith("_"):
+                offenders.append(f"{path.name}:{node.lineno} {'.' * node.level}{node.module}")
+    assert offenders == []
 
 
 def test_motif_scatter_places_each_tf_at_its_two_signed_d(sequences):

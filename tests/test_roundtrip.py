@@ -123,6 +123,8 @@ def test_histone_layers_obsm_and_var_results_survive_the_round_trip(histone, laz
         "motif_sites_params",
         "ct_A_motifs",
         "ct_A_motifs_params",
+        "ct_A_motif_scores",
+        "ct_B_motif_scores",
         "ct_A_vs_ct_B_motifs",
     ],
 )
@@ -155,6 +157,11 @@ def test_plots_draw_from_an_object_read_back_with_no_model_in_memory(histone, se
     seq, seq_path = sequences
     seq_back = ct.io.read_zarr(seq_path)
     ct.pl.motif_scatter(seq_back, "ct_A", "ct_B", fdr=1.0, show=False)
+    motif = seq.uns["ct_A_motifs"].index[0]
+    drawn = ct.pl.motif_ecdf(seq_back, "ct_A", motif, show=False).get_lines()[:2]
+    fresh = ct.pl.motif_ecdf(seq, "ct_A", motif, show=False).get_lines()[:2]
+    for line, expected in zip(drawn, fresh, strict=True):
+        np.testing.assert_array_equal(line.get_xdata(), expected.get_xdata())
     region = str(seq.uns["motif_sites"]["region"].iloc[0])
     fig = ct.pl.attribution(seq_back, "ct_A", region, show=False)
     assert len(fig.axes[1].patches) == (seq.uns["motif_sites"]["region"] == region).sum()

@@ -207,6 +207,42 @@ def attributions(
     return adata.varm[result.slots(key, cell_type=cell_type)["varm"][0]]
 
 
+def attributed_cell_type(
+    adata: AnnData, key: str, name: str, cell_type: object, what: str = "motif_enrichment"
+) -> str:
+    """The cell type whose attributions ``name`` of model ``key`` ``what`` reads, checked:
+    the only one attributed when ``cell_type`` is None, else ``cell_type`` if it was."""
+    result = RESULTS["attribution"]
+
+    def slot(cell: str) -> str:
+        return result.slots(name, cell_type=cell)["varm"][0]
+
+    attributed = [c for c in adata.obs_names if slot(c) in adata.varm]
+    run = f"run ct.tl.attribute(adata, {key!r}) first"
+    if not attributed:
+        raise ValueError(
+            f"{what}: no attributions of {key!r} (adata.varm[{slot('<cell type>')!r}]); {run}"
+        )
+    if cell_type is None:
+        if len(attributed) > 1:
+            raise ValueError(
+                f"{what}: {key!r} has attributions for the cell types {attributed}; "
+                "say which with cell_type="
+            )
+        return attributed[0]
+    if not isinstance(cell_type, str) or cell_type not in adata.obs_names:
+        raise ValueError(
+            f"cell_type={cell_type!r} is not a cell type of adata.obs_names {list(adata.obs_names)}"
+        )
+    if cell_type not in attributed:
+        raise ValueError(
+            f"{what}: no attributions of {key!r} for {cell_type!r} "
+            f"(adata.varm[{slot(cell_type)!r}]); it has {attributed}; "
+            f"run ct.tl.attribute(adata, {key!r}, cell_types=[{cell_type!r}]) first"
+        )
+    return cell_type
+
+
 def realign(adata: AnnData, *, copy: bool = False) -> AnnData | None:
     """Rewrite every 4-D ``obsm`` array so that axis 1 follows the current ``var``.
 

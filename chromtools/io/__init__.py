@@ -2,6 +2,8 @@
 Zarr."""
 
 from ._append import append_cell_types
+from ._atomic import atomic_file as atomic_file  # for ct.pl's figures
+from ._atomic import check_file_destination as check_file_destination
 from ._bigwig import read_bigwigs
 from ._csv import read_deepchrome, read_deepdiff
 from ._expression import read_expression

@@ -12,8 +12,8 @@ from matplotlib.axes import Axes
 
 from .. import get
 from .._docs import doc_plot
+from .._expression import on_status
 from .._results import RESULTS, kind_of, storage_name
-from ..tl._interpret import on_status
 from ._utils import (
     ON_OFF,
     axes,

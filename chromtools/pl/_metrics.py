@@ -13,7 +13,7 @@ from matplotlib.axes import Axes
 
 from .._docs import doc_plot
 from .._utils import check_int
-from ..tl._metrics import bootstrap_interval
+from ..tl import bootstrap_interval
 from ._utils import (
     axes,
     cell_types_of,

@@ -9,9 +9,9 @@ import numpy as np
 from anndata import AnnData
 from matplotlib.axes import Axes
 
+from .. import get
 from .._docs import doc_plot
 from .._results import RESULTS, storage_name
-from ..tl._motifs import SITES, _check_sites, _plan, scored_sites
 from ._utils import axes, check_show_save, colour, savefig_or_show, stored, style
 
 
@@ -47,9 +47,9 @@ def motif_ecdf(
     """The cumulative distributions one KS test of ``ct.tl.motif_enrichment`` compares.
 
     A TF's site scores against every other motif's sites that share no base
-    with its sites, in the regions and with the score the enrichment used
-    (its ``uns[f"{key}_motifs_params"]``); the legend gives the signed D and
-    the FDR of its table.
+    with its sites, as the enrichment stored them
+    (:func:`~chromtools.get.motif_site_scores`); the title gives the signed D
+    and the FDR of its table.
 
     Parameters
     ----------
@@ -68,15 +68,10 @@ def motif_ecdf(
     check_show_save(show, save)
     table, params = _enrichment_table(adata, key, "motif_ecdf")
     motif_id = _motif_id(table, motif, key)
-    sites = _check_sites(adata)
-    length = int(sites["end"].max()) if len(sites) else 0
-    plan = _plan(
-        adata, key, params["cell_type"], params["score"], bool(params["positive_only"]), length
-    )
-    own, background = scored_sites(adata, plan, sites).of(motif_id)
+    own, background = get.motif_site_scores(adata, key, motif_id)
     row = table.loc[motif_id]
     tf = str(row["tf_name"])
-    importance = "−ISM delta" if plan.method == "ism" else "attribution"
+    importance = "−ISM delta" if params["method"] == "ism" else "attribution"
     with style():
         fig, ax = axes(ax)
         for i, (values, label) in enumerate(
@@ -95,7 +90,7 @@ def motif_ecdf(
                 label=label,
             )
         ax.set(
-            xlabel=f"Site score ({plan.score} {importance})",
+            xlabel=f"Site score ({params['score']} {importance})",
             ylabel="Cumulative fraction",
             title=f"{tf} ({motif_id}): D = {row['ks_d']:+.2f}, FDR = {row['fdr']:.1e}",
         )
@@ -202,7 +197,7 @@ def motif_scatter(
 
 def sites_in(adata: AnnData, region: str):
     """The ``uns['motif_sites']`` rows of one region, or an empty table."""
-    sites = adata.uns.get(SITES)
+    sites = adata.uns.get(RESULTS["motif_sites"].default())
     if sites is None:
         return None
     return sites[sites["region"].astype(str) == region]

@@ -13,7 +13,6 @@ from anndata import AnnData
 from .. import get
 from .._docs import doc_plot
 from .._results import RESULTS, find_result, storage_name
-from ..tl._motifs import attributed_cell_type
 from ._attention import bin_centres
 from ._motifs import sites_in
 from ._utils import check_show_save, colour, grid, savefig_or_show, stored, style
@@ -147,7 +146,7 @@ def _attributed(adata: AnnData, key: str, cell_type: str | None) -> tuple[str, s
     """The cell type explained (checked as motif_enrichment checks it), the method, the values."""
     result = RESULTS["attribution"]
     name = find_result(adata, "attribution", key) or storage_name(key)
-    cell_type = attributed_cell_type(adata, key, name, cell_type, "ct.pl.attribution")
+    cell_type = get.attributed_cell_type(adata, key, name, cell_type, "ct.pl.attribution")
     record = adata.uns.get(result.record_name(name), {})
     method = record.get("params", {}).get("method", "grad_x_input")
     return cell_type, method, adata.varm[result.slots(name, cell_type=cell_type)["varm"][0]]

@@ -15,7 +15,7 @@ import numpy as np
 from anndata import AnnData
 
 from .._results import storage_name
-from ..io._atomic import atomic_file, check_file_destination
+from ..io import atomic_file, check_file_destination
 
 # Sans-serif, no top/right spines, light grid: close to scanpy's and CREsted's defaults.
 STYLE = {

@@ -6,6 +6,7 @@ from ._config import TrainingConfig
 from ._differential import differential
 from ._finetune import finetune
 from ._fit import evaluate, fit, predict
+from ._metrics import bootstrap_interval as bootstrap_interval  # for ct.pl.metrics
 from ._model_io import load_model, save_model
 from ._motifs import motif_enrichment, scan_motifs
 from ._perturb import in_silico_deletion

@@ -31,6 +31,7 @@ from anndata import AnnData
 from torch import nn
 
 from .. import get, models
+from .._expression import on_status
 from .._results import RESULTS, check_writable, kind_of, materialised, record_params, storage_name
 from .._utils import check_int, progress
 from ..get._aligned import aligned, positions, stored_var_names
@@ -40,7 +41,6 @@ from ._data import Batches, Inputs
 from ._interpret import (
     check_genes,
     interpreted_model,
-    on_status,
     pearson_rows,
 )
 from ._records import check_model, record_of

@@ -190,11 +190,6 @@ def pearson_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a * b).sum(dim=1) / (a.norm(dim=1) * b.norm(dim=1))
 
 
-def on_status(label: np.ndarray, predicted: np.ndarray) -> np.ndarray:
-    """ON per sample: label 1 where the label is known, else a predicted probability > 0.5."""
-    return np.where(np.isfinite(label), label == 1, predicted > 0.5)
-
-
 def spans(n: int, batch_size: int | None) -> list[slice]:
     """Slices of ``n`` samples, ``batch_size`` at a time (all at once for None)."""
     size = n if batch_size is None else check_int(batch_size, "batch_size", minimum=1)

@@ -28,7 +28,9 @@ from .._results import (
 )
 from .._settings import logger
 from .._utils import check_int, check_number, progress
+from ..get import attributed_cell_type
 from ..get._lazy import concrete
+from ..get._motifs import flat_positions, overlapping
 from ..io._motifs import JASPAR_RELEASE, jaspar_collection, read_jaspar
 from ._motif_families import FAMILY_SIMILARITY, motif_families
 
@@ -581,16 +583,6 @@ def site_scores(
     return out
 
 
-def _overlapping(flat_start: np.ndarray, flat_end: np.ndarray, own: np.ndarray) -> np.ndarray:
-    """Which sites share a base with any of the sites ``own`` (all of one motif's length)."""
-    width = flat_end[own[0]] - flat_start[own[0]]
-    starts = np.sort(flat_start[own])
-    # A site [a, b) overlaps an own site [s, s + width) exactly when a - width < s < b.
-    return np.searchsorted(starts, flat_end, "left") > np.searchsorted(
-        starts, flat_start - width, "right"
-    )
-
-
 def ks_enrichment(
     scores: np.ndarray,
     motif: np.ndarray,
@@ -629,7 +621,7 @@ def ks_enrichment(
     rows = []
     for m in tested:
         own = np.flatnonzero(motif == m)
-        background = (motif != m) & ~_overlapping(flat_start, flat_end, own)
+        background = (motif != m) & ~overlapping(flat_start, flat_end, own)
         foreground = sorted_scores[(motif == m)[order]]
         others = sorted_scores[background[order]]
         if not len(others):
@@ -683,37 +675,6 @@ def _check_sites(adata: AnnData, sites_key: str = SITES) -> pd.DataFrame:
             f"adata.uns[{sites_key!r}] lacks the columns {missing}; run ct.tl.scan_motifs"
         )
     return sites
-
-
-def attributed_cell_type(
-    adata: AnnData, key: str, name: str, cell_type: object, what: str = "motif_enrichment"
-) -> str:
-    """The cell type whose attributions of ``key`` ``what`` reads, checked."""
-    attributed = [c for c in adata.obs_names if _attribution_slot(name, c) in adata.varm]
-    run = f"run ct.tl.attribute(adata, {key!r}) first"
-    if not attributed:
-        raise ValueError(
-            f"{what}: no attributions of {key!r} "
-            f"(adata.varm[{_attribution_slot(name, '<cell type>')!r}]); {run}"
-        )
-    if cell_type is None:
-        if len(attributed) > 1:
-            raise ValueError(
-                f"{what}: {key!r} has attributions for the cell types {attributed}; "
-                "say which with cell_type="
-            )
-        return attributed[0]
-    if not isinstance(cell_type, str) or cell_type not in adata.obs_names:
-        raise ValueError(
-            f"cell_type={cell_type!r} is not a cell type of adata.obs_names {list(adata.obs_names)}"
-        )
-    if cell_type not in attributed:
-        raise ValueError(
-            f"{what}: no attributions of {key!r} for {cell_type!r} "
-            f"(adata.varm[{_attribution_slot(name, cell_type)!r}]); it has {attributed}; "
-            f"run ct.tl.attribute(adata, {key!r}, cell_types=[{cell_type!r}]) first"
-        )
-    return cell_type
 
 
 def _predicted_positive(adata: AnnData, key: str, name: str, cell_type: str) -> np.ndarray:
@@ -810,18 +771,29 @@ class ScoredSites:
     motif: np.ndarray  # per site, the motif code
     names: np.ndarray  # per site, the TF name
     importance: np.ndarray  # per site: its score, negated for ISM (higher = more important)
-    flat_start: np.ndarray  # per site, its bases along all regions laid end to end
-    flat_end: np.ndarray
+    region: np.ndarray  # per site, its region's position in var
+    start: np.ndarray  # per site, its bases in the region
+    end: np.ndarray
+    length: int  # bases per region
 
-    def of(self, motif_id: str) -> tuple[np.ndarray, np.ndarray]:
-        """A motif's site importances, and those of its background (other motifs' sites
-        sharing no base with its own), as the KS test compares them."""
-        code = list(self.ids.categories.astype(str)).index(motif_id)
-        own = np.flatnonzero(self.motif == code)
-        if not len(own):
-            return np.zeros(0), np.zeros(0)
-        background = (self.motif != code) & ~_overlapping(self.flat_start, self.flat_end, own)
-        return self.importance[own], self.importance[background]
+    @property
+    def flat(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each site's bases along all regions laid end to end."""
+        return flat_positions(self.region, self.start, self.end, self.length)
+
+    def table(self, var_names: pd.Index) -> pd.DataFrame:
+        """What the KS tests compared, stored for ``ct.get.motif_site_scores`` and
+        ``ct.pl.motif_ecdf``: per site, its motif, place and importance."""
+        rows, row = np.unique(self.region, return_inverse=True)
+        return pd.DataFrame(
+            {
+                "motif_id": pd.Categorical.from_codes(self.motif, self.ids.categories),
+                "region": pd.Categorical.from_codes(row, var_names[rows].astype(str)),
+                "start": self.start.astype(np.int32),
+                "end": self.end.astype(np.int32),
+                "importance": self.importance.astype(np.float32),
+            }
+        )
 
 
 def scored_sites(adata: AnnData, plan: _Enrichment, sites: pd.DataFrame) -> ScoredSites:
@@ -844,27 +816,24 @@ def scored_sites(adata: AnnData, plan: _Enrichment, sites: pd.DataFrame) -> Scor
     scores = site_scores(per_base, row, start, end, plan.score)
     # ISM deltas are most negative where a base matters: rank by importance.
     importance = -scores if plan.method == "ism" else scores
-    length = values.shape[1]
     names = sites["tf_name"].astype(str).to_numpy()[keep]
-    return ScoredSites(ids, motif, names, importance, row * length + start, row * length + end)
+    return ScoredSites(ids, motif, names, importance, region, start, end, values.shape[1])
 
 
 def _enrichment(
     adata: AnnData, plan: _Enrichment, sites: pd.DataFrame, min_sites: int, sites_key: str
-) -> tuple[pd.DataFrame, dict]:
-    """The per-motif table of one model and the record of how it was made."""
+) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+    """The per-motif table of one model, the record of how it was made and the site scores
+    it tested."""
     from scipy.stats import false_discovery_control
 
     scored = scored_sites(adata, plan, sites)
     ids, motif = scored.ids, scored.motif
     counts = np.bincount(motif, minlength=len(ids.categories))
     tested = np.flatnonzero(counts >= min_sites)
+    flat_start, flat_end = scored.flat
     result = ks_enrichment(
-        scored.importance,
-        motif,
-        flat_start=scored.flat_start,
-        flat_end=scored.flat_end,
-        tested=tested,
+        scored.importance, motif, flat_start=flat_start, flat_end=flat_end, tested=tested
     ).dropna()
     names = pd.Series(scored.names).groupby(motif).first()
     table = pd.DataFrame(
@@ -904,7 +873,7 @@ def _enrichment(
         "n_sites": int(len(scored.importance)),
         "skipped": skipped,
     }
-    return table, params
+    return table, params, scored.table(adata.var_names)
 
 
 def _families(adata: AnnData, table: pd.DataFrame, sites_key: str) -> list[str]:
@@ -1014,10 +983,17 @@ def motif_enrichment(
         attributions: NaN in ``varm``), ``regions_tested`` (the var names of
         the regions tested), ``n_sites`` and ``skipped`` (motifs not tested:
         too few sites, or no other sites).
+    ``adata.uns[f"{key}_motif_scores"]``
+        DataFrame of every site in the regions tested, as the KS tests compared
+        them: ``motif_id`` and ``region`` (categorical), ``start``, ``end``
+        (int32) and ``importance`` (float32: the site's score, negated for ISM
+        so that higher is more important). :func:`~chromtools.get.motif_site_scores`
+        reads one test's two samples from it; :func:`~chromtools.pl.motif_ecdf`
+        draws them.
     ``adata.uns[f"{key}_vs_{reference}_motifs"]``
         With ``reference``: per motif ``tf_name``, ``family`` and ``n_sites``, ``ks_d``
         and ``fdr`` of each model (suffixed by its key), with ``..._params``
-        alongside; ``uns[f"{reference}_motifs"]`` is written too.
+        alongside; ``uns[f"{reference}_motifs"]`` and its site scores are written too.
 
     ``/`` in a key becomes ``_`` in these names, as in ``layers``.
     """
@@ -1038,20 +1014,20 @@ def motif_enrichment(
     names = check_writable(adata, "motif_enrichment", plans[0].name, **joined)["uns"]
     if reference is not None:
         check_writable(adata, "motif_enrichment", plans[1].name)
-    outputs = [tuple(enrichment.slots(p.name)["uns"][:2]) for p in plans]
-    if reference is not None:
-        outputs.append(tuple(names[2:4]))
+    # per model: the table, its params and the site scores tested
+    outputs = [enrichment.slots(p.name)["uns"] for p in plans]
 
     results = [_enrichment(adata, plan, sites, min_sites, sites_key) for plan in plans]
     entries = {}
-    for (table, params), result in zip(outputs, results, strict=False):
-        entries[table], entries[params] = result
+    for slots, result in zip(outputs, results, strict=True):
+        entries.update(zip(slots, result, strict=True))
     if reference is None:
         _write_uns(adata, entries)
         return results[0][0]
-    both = _joined({p.name: table for p, (table, _) in zip(plans, results, strict=True)})
-    entries[outputs[2][0]] = both
-    entries[outputs[2][1]] = {
+    both = _joined({p.name: table for p, (table, _, _) in zip(plans, results, strict=True)})
+    joined_table, joined_params = names[2:4]
+    entries[joined_table] = both
+    entries[joined_params] = {
         **record_params("motif_enrichment", key_added=plans[0].name),
         "keys": [p.key for p in plans],
         "cell_types": [p.cell_type for p in plans],

@@ -20,12 +20,13 @@ import pandas as pd
 import torch
 from anndata import AnnData
 
+from .._expression import on_status
 from .._results import RESULTS, check_key, check_writable, kind_of, materialised, record_params
 from .._settings import resolve_seed
 from .._utils import check_int, progress
 from ..get._lazy import values_at
 from ..models import HISTONE
-from ._interpret import Interpreted, interpreted_model, on_status, scalar_output
+from ._interpret import Interpreted, interpreted_model, scalar_output
 
 REPLACEMENTS = ("zero", "mean")
 SITE_COLUMNS = ("region", "motif_id", "tf_name", "start", "end", "strand", "score", "pvalue")
