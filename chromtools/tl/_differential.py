@@ -37,9 +37,9 @@ from ._records import state_arrays
 from ._samples import (
     check_finite_inputs,
     check_hyperparameters,
-    check_marks,
     has_signal,
     histone_config,
+    marks_of,
     split_masks,
 )
 from ._train import LossFunction, predict_batches, train_samples
@@ -315,7 +315,7 @@ def differential(
     _check_cell_types(adata, a, b)
     counts = _counts(adata, layer, [a, b])
     masks = split_masks(adata, split_key)
-    marks = check_marks(adata, marks)
+    marks = marks_of(adata, marks)
     inputs = Inputs.histone(adata, marks)
     positions = tuple(int(p) for p in adata.obs_names.get_indexer([a, b]))
     pairs = np.tile(positions, (adata.n_vars, 1))

@@ -27,6 +27,7 @@ from .._utils import check_int, progress
 from ..get._lazy import values_at
 from ..models import HISTONE
 from ._interpret import Interpreted, interpreted_model, scalar_output
+from ._samples import select_marks
 
 REPLACEMENTS = ("zero", "mean")
 SITE_COLUMNS = ("region", "motif_id", "tf_name", "start", "end", "strand", "score", "pvalue")
@@ -195,23 +196,6 @@ def _check_bins(bins: object, data: dict) -> tuple[slice, tuple[int, int]]:
     first = (start - window[0]) // bin_size
     last = -(-(end - window[0]) // bin_size)
     return slice(first, last), (start, end)
-
-
-def _check_marks(marks: object, model_marks: list[str]) -> list[str]:
-    if isinstance(marks, str):
-        marks = [marks]
-    if not isinstance(marks, Sequence) or not marks:
-        raise ValueError(
-            f"in_silico_deletion: marks must be mark names (a list), got {marks!r}; "
-            f"the model's marks are {model_marks}"
-        )
-    marks = list(marks)
-    unknown = [m for m in marks if m not in model_marks]
-    if unknown:
-        raise KeyError(
-            f"in_silico_deletion: marks {unknown} are not in the model's marks {model_marks}"
-        )
-    return marks
 
 
 def _motif_sites(adata: AnnData, motifs: object) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -458,7 +442,11 @@ def _plan_marks(
     if marks is None and bins is not None:
         indices = list(range(len(model_marks)))
         return [Perturbation(_layer(key_added, f"bins_{where[0]}_{where[1]}"), indices, span)]
-    chosen = model_marks if marks is None else _check_marks(marks, model_marks)
+    chosen = (
+        model_marks
+        if marks is None
+        else select_marks(marks, model_marks, whose="the model's", what="in_silico_deletion: marks")
+    )
     suffix = "" if where is None else f"_{where[0]}_{where[1]}"
     return [
         Perturbation(_layer(key_added, f"{m}{suffix}"), [model_marks.index(m)], span)

@@ -61,23 +61,35 @@ def check_cell_types(
     return cell_types
 
 
-def check_marks(adata: AnnData, marks: Sequence[str] | str | None) -> list[str]:
-    """The marks to use, by name: all of this object's when None; refuses an empty
-    list, repeats and names not in the data (listing those available)."""
+def marks_of(adata: AnnData, marks: Sequence[str] | str | None) -> list[str]:
+    """The marks to use, by name: all of this object's when None, else :func:`select_marks`
+    among them."""
     have = get.marks(adata)
-    if marks is None:
-        return have
+    return have if marks is None else select_marks(marks, have)
+
+
+def select_marks(
+    marks: object, available: list[str], *, whose: str = "this object's", what: str = "marks"
+) -> list[str]:
+    """``marks`` by name among ``available``, refusing what is not a list of names, an empty
+    list, repeats and names not there (listing those available)."""
     if isinstance(marks, str):
         marks = [marks]
+    if not isinstance(marks, Sequence | np.ndarray | pd.Index):
+        raise ValueError(
+            f"{what} must be mark names (a list), got {marks!r}; {whose} marks are {available}"
+        )
     marks = list(marks)
     if not marks:
-        raise ValueError(f"marks is empty; name some of this object's marks {have}, or pass None")
+        raise ValueError(
+            f"{what} is empty; give mark names, some of {whose} marks {available}, or pass None"
+        )
     repeated = sorted({str(m) for m in marks if marks.count(m) > 1})
     if repeated:
-        raise ValueError(f"marks {repeated} appear more than once; name each mark once")
-    missing = [m for m in marks if m not in have]
+        raise ValueError(f"{what} {repeated} appear more than once; name each mark once")
+    missing = [m for m in marks if m not in available]
     if missing:
-        raise KeyError(f"marks {missing} are not in this object's marks {have}")
+        raise KeyError(f"{what} {missing} are not in {whose} marks {available}")
     return [str(m) for m in marks]
 
 
@@ -241,7 +253,7 @@ def model_data(
         inputs = Inputs.onehot(adata)
         config["length"] = int(inputs.array.shape[1])
         return ModelData(task, masks, inputs, {}, config)
-    marks = check_marks(adata, marks)
+    marks = marks_of(adata, marks)
     inputs = Inputs.histone(adata, marks)
     n_bins = int(inputs.array.shape[-1])
     config.update(histone_config(adata, marks, n_bins))
