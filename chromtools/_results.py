@@ -20,7 +20,7 @@ it. Everything else goes through this module:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import product
 from string import Formatter
@@ -303,26 +303,26 @@ def check_writable(
     key: object,
     *,
     what: str = "key_added",
-    owned: Mapping[str, list[str]] | None = None,
-    named: Mapping[str, list[str]] | None = None,
+    owned_layers: Sequence[str] | None = None,
+    extra: Mapping[str, list[str]] | None = None,
     **parts: str | list[str],
 ) -> dict[str, list[str]]:
     """The slots result ``kind`` of ``key`` writes, after refusing any it may not write.
 
     The one guard of every ``ct.tl`` writer. A slot is free when it is empty,
     or when the result's ``uns`` record there was written by a function of
-    the same kind (a rerun replaces its own result); ``owned`` adds names the
-    earlier result listed as its own (a deletion's perturbation layers). A
-    slot that holds the data layout, the user's data or another function's
-    result is refused, naming each. ``named`` adds names the caller made of
-    the registry's templates itself (one layer per perturbation).
+    the same kind (a rerun replaces its own result); with ``owned_layers``
+    (the layers the earlier result listed as its own: a deletion's
+    perturbations) only those of its layers are. A slot that holds the data
+    layout, the user's data or another function's result is refused, naming
+    each. ``extra`` adds names the caller made of the registry's templates
+    itself (one layer per perturbation).
     """
     result = RESULTS[kind]
     key = check_key(key, what)
-    slots = result.slots(key, **parts)
-    for slot, names in (named or {}).items():
-        slots[slot] = slots[slot] + [n for n in names if n not in slots[slot]]
-    named = slots
+    named = result.slots(key, **parts)
+    for slot, names in (extra or {}).items():
+        named[slot] += [n for n in names if n not in named[slot]]
     reserved = [n for n in named["uns"] + named["obsm"] + named["layers"] if n in RESERVED_KEYS]
     if reserved:
         raise ValueError(
@@ -332,18 +332,22 @@ def check_writable(
     record = named["uns"][result.record]
     earlier = adata.uns.get(record)
     ours = kind_of(earlier) == kind
-    mine = {n for names in (owned or {}).values() for n in names}
     clashes = []
     if earlier is not None and not ours:
         found = kind_of(earlier)
         clashes.append(f"uns[{record!r}] ({'a ' + found + ' result' if found else 'not a result'})")
+
+    def replaceable(slot: str, name: str) -> bool:
+        if not ours:
+            return False
+        return slot != "layers" or owned_layers is None or name in owned_layers
+
     for slot in SLOTS:
         present = adata.var.columns if slot == "var" else getattr(adata, slot)
-        names = [n for n in named[slot] if slot != "uns" or n != record]
         clashes += [
             f"{slot}[{n!r}]"
-            for n in names
-            if n in present and not (ours and (slot != "layers" or not owned or n in mine))
+            for n in named[slot]
+            if (slot, n) != ("uns", record) and n in present and not replaceable(slot, n)
         ]
     if clashes:
         writers = " or ".join(f"ct.tl.{f}" for f in result.functions)

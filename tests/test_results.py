@@ -118,7 +118,7 @@ def test_a_rerun_replaces_its_own_result_and_another_functions_is_refused(fitted
     with pytest.raises(ValueError, match=r"uns\['deepchrome'\] \(a model result\)"):
         check_writable(fitted, "finetune", "deepchrome")
     with pytest.raises(ValueError, match=r"would overwrite layers\['deepchrome'\]"):
-        check_writable(fitted, "deletion", "x", named={"layers": ["deepchrome"]})
+        check_writable(fitted, "deletion", "x", extra={"layers": ["deepchrome"]})
     fitted.obsm["mine_alpha"] = np.zeros((2, 60))
     with pytest.raises(ValueError, match=r"obsm\['mine_alpha'\], which is not an? attention"):
         ct.tl.attention(fitted, "deepchrome", key_added="mine")

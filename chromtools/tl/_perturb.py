@@ -367,7 +367,7 @@ def in_silico_deletion(
     earlier = adata.uns.get(key_added)
     previous = list(earlier.get("perturbations", [])) if kind_of(earlier) == "deletion" else []
     check_writable(
-        adata, "deletion", key_added, owned={"layers": previous}, named={"layers": layers}
+        adata, "deletion", key_added, owned_layers=previous, extra={"layers": layers}
     )
 
     means = _mean_profiles(model, batch_size) if replace == "mean" else {}
