@@ -94,6 +94,8 @@ def motif_ecdf(
             ylabel="Cumulative fraction",
             title=f"{tf} ({motif_id}): D = {row['ks_d']:+.2f}, FDR = {row['fdr']:.1e}",
         )
+        # attributions are often ~1e-4: plain tick labels run into each other
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
         ax.legend(loc="lower right")
     return savefig_or_show(fig, ax, show, save)
 
