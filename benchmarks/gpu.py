@@ -158,7 +158,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.genes, args.regions, args.epochs, args.cell_types = 600, 300, 2, 2
-    device = ct.tl._config.resolve_device(args.device)
+    device = ct.functional.resolve_device(args.device)
     if args.device.startswith("cuda") and device.type != "cuda":
         sys.exit(f"--device {args.device}: no CUDA device here (torch {torch.__version__})")
     ct.settings.progress = False

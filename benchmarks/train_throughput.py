@@ -11,7 +11,7 @@ genes (samples) per second at batch 256 (``--batch``), measured in this run:
   bare ``nn.Sequential`` with DeepChrome's layers) and a plain AttentiveChrome
   (the authors' layout, one ``nn.LSTM`` per mark called in a Python loop);
 - **chromtools models** (``deepchrome``, ``attentivechrome``,
-  ``transferchrome``) trained by the real engine, ``ct.tl._train.train``
+  ``transferchrome``) trained by the real engine, ``ct.functional.train``
   (AdamW, gradient clipping, per-step loss bookkeeping), fed by ``Batches``
   over the lazy Zarr-backed ``Inputs.histone`` (the in-memory path); and
   their inference through ``predict_batches``;

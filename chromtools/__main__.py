@@ -18,8 +18,8 @@ import sys
 from . import models
 from ._demo import run_demo
 from ._settings import SEED_MAX, settings
-from .io._atomic import atomic_file, check_destination, check_file_destination
-from .tl._config import PRECISIONS, TrainingConfig
+from .io.store import atomic_file, check_destination, check_file_destination
+from .tl.engine import PRECISIONS, TrainingConfig
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -39,22 +39,28 @@ Training and prediction
 from __future__ import annotations
 
 from .models.transferchrome import attention_rollout
-from .tl._attribute import (
+from .tl.engine import (
+    Batches,
+    Inputs,
+    bootstrap_interval,
+    predict_batches,
+    resolve_device,
+    score,
+    train,
+)
+from .tl.interpret import (
     deeplift_shap,
+    dinucleotide_shuffle,
     grad_x_input,
     gradients,
     integrated_gradients,
+    ism,
     ism_scores,
+    naive_ism,
+    scalar_output,
     shuffled_references,
 )
-from .tl._config import resolve_device
-from .tl._data import Batches, Inputs
-from .tl._interpret import scalar_output
-from .tl._ism import ism, naive_ism
-from .tl._metrics import bootstrap_interval, score
-from .tl._motifs import ks_enrichment
-from .tl._perturb import dinucleotide_shuffle
-from .tl._train import predict_batches, train
+from .tl.motifs import ks_enrichment
 
 __all__ = [
     "Batches",

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 import chromtools as ct
-from chromtools.io import _append, _zarr
+from chromtools.io.store import _append, _zarr
 
 N_GENES, N_BINS, CHUNK_GENES = 40, 10, 16
 
@@ -321,7 +321,7 @@ def test_bad_arguments_are_named(store, new, call, error, match):
 _KILLER = f"""
 import os, signal, sys
 import chromtools as ct
-from chromtools.io import _append, _atomic
+from chromtools.io.store import _append, _atomic
 
 path, step = sys.argv[1], sys.argv[2]
 names = ["new0", "new1"]

@@ -9,8 +9,8 @@ import torch
 
 import chromtools as ct
 from chromtools.models.transferchrome import attention_rollout
-from chromtools.tl._attention import pairwise_agreement
-from chromtools.tl._interpret import interpreted_model
+from chromtools.tl.interpret._attention import pairwise_agreement
+from chromtools.tl.interpret._interpreted import interpreted_model
 
 #: The one mark that carries the planted rule; every other mark is shuffled across genes.
 DRIVER = "H3K4me3"

@@ -10,13 +10,13 @@ from test_attention import DRIVER, informative_only
 
 import chromtools as ct
 from chromtools._results import RESULTS
-from chromtools.tl._attribute import (
+from chromtools.tl.interpret._attribute import (
     deeplift_shap,
     grad_x_input,
     integrated_gradients,
     shuffled_references,
 )
-from chromtools.tl._interpret import interpreted_model, scalar_output
+from chromtools.tl.interpret._interpreted import interpreted_model, scalar_output
 
 GENES = 120  # genes explained in the slower tests
 

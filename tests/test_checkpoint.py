@@ -19,7 +19,7 @@ import pytest
 import torch
 
 import chromtools as ct
-from chromtools.tl._checkpoint import read_checkpoint
+from chromtools.tl.engine._checkpoint import read_checkpoint
 
 EPOCHS = 20
 # The child imports this module and runs one of its trainings below, so both sides train
@@ -326,7 +326,7 @@ def test_resume_refuses_a_checkpoint_of_other_data_or_hyperparameters(
 def test_resume_refuses_a_checkpoint_of_another_chromtools_major_version(tmp_path, monkeypatch):
     adata = data()
     fit(adata, epochs=1, checkpoint_dir=tmp_path)
-    monkeypatch.setattr("chromtools.tl._checkpoint.VERSION", "1.0.0")
+    monkeypatch.setattr("chromtools.tl.engine._checkpoint.VERSION", "1.0.0")
     with pytest.raises(ValueError, match=r"the chromtools major version \('chromtools 0' then"):
         fit(data(), epochs=1, checkpoint_dir=tmp_path, resume=True)
 

@@ -10,7 +10,7 @@ import torch
 import chromtools as ct
 from chromtools.models.deepdiff import VARIANTS
 from chromtools.tl import _differential
-from chromtools.tl._records import rebuild
+from chromtools.tl.engine._records import rebuild
 
 MARKS = ["H3K4me3", "H3K36me3", "H3K27me3"]
 # Tiny encoders and a high learning rate: every variant converges in a dozen

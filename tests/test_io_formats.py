@@ -13,7 +13,8 @@ import pytest
 import chromtools as ct
 from chromtools import _chromosomes, _constants, _expression
 from chromtools._errors import FormatError
-from chromtools.io import _bed, _fasta, _formats, _genes
+from chromtools.io import _bed, _formats, _genes
+from chromtools.io.sequence import _fasta
 
 PACKAGE = Path(ct.__file__).parent
 

@@ -1,4 +1,4 @@
-"""In-silico mutagenesis (``chromtools.tl._ism``) and the fused ChromTransfer.
+"""In-silico mutagenesis (``chromtools.tl.interpret._ism``) and the fused ChromTransfer.
 
 Every check compares values: the fast windowed ISM with one mutant per
 forward pass (or, for long sequences, with the same mutants batched through
@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from chromtools.models import ChromTransfer
-from chromtools.tl._ism import ism, ism_path, naive_ism
+from chromtools.tl.interpret._ism import ism, ism_path, naive_ism
 
 
 @pytest.fixture(autouse=True)

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 import chromtools as ct
-from chromtools.tl import _data
-from chromtools.tl._data import Batches, Inputs
+from chromtools.tl.engine import _data
+from chromtools.tl.engine._data import Batches, Inputs
 
 
 @pytest.fixture

@@ -13,8 +13,14 @@ from scipy.stats import false_discovery_control, ks_2samp, rankdata
 import chromtools as ct
 from chromtools._results import RESULTS
 from chromtools.io._motifs import _collection, jaspar_motif, read_jaspar
-from chromtools.tl._motif_families import motif_families, motif_similarity
-from chromtools.tl._motifs import _reachable, motif_enrichment, scan, scan_motifs, tail_pvalue
+from chromtools.tl.motifs._families import motif_families, motif_similarity
+from chromtools.tl.motifs._motifs import (
+    _reachable,
+    motif_enrichment,
+    scan,
+    scan_motifs,
+    tail_pvalue,
+)
 
 GATA1, HNF4A, CTCF = "MA0035.5", "MA0114.5", "MA0139.2"
 PLANTED_START = 123

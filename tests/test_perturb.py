@@ -8,8 +8,8 @@ import pytest
 import torch
 
 import chromtools as ct
-from chromtools.tl._interpret import interpreted_model
-from chromtools.tl._perturb import delete_sites, dinucleotide_shuffle
+from chromtools.tl.interpret._interpreted import interpreted_model
+from chromtools.tl.interpret._perturb import delete_sites, dinucleotide_shuffle
 
 ACTIVATING, REPRESSIVE = "H3K4me3", "H3K27me3"
 

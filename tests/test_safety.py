@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import chromtools as ct
-from chromtools.io import _atomic, _zarr
+from chromtools.io.store import _atomic, _zarr
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -139,7 +139,7 @@ _KILLER = """
 import os, signal, sys
 import numpy as np
 import chromtools as ct
-from chromtools.io import _atomic, _zarr
+from chromtools.io.store import _atomic, _zarr
 
 path, step, value, fallback = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4] == "1"
 adata = ct.datasets.synthetic_histone(2, 40, n_bins=20, seed=3)
@@ -589,7 +589,7 @@ import os, signal, sys
 import pandas as pd
 import pyBigWig
 import chromtools as ct
-from chromtools.io import _atomic
+from chromtools.io.store import _atomic
 
 folder, step, value = sys.argv[1], sys.argv[2], float(sys.argv[3])
 bigwig_path = os.path.join(folder, f"track{value:g}.bw")

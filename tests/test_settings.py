@@ -82,7 +82,7 @@ def test_chromtools_installs_one_handler_on_its_own_logger_only():
 )
 def test_verbosity_filters_messages_of_child_loggers(restore_settings, capsys, verbosity, shown):
     ct.settings.verbosity = verbosity
-    child = get_logger("chromtools.tl._fit")
+    child = get_logger("chromtools.tl.modeling._fit")
     child.debug("epoch 1")
     child.info("fitting")
     child.warning("careful")

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from safetensors.numpy import load_file, save_file
 
 import chromtools as ct
-from chromtools.io._atomic import STORE_MANIFEST
+from chromtools.io.store._atomic import STORE_MANIFEST
 
 N_EXAMPLES = int(os.environ.get("CHROMTOOLS_HYPOTHESIS_EXAMPLES", "60"))
 SETTINGS = settings(

@@ -11,8 +11,8 @@ import pytest
 import chromtools as ct
 from chromtools._results import RESERVED_KEYS
 from chromtools.tl import NormalizationWarning
-from chromtools.tl._data import Batches, Inputs
-from chromtools.tl._metrics import bootstrap_interval, score
+from chromtools.tl.engine._data import Batches, Inputs
+from chromtools.tl.engine._metrics import bootstrap_interval, score
 
 TINY = {"epochs": 1, "seed": 0}
 
@@ -290,7 +290,7 @@ def test_a_target_without_chip_seq_is_named_up_front(adata):
 
 
 def test_cell_types_without_chip_seq_are_found_in_a_lazy_store(tmp_path):
-    from chromtools.tl._samples import has_signal
+    from chromtools.tl.engine._samples import has_signal
 
     adata = ct.datasets.synthetic_histone(4, 300, n_bins=20, seed=3)
     adata.obsm["histone"][1] = np.nan  # no ChIP-seq

@@ -153,7 +153,7 @@ def test_one_default_model_everywhere(planted):
     ct.tl.pretrain(adata, cell_types=["cell0", "cell1"], epochs=1, seed=0)
     assert adata.uns["pretrain"]["params"]["model"] == "deepchrome"
     sequences = ct.datasets.synthetic_sequences(60, 200, seed=0)
-    assert ct.tl._samples.default_model(sequences) == "chromtransfer"
+    assert ct.tl.engine.default_model(sequences) == "chromtransfer"
 
 
 def test_differential_names_its_cell_types(planted):

@@ -18,7 +18,7 @@ import pytest
 import zarr
 
 import chromtools as ct
-from chromtools.io import _zarr
+from chromtools.io.store import _zarr
 
 
 def _digest(folder: Path) -> dict[str, str]:

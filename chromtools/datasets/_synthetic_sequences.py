@@ -14,8 +14,8 @@ from .._settings import resolve_seed
 from .._utils import check_int, check_number
 from ..get._aligned import META
 from ..io._anndata import new_anndata
-from ..io._atomic import atomic_file, check_file_destination
 from ..io._motifs import JASPAR_RELEASE, jaspar_motif
+from ..io.store import atomic_file, check_file_destination
 
 # One motif per cell type, in this order, when none are given: master
 # regulators of well-known cell lines (GATA1 in K562, HNF4A and CEBPA in

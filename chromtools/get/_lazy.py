@@ -90,17 +90,10 @@ def concrete(adata: AnnData) -> AnnData:
             if _has_lazy(adata.uns[key]):
                 adata.uns[key] = _loaded(adata.uns[key])
         if store is not None:
-            _restore_from_manifest(adata, store)
+            from ..io.store import restore_from_manifest
+
+            restore_from_manifest(adata, store)
     return adata
-
-
-def _restore_from_manifest(adata: AnnData, store: Path) -> None:
-    from ..io._zarr import _manifest, _restore_text, _restore_types
-
-    manifest = _manifest(store)
-    if manifest is not None:
-        _restore_types(adata.uns, manifest.get("uns_types", {}))
-        _restore_text(adata, manifest.get("text_columns", {}))
 
 
 def values_at(array, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:

@@ -1,16 +1,15 @@
 """Readers and writers: bigWig, DeepChrome/DeepDiff CSV, expression tables, regions + FASTA,
 Zarr."""
 
-from ._append import append_cell_types
-from ._atomic import atomic_file as atomic_file  # for ct.pl's figures
-from ._atomic import check_file_destination as check_file_destination
 from ._bigwig import read_bigwigs
 from ._csv import read_deepchrome, read_deepdiff
 from ._expression import read_expression
-from ._fasta import read_regions
 from ._genes import read_genes
 from ._motifs import read_jaspar
-from ._zarr import read_zarr, verify, write_zarr
+from .sequence import read_regions
+from .store import append_cell_types, read_zarr, verify, write_zarr
+from .store import atomic_file as atomic_file  # for ct.pl's figures
+from .store import check_file_destination as check_file_destination
 
 __all__ = [
     "append_cell_types",

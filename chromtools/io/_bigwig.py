@@ -52,12 +52,11 @@ from .._utils import (
     progress,
 )
 from ._anndata import new_anndata
-from ._atomic import check_destination
 from ._expression import checked_counts, on_genes, read_expression
 from ._formats import table_sep
 from ._genes import read_genes
 from ._parse import check_file, describe_lines, parse, read_lines
-from ._zarr import CHUNK_GENES, read_zarr, write_zarr
+from .store import CHUNK_GENES, check_destination, read_zarr, write_zarr
 
 if TYPE_CHECKING:
     from distributed import Client

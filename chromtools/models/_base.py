@@ -237,7 +237,7 @@ class ChromModel(nn.Module):
         Returns
         -------
         (batch, length, 4) change of the output per substitution, as
-        ``chromtools.tl._ism.ism`` returns it.
+        ``chromtools.tl.interpret._ism.ism`` returns it.
         """
         raise NotImplementedError(f"{type(self).__name__} has no windowed ISM")
 

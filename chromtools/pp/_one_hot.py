@@ -8,7 +8,7 @@ from anndata import AnnData
 
 from .._utils import check_int
 from ..get._aligned import META
-from ..io._fasta import PADDED, genome_onehot
+from ..io.sequence import PADDED, genome_onehot
 from ._signal import record, start
 
 

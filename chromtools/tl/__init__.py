@@ -1,20 +1,12 @@
 """Tools: fit, predict and evaluate models; transfer them; interpret them."""
 
-from ._attention import attention, attention_agreement
-from ._attribute import attribute
-from ._config import TrainingConfig
 from ._differential import differential
-from ._finetune import finetune
-from ._fit import evaluate, fit, predict
-from ._metrics import bootstrap_interval as bootstrap_interval  # for ct.pl.metrics
-from ._model_io import load_model, save_model
-from ._motifs import motif_enrichment, scan_motifs
-from ._perturb import in_silico_deletion
-from ._pretrain import pretrain
-from ._records import NormalizationWarning
-from ._subsample_curve import subsample_curve
-from ._transfer import LeakageWarning
-from ._transfer_matrix import transfer_matrix
+from .engine import NormalizationWarning, TrainingConfig
+from .engine import bootstrap_interval as bootstrap_interval  # for ct.pl.metrics
+from .interpret import attention, attention_agreement, attribute, in_silico_deletion
+from .modeling import evaluate, fit, load_model, predict, pretrain, save_model
+from .motifs import motif_enrichment, scan_motifs
+from .transfer import LeakageWarning, finetune, subsample_curve, transfer_matrix
 
 __all__ = [
     "LeakageWarning",

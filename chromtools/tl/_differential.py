@@ -30,19 +30,24 @@ from .._docs import SHARED, doc_params
 from .._results import check_writable
 from ..models.deepdiff import VARIANTS
 from ..pp._labels import raw_counts
-from ._config import TrainingConfig, resolve_device, training_config
-from ._data import Batches, Inputs
-from ._metrics import score
-from ._records import state_arrays
-from ._samples import (
+from .engine import (
+    Batches,
+    Inputs,
+    LossFunction,
+    TrainingConfig,
     check_finite_inputs,
     check_hyperparameters,
     has_signal,
     histone_config,
     marks_of,
+    predict_batches,
+    resolve_device,
+    score,
     split_masks,
+    state_arrays,
+    train_samples,
+    training_config,
 )
-from ._train import LossFunction, predict_batches, train_samples
 
 BASELINES = ("attentivechrome_difference", "svr2")
 # DeepDiff hyperparameters that the AttentiveChrome baselines share, so both

@@ -1,0 +1,176 @@
+"""Stored models in ``uns``: what kind a result is, finding a model, checking it fits the data.
+
+A fitted model is a record ``uns[key]`` with ``params``, ``config`` (``model``:
+the architecture; ``data``: what it was trained on) and its weights (see
+:mod:`chromtools.tl.engine._adapters`). Every function that reads a model finds it
+with :func:`record_of` and checks it with :func:`check_model`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from anndata import AnnData
+
+from ... import get
+from ..._results import kind_of
+from ...get._lazy import concrete
+from ...models import HISTONE, SEQUENCE
+from ._adapters import TorchAdapter, non_finite_weights
+from ._samples import normalization
+
+
+class NormalizationWarning(UserWarning):
+    """A model's training signal and this object's were normalised differently (or not at all)."""
+
+
+def record_of(adata: AnnData, key: str) -> dict:
+    """``uns[key]`` of a fitted model, with an error that lists the models there are.
+
+    ``"finetune/E003"`` names the model that ``ct.tl.finetune(key_added="finetune")``
+    fine-tuned to E003 (``uns['finetune']['models']['E003']``).
+    """
+    if not isinstance(key, str):
+        raise KeyError(f"a model key is a string naming an uns entry, got {key!r}")
+    record = concrete(adata).uns.get(key)
+    if record is None and "/" in key:
+        outer, inner = key.split("/", 1)
+        container = adata.uns.get(outer)
+        if kind_of(container) == "finetune":
+            record = container["models"].get(inner)
+            if record is None:
+                raise KeyError(_no_finetuned_model(adata, outer, inner))
+    if kind_of(record) in ("model", "differential"):
+        return record
+    found = kind_of(record)
+    what = f"no fitted model under adata.uns[{key!r}]"
+    if found:
+        what = f"uns[{key!r}] is a {found} result, not a model"
+    raise KeyError(f"{what}; {_available_models(adata)}")
+
+
+def _available_models(adata: AnnData) -> str:
+    """What a user can pass as a model key here, and the prediction layers there are."""
+    keys = []
+    for name, value in adata.uns.items():
+        if kind_of(value) in ("model", "differential"):
+            keys.append(str(name))
+        elif kind_of(value) == "finetune":
+            keys += [f"{name}/{target}" for target in value["models"]]
+    return f"fitted models: {keys}; layers: {list(adata.layers)}"
+
+
+def _no_finetuned_model(adata: AnnData, outer: str, inner: str) -> str:
+    result = adata.uns[outer]
+    source = result.get("params", {}).get("source_key")
+    why = result.get("not_evaluated", {}).get(inner)
+    if why is not None:
+        return (
+            f"no model was fine-tuned to {inner!r} by ct.tl.finetune(key_added={outer!r}): "
+            f"{why}. Its zero-shot predictions are in layers[{outer!r}], made by the source "
+            f"model; predict with ct.tl.predict(adata, {source!r}). {_available_models(adata)}"
+        )
+    return (
+        f"ct.tl.finetune(key_added={outer!r}) has no target {inner!r}; its fine-tuned models "
+        f"are {[f'{outer}/{t}' for t in result['models']]}. {_available_models(adata)}"
+    )
+
+
+def check_compatible(adata: AnnData, data_config: dict, what: str) -> None:
+    """Refuse data whose marks, bins or window (or missing sequence) differ from a model's
+    training data."""
+    if data_config.get("input", HISTONE) == SEQUENCE:
+        if "onehot" not in adata.varm:
+            raise ValueError(
+                f"{what} reads one-hot DNA, and adata.varm['onehot'] is missing: "
+                "fill it with ct.pp.one_hot(adata, fasta)"
+            )
+        return
+    have = get.marks(adata)
+    missing = [m for m in data_config["marks"] if m not in have]
+    if missing:
+        raise ValueError(
+            f"{what} was trained on marks {data_config['marks']}; {missing} are not in this "
+            f"object's marks {have}"
+        )
+    meta = get.metadata(adata)
+    window = [int(w) for w in np.asarray(meta["window"]).ravel()]
+    n_bins = (window[1] - window[0]) // int(meta["bin_size"])
+    if n_bins != data_config["n_bins"] or meta["bin_size"] != data_config["bin_size"]:
+        raise ValueError(
+            f"{what} was trained on {data_config['n_bins']} bins of {data_config['bin_size']} bp "
+            f"(window {data_config['window']}); this object has {n_bins} bins of "
+            f"{meta['bin_size']} bp (window {window}): use ct.pp.crop / ct.pp.rebin"
+        )
+    trained = data_config.get("window")
+    if trained is not None and [int(w) for w in trained] != window:
+        raise ValueError(
+            f"{what} was trained on the window {list(trained)} bp around the TSS; this "
+            f"object's window is {window}: the same bins hold other positions. Read or crop "
+            "the signal to the model's window (ct.pp.crop)"
+        )
+
+
+def check_normalization(adata: AnnData, data_config: dict, what: str, *, moved: bool) -> None:
+    """Warn when a model's training signal and this object's were normalised differently,
+    or, when the model is ``moved`` to cell types it was not trained on, both are raw."""
+    if data_config.get("input", HISTONE) != HISTONE:
+        return
+    trained = data_config.get("normalization", {}).get("method", "none")
+    here = normalization(adata)["method"]
+    if trained != here:
+        fix = (
+            "fit the model on signal normalised as this object's is (ct.pp.normalize)"
+            if trained == "none"
+            else f"normalise both the same way (ct.pp.normalize(adata, method={trained!r}))"
+        )
+        warnings.warn(
+            f"{what} was trained on signal normalised with {trained!r}, but this object's "
+            f"signal is normalised with {here!r}: inputs are not comparable; {fix}",
+            NormalizationWarning,
+            stacklevel=4,
+        )
+    elif here == "none" and moved:
+        warnings.warn(
+            f"{what} and this object use raw, unnormalised signal: cell types differ in "
+            "sequencing depth, so a model moved between them sees shifted inputs. Run "
+            "ct.pp.normalize(adata) (per-track depth, then log1p) before fitting",
+            NormalizationWarning,
+            stacklevel=4,
+        )
+
+
+def check_model(
+    adata: AnnData, record: dict, what: str, *, cell_types: Sequence[str] | None = None
+) -> None:
+    """The one check of a stored model against the object it is about to read.
+
+    Used by predict, finetune, transfer_matrix, subsample_curve and load_model.
+    Refuses marks, bins or a window other than the model's (:func:`check_compatible`)
+    and non-finite weights; warns (:class:`NormalizationWarning`) when the
+    signal was normalised otherwise than the model's training signal, or is
+    raw while the model is moved to ``cell_types`` it was not trained on
+    (None: the cell types are not known yet, as in load_model).
+    """
+    data_config = record["config"]["data"]
+    check_compatible(adata, data_config, what)
+    trained_on = list(data_config.get("cell_types", []))
+    moved = cell_types is not None and any(c not in trained_on for c in cell_types)
+    check_normalization(adata, data_config, what, moved=moved)
+    check_finite_weights(record.get("state_dict", {}), what)
+
+
+def check_finite_weights(state: Mapping[str, np.ndarray], what: str) -> None:
+    """Refuse weights holding NaN or infinity: such a model predicts only NaN."""
+    bad = non_finite_weights(state)
+    if bad:
+        raise ValueError(
+            f"{what} has {bad} non-finite weights (NaN or infinite); it cannot predict. "
+            "Fit it again (with a lower lr if training diverged)"
+        )
+
+
+state_arrays = TorchAdapter.arrays
+rebuild = TorchAdapter.load

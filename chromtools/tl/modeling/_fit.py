@@ -1,0 +1,298 @@
+"""``ct.tl.fit``, ``ct.tl.predict`` and ``ct.tl.evaluate``: one API for every model."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+
+from ... import models
+from ..._docs import SHARED, doc_params
+from ..._results import RESERVED_KEYS, check_writable, kind_of, record_params, storage_name
+from ..._utils import check_int, renamed_keyword
+from ..engine import (
+    TrainingConfig,
+    adapter_for,
+    adapter_of,
+    check_cell_types,
+    check_checkpoint_files,
+    check_finite_inputs,
+    check_has_signal,
+    check_hyperparameters,
+    check_model,
+    checkpoint_file,
+    checkpoint_folder,
+    choose_cell_types,
+    default_model,
+    model_data,
+    model_inputs,
+    record_of,
+    resolve_device,
+    samples,
+    score_table,
+    split_masks,
+    target_values,
+    training_config,
+    with_signal,
+)
+
+
+@doc_params(**SHARED)
+def fit(
+    adata: AnnData,
+    model: str | None = None,
+    *,
+    cell_types: Sequence[str] | str | None = None,
+    y: str = "label",
+    key_added: str | None = None,
+    marks: Sequence[str] | None = None,
+    split_key: str = "split",
+    training: TrainingConfig | dict | None = None,
+    hyperparameters: dict | None = None,
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
+    **training_options: object,
+) -> None:
+    """Train a model on the ``train`` genes of some cell types, select it on ``valid``.
+
+    Parameters
+    ----------
+    adata
+        Object with histone signal, labels or expression, and ``var[split_key]``.
+    model
+        Registered model name: ``deepchrome``, ``attentivechrome``,
+        ``transferchrome`` (histone signal), ``chromtransfer`` (one-hot DNA in
+        ``varm['onehot']``; one cell type at a time) or a scikit-learn
+        baseline (``logreg``, ``rf``, ``svr``, ``svr2``). {model_default}
+    cell_types
+        Cell types to train on (pooled); by default every one with histone
+        signal and training labels.
+    y
+        What is learned: ``"label"`` (classify high/low, ``layers['label']``)
+        or ``"expression"`` (regress ``X``). ``target=`` is its old name,
+        still accepted with a ``FutureWarning``.
+    key_added
+        Where results go; the model name by default. It may replace an
+        earlier model under that key (its predictions are dropped), never a
+        reserved slot (``label``, ``chromtools``, ``histone``, ``counts``,
+        ``onehot``, ``split``), another kind of result or a layer, ``obsm`` or
+        ``uns`` entry that is not a model; ``/`` is refused (Zarr cannot store it).
+    marks
+        Marks to use, by name, each once; all by default.
+    split_key
+        {split_key}
+    training
+        {training}
+    hyperparameters
+        Architecture options passed to the model (e.g. ``{{"hidden": 64}}``).
+    checkpoint_dir
+        {checkpoint_dir} The file is ``fit_<model>.pt``.
+    resume
+        {resume}
+    **training_options
+        {training_options}
+
+    Returns
+    -------
+    ``None``. Writes
+
+    ``adata.uns[key_added]``
+        ``params`` (what was run: model, ``y``, cell types, marks, split,
+        every training option resolved, device, best epoch), ``config``
+        (model architecture and the data it was trained on: marks, bins,
+        window, cell types, training genes), ``history`` (per-epoch losses
+        and validation scores), ``state_dict`` (weights as arrays; a
+        baseline's ``estimator`` bytes instead) and ``metrics`` (see :func:`evaluate`).
+    ``adata.layers[key_added]``
+        Predictions (probability of ``high`` or expression) for every gene of
+        the trained cell types; NaN elsewhere.
+    """
+    y = renamed_keyword(training_options, "target", "y", y, "label", "fit")
+    model = default_model(adata) if model is None else model
+    spec = models.get_model(model)
+    config = training_config(training, training_options, f"fit({model!r})").resolved(spec)
+    key = model if key_added is None else key_added
+    check_writable(adata, "model", key)
+    hyperparameters = check_hyperparameters(hyperparameters, f"fit({model!r})")
+    folder = checkpoint_folder(checkpoint_dir, resume)
+    check_checkpoint_files(folder, [f"fit_{spec.name}"])
+    data = model_data(adata, spec, y, split_key, marks)
+    chosen = choose_cell_types(adata, cell_types, data, spec)
+    train_set = samples(adata, chosen, data.masks["train"], data.task)
+    valid_set = samples(adata, chosen, data.masks["valid"], data.task)
+    check_finite_inputs(
+        data.inputs,
+        np.concatenate([train_set[0], valid_set[0]]),
+        np.concatenate([train_set[1], valid_set[1]]),
+        f"fit({model!r})",
+        adata.obs_names,
+    )
+    entries, fitted = adapter_for(spec).fit(
+        spec,
+        hyperparameters,
+        data.shape,
+        data.inputs,
+        (train_set, valid_set),
+        task=data.task.kind,
+        training=config,
+        checkpoint=checkpoint_file(folder, f"fit_{spec.name}"),
+        resume=resume,
+        identity={"data": data.config},
+    )
+    entries["config"]["data"] = {
+        **data.config,
+        "cell_types": chosen,
+        "train_genes": [str(g) for g in adata.var_names[data.masks["train"]]],
+    }
+    params = record_params(
+        "fit",
+        model=model,
+        y=y,
+        cell_types=chosen,
+        marks=data.config.get("marks"),
+        split_key=split_key,
+        hyperparameters=hyperparameters,
+        # what training resolved (the device used, the best epoch) over what was asked
+        **{**config.to_dict(), **fitted},
+    )
+    adata.uns[key] = {"params": params, **entries}
+    # a fresh layer: rows predicted by an earlier model under this key must not be scored
+    if storage_name(key) in adata.layers:
+        del adata.layers[storage_name(key)]
+    predict(adata, key, cell_types=chosen, device=config.device)
+    evaluate(adata, key)
+
+
+def predict(
+    adata: AnnData,
+    key: str,
+    *,
+    cell_types: Sequence[str] | str | None = None,
+    device: str | None = None,
+    batch_size: int = 1024,
+) -> None:
+    """Predict every gene of some cell types with the model stored under ``key``.
+
+    Cell types need histone signal, not expression: this is how a cell type
+    with ChIP-seq but no RNA-seq gets predictions. A sequence model predicts
+    the cell types it was trained on unless told otherwise.
+
+    Parameters
+    ----------
+    adata
+        Object with histone signal of the model's marks and bins.
+    key
+        ``uns`` key of a model from :func:`fit`, :func:`load_model` or a transfer.
+    cell_types
+        Cell types to predict; by default every one with histone signal.
+    device
+        ``"auto"``, ``"cpu"``, ``"cuda"``…; ``ct.settings.device`` by default.
+    batch_size
+        Genes per inference batch.
+
+    The model is checked against the object first (:func:`check_model`): marks,
+    bins and window must be the model's and its weights finite; a
+    :class:`NormalizationWarning` says when the signal was normalised
+    otherwise than the model's training signal, or is raw while the model
+    predicts cell types it was not trained on.
+
+    Returns
+    -------
+    ``None``. Writes ``adata.layers[key]`` (float32; the probability of high
+    expression, or the expression; NaN for cell types not predicted); for a
+    fine-tuned model such as ``"finetune/E003"`` the layer is
+    ``"finetune_E003"``, as ``/`` cannot be stored in Zarr.
+    """
+    record = record_of(adata, key)
+    data_config = record["config"]["data"]
+    if data_config.get("input") == models.HISTONE_PAIR:
+        raise ValueError(
+            f"uns[{key!r}] is a DeepDiff model of two cell types: its predictions are in "
+            f"adata.var[{key!r}]; run ct.tl.differential again for other cell types"
+        )
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    resolve_device(device)  # refuse a bad device before any work
+    histone_input = data_config.get("input", models.HISTONE) == models.HISTONE
+    if cell_types is None and not histone_input:
+        cell_types = list(data_config["cell_types"])
+    elif cell_types is None:
+        cell_types = with_signal(adata)
+        if not cell_types:
+            raise ValueError(f"predict({key!r}): no cell type has histone signal")
+    cell_types = check_cell_types(adata, cell_types)
+    if histone_input:
+        check_has_signal(adata, cell_types, "cell_types")
+    check_model(adata, record, f"the model under uns[{key!r}]", cell_types=cell_types)
+    name = storage_name(key)
+    if name in RESERVED_KEYS:
+        raise ValueError(
+            f"predict({key!r}) would write its predictions over layers[{name!r}], a reserved "
+            f"name of chromtools' data layout; store the model under another key"
+        )
+    if name in adata.layers and name != key and kind_of(adata.uns.get(name)) is not None:
+        raise ValueError(
+            f"predict({key!r}) writes layers[{name!r}], which holds the predictions of the "
+            f"result uns[{name!r}]; rename one of them"
+        )
+    inputs = model_inputs(adata, data_config)
+    cells, genes, _ = samples(adata, cell_types, np.ones(adata.n_vars, bool), None)
+    check_finite_inputs(inputs, cells, genes, f"predict({key!r})", adata.obs_names)
+    values = adapter_of(record).predict(
+        record, inputs, cells, genes, batch_size=batch_size, device=device
+    )
+    layer = adata.layers[name] if name in adata.layers else None
+    layer = (
+        np.full(adata.shape, np.nan, dtype=np.float32)
+        if layer is None
+        else np.array(layer, dtype=np.float32)
+    )
+    layer[cells, genes] = values
+    adata.layers[name] = layer
+
+
+def evaluate(adata: AnnData, key: str, *, split_key: str | None = None) -> pd.DataFrame:
+    """Score the predictions in ``layers[key]`` per cell type and split.
+
+    Parameters
+    ----------
+    adata
+        Object with ``layers[key]`` and the truth (``layers['label']`` or ``X``).
+    key
+        The model's key.
+    split_key
+        ``var`` column of splits; the one the model was fitted with by default.
+
+    Returns
+    -------
+    The metrics table, also written to ``adata.uns[key]['metrics']``: one row
+    per cell type × split with ``auroc``, ``auprc``, ``f1``, ``accuracy``
+    (labels) or ``pearson``, ``spearman``, ``mse`` (expression), and ``n``.
+    """
+    record = record_of(adata, key)
+    if kind_of(record) == "differential":
+        raise ValueError(
+            f"uns[{key!r}] is a DeepDiff model: its metrics are in adata.uns[{key!r}]['metrics'] "
+            "and its predictions in adata.var"
+        )
+    name = storage_name(key)
+    if name not in adata.layers:
+        raise KeyError(f"adata.layers[{name!r}] is missing: run ct.tl.predict(adata, {key!r})")
+    data_config = record["config"]["data"]
+    split_key = split_key or record.get("params", {}).get("split_key", "split")
+    split_masks(adata, split_key)
+    task = target_values(adata, data_config["target"])
+    predictions = np.asarray(adata.layers[name], dtype=np.float32)
+    predicted = np.isfinite(predictions).any(axis=1)
+    cell_types = list(adata.obs_names[predicted])
+    table = score_table(
+        task.values[predicted],
+        predictions[predicted],
+        cell_types,
+        adata.var[split_key].astype(str),
+        task.kind,
+    )
+    record["metrics"] = table
+    return table
