@@ -15,6 +15,7 @@ from ._records import (
     state_arrays,
 )
 from ._samples import (
+    DataView,
     ModelData,
     check_cell_types,
     check_finite_inputs,
@@ -29,6 +30,7 @@ from ._samples import (
     model_data,
     model_inputs,
     samples,
+    samples_at,
     select_marks,
     split_masks,
     target_values,
@@ -44,6 +46,7 @@ from ._train import (
 )
 
 __all__ = [
+    "DataView",
     "ADAPTERS",
     "Batches",
     "FIELDS",
@@ -83,6 +86,7 @@ __all__ = [
     "record_of",
     "resolve_device",
     "samples",
+    "samples_at",
     "score",
     "score_table",
     "select_marks",

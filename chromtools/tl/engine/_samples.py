@@ -8,7 +8,7 @@ into the (cell position, gene position, target) triples the loop trains on.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import dask.array as da
@@ -199,13 +199,18 @@ def with_signal(adata: AnnData) -> list[str]:
 
 def check_has_signal(adata: AnnData, cell_types: Sequence[str], role: str) -> None:
     """Refuse cell types without histone signal, naming those that have it."""
-    signal = has_signal(adata)
-    without = [c for c in cell_types if not signal[adata.obs_names.get_loc(c)]]
+    _refuse_without_signal(adata.obs_names, has_signal(adata), cell_types, role)
+
+
+def _refuse_without_signal(
+    obs_names: pd.Index, signal: np.ndarray, cell_types: Sequence[str], role: str
+) -> None:
+    without = [c for c in cell_types if not signal[obs_names.get_loc(c)]]
     if without:
         raise ValueError(
             f"{role} {without}: no histone signal in this object (obsm['histone'] is NaN "
             f"there, e.g. expression without ChIP-seq); cell types with signal: "
-            f"{with_signal(adata)}"
+            f"{list(obs_names[signal])}"
         )
 
 
@@ -289,9 +294,13 @@ def model_inputs(adata: AnnData, data_config: dict) -> Inputs:
 def labelled_cell_types(adata: AnnData, data: ModelData) -> np.ndarray:
     """Cell types (a boolean mask over ``obs``) with training targets and, for histone
     models, histone signal."""
+    return _labelled(data, lambda: has_signal(adata))
+
+
+def _labelled(data: ModelData, signal: Callable[[], np.ndarray]) -> np.ndarray:
     labelled = np.isfinite(data.task.values[:, data.masks["train"]]).any(axis=1)
     if data.config["input"] == HISTONE:
-        labelled &= has_signal(adata)
+        labelled &= signal()
     return labelled
 
 
@@ -339,7 +348,14 @@ def samples(
     adata: AnnData, cell_types: list[str], genes: np.ndarray, task: Task | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(cell position, gene position, target) of every known sample."""
-    cell_positions = adata.obs_names.get_indexer(cell_types)
+    return samples_at(adata.obs_names, cell_types, genes, task)
+
+
+def samples_at(
+    obs_names: pd.Index, cell_types: list[str], genes: np.ndarray, task: Task | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """:func:`samples` given the object's ``obs_names``: it needs nothing else of it."""
+    cell_positions = obs_names.get_indexer(cell_types)
     cells, gene_positions = np.meshgrid(cell_positions, np.flatnonzero(genes), indexing="ij")
     cells, gene_positions = cells.ravel(), gene_positions.ravel()
     if task is None:
@@ -374,3 +390,65 @@ def check_finite_inputs(
             f"{what}: the inputs hold {int(per_cell.sum())} NaN or infinite values ({where}); "
             "a cell type without ChIP-seq cannot be used as input"
         )
+
+
+class DataView:
+    """What one tool call reads of an object, each part read once: which cell types have
+    histone signal, the targets, the gene splits, the model data.
+
+    The transfer functions hand this view from step to step instead of the object, so
+    the signal of a lazy store is scanned once per call, not once per check.
+    """
+
+    def __init__(self, adata: AnnData) -> None:
+        self.adata = adata
+        self.obs_names, self.var_names = adata.obs_names, adata.var_names
+        self._signal: np.ndarray | None = None
+        self._tasks: dict[tuple, Task] = {}
+        self._masks: dict[str, dict[str, np.ndarray]] = {}
+
+    @property
+    def signal(self) -> np.ndarray:
+        """Cell types with histone signal (:func:`has_signal`)."""
+        if self._signal is None:
+            self._signal = has_signal(self.adata)
+        return self._signal
+
+    def default_model(self) -> str:
+        """:func:`default_model` of this object."""
+        return default_model(self.adata)
+
+    def with_signal(self) -> list[str]:
+        """Names of the cell types with histone signal."""
+        return list(self.obs_names[self.signal])
+
+    def cell_types(self, cell_types: Sequence[str] | str, what: str = "cell_types") -> list[str]:
+        """:func:`check_cell_types` of this object."""
+        return check_cell_types(self.adata, cell_types, what)
+
+    def require_signal(self, cell_types: Sequence[str], role: str) -> None:
+        """:func:`check_has_signal` of this object."""
+        _refuse_without_signal(self.obs_names, self.signal, cell_types, role)
+
+    def task(self, target: str, rows: np.ndarray | None = None) -> Task:
+        """:func:`target_values` of this object, read once per target and rows."""
+        key = (target, None if rows is None else tuple(np.asarray(rows).tolist()))
+        if key not in self._tasks:
+            self._tasks[key] = target_values(self.adata, target, rows)
+        return self._tasks[key]
+
+    def masks(self, split_key: str) -> dict[str, np.ndarray]:
+        """:func:`split_masks` of this object, read once per split column."""
+        if split_key not in self._masks:
+            self._masks[split_key] = split_masks(self.adata, split_key)
+        return self._masks[split_key]
+
+    def model_data(
+        self, spec: type, target: str, split_key: str, marks: Sequence[str] | None = None
+    ) -> ModelData:
+        """:func:`model_data` of this object."""
+        return model_data(self.adata, spec, target, split_key, marks)
+
+    def labelled(self, data: ModelData) -> np.ndarray:
+        """:func:`labelled_cell_types` of this object."""
+        return _labelled(data, lambda: self.signal)

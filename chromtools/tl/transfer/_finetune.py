@@ -23,10 +23,10 @@ from ..._results import check_writable, kind_of, storage_name
 from ..._settings import logger
 from ..._utils import progress
 from ..engine import (
+    DataView,
     TrainingConfig,
     check_checkpoint_files,
     checkpoint_folder,
-    labelled_cell_types,
     rebuild,
     state_arrays,
     training_config,
@@ -148,9 +148,10 @@ def finetune(
         raise ValueError(f"scratch must be True or False, got {scratch!r}")
     check_writable(adata, "finetune", key_added)
     folder = checkpoint_folder(checkpoint_dir, resume)
-    chosen = choose_source(adata, source, model=model, source_key=source_key)
-    targets = target_cell_types(adata, chosen, target)
-    check_scorable(adata, chosen, targets, split_key, labels_needed=False)
+    view = DataView(adata)
+    chosen = choose_source(view, source, model=model, source_key=source_key)
+    targets = target_cell_types(view, chosen, target)
+    check_scorable(view, chosen, targets, split_key, labels_needed=False)
     source_file = [f"fit_{chosen.model}"] if chosen.key is None else []
     check_checkpoint_files(
         folder, source_file + [name for t in targets for name in finetune_checkpoints(t)]
@@ -158,7 +159,7 @@ def finetune(
     # the source and from-scratch models train at the model's own rate
     at_default_lr = dataclasses.replace(config, lr=None)
     source_key = fit_source(
-        adata,
+        view,
         chosen,
         split_key=split_key,
         training=at_default_lr,
@@ -166,7 +167,7 @@ def finetune(
         resume=resume,
     )
     record, data = prepare(
-        adata, source_key, split_key, f"the source model uns[{source_key!r}]", targets
+        view, source_key, split_key, f"the source model uns[{source_key!r}]", targets
     )
     name = record["config"]["model"]["name"]
     scratch_training = at_default_lr.resolved(name)
@@ -182,9 +183,9 @@ def finetune(
         checkpoint_dir=folder,
         resume=resume,
     )
-    labelled = set(adata.obs_names[labelled_cell_types(adata, data)])
+    labelled = set(view.obs_names[view.labelled(data)])
     for cell_type in progress(targets, desc=f"finetune from {source or source_key}", unit="target"):
-        samples = TargetSamples(adata, data, cell_type, run.finetune_training)
+        samples = TargetSamples(view, data, cell_type, run.finetune_training)
         if cell_type in labelled:
             run.finetune(samples, source_key)
         else:

@@ -17,27 +17,21 @@ from ... import models
 from ..._results import kind_of
 from ..._settings import logger
 from ..engine import (
+    DataView,
     TrainingConfig,
     adapter_of,
-    check_cell_types,
-    check_has_signal,
     check_transferable,
-    default_model,
-    has_signal,
     record_of,
-    split_masks,
-    target_values,
-    with_signal,
 )
 from ..modeling import fit
 
 
-def check_cell_type(adata: AnnData, name: object, role: str) -> str:
-    """``name`` if it is one cell type of ``adata.obs_names``."""
+def check_cell_type(data: AnnData | DataView, name: object, role: str) -> str:
+    """``name`` if it is one cell type of the object's ``obs_names``."""
     if not isinstance(name, str):
         raise ValueError(f"{role} must be one cell type name (a string), got {name!r}")
-    if name not in adata.obs_names:
-        raise KeyError(f"{role}={name!r} is not in adata.obs_names {list(adata.obs_names)}")
+    if name not in data.obs_names:
+        raise KeyError(f"{role}={name!r} is not in adata.obs_names {list(data.obs_names)}")
     return name
 
 
@@ -65,7 +59,7 @@ def torch_models_fitted_on(adata: AnnData, source: str) -> list[tuple[str, str]]
 
 
 def choose_source(
-    adata: AnnData, source: str | None, *, model: str | None, source_key: str | None
+    view: DataView, source: str | None, *, model: str | None, source_key: str | None
 ) -> Source:
     """The source model, chosen unambiguously and before any training.
 
@@ -75,6 +69,7 @@ def choose_source(
     Several such models, or models of other kinds only while ``model`` is
     not named, are refused with the list of candidates.
     """
+    adata = view.adata
     if source_key is not None:
         record = record_of(adata, source_key)
         name = str(record["config"]["model"].get("name"))
@@ -101,8 +96,8 @@ def choose_source(
         return Source(source_key, name, trained_on, "given source_key", kind)
     if source is None:
         raise ValueError("name the source: a cell type (source=) or a fitted model (source_key=)")
-    check_cell_type(adata, source, "source")
-    wanted = default_model(adata) if model is None else model
+    check_cell_type(view, source, "source")
+    wanted = view.default_model() if model is None else model
     check_transferable(wanted, "transfer")
     spec = models.get_model(wanted)
     kind = getattr(spec, "input_kind", models.HISTONE)
@@ -122,17 +117,17 @@ def choose_source(
             f"{wanted!r}: pass source_key= to transfer one of them, or model={wanted!r} to fit "
             f"a {wanted} model on {source!r}"
         )
-    if kind == models.HISTONE and not has_signal(adata)[adata.obs_names.get_loc(source)]:
+    if kind == models.HISTONE and not view.signal[view.obs_names.get_loc(source)]:
         raise ValueError(
             f"source {source!r} has no histone signal in this object (obsm['histone'] is NaN "
             f"for it, e.g. RNA-seq without ChIP-seq), so no model can be fitted on it; cell "
-            f"types with signal: {with_signal(adata)}"
+            f"types with signal: {view.with_signal()}"
         )
     return Source(None, wanted, [source], f"{wanted} fitted now on {source}", kind)
 
 
 def fit_source(
-    adata: AnnData, chosen: Source, *, split_key: str, training: TrainingConfig, **fit_options
+    view: DataView, chosen: Source, *, split_key: str, training: TrainingConfig, **fit_options
 ) -> str:
     """The ``uns`` key of the chosen source model, fitting it first (and saying so) if needed.
 
@@ -143,6 +138,7 @@ def fit_source(
         logger.info(f"transfer: source model uns[{chosen.key!r}] ({chosen.selection})")
         return chosen.key
     (source,) = chosen.cell_types
+    adata = view.adata
     key = f"{chosen.model}_{source}"
     if key in adata.uns:
         raise ValueError(
@@ -150,9 +146,9 @@ def fit_source(
             "something else; pass source_key= or delete it first"
         )
     y = fit_options.get("y", fit_options.get("target", "label"))
-    values = target_values(adata, y).values[:, split_masks(adata, split_key)["train"]]
+    values = view.task(y).values[:, view.masks(split_key)["train"]]
     labelled = np.isfinite(values).any(axis=1)
-    if not labelled[adata.obs_names.get_loc(source)]:
+    if not labelled[view.obs_names.get_loc(source)]:
         raise ValueError(
             f"source {source!r} has no fitted model in adata.uns and no training labels "
             f"({'layers[label]' if y == 'label' else 'X'} is NaN for its train genes) to fit "
@@ -168,27 +164,27 @@ def fit_source(
 
 
 def target_cell_types(
-    adata: AnnData, chosen: Source, target: Sequence[str] | str | None
+    view: DataView, chosen: Source, target: Sequence[str] | str | None
 ) -> list[str]:
     """Target cell types: those given, else every cell type with inputs that the source
     model was not trained on; refuses names not in obs, repeats, the source's own cell
     types and cell types without histone signal."""
     histone = chosen.input_kind == models.HISTONE
     if target is None:
-        usable = has_signal(adata) if histone else np.ones(adata.n_obs, bool)
-        target = [c for c in adata.obs_names[usable] if c not in chosen.cell_types]
+        usable = view.signal if histone else np.ones(len(view.obs_names), bool)
+        target = [c for c in view.obs_names[usable] if c not in chosen.cell_types]
         if not target:
             raise ValueError(
                 f"no cell type other than the source {chosen.cell_types} to transfer to"
-                + (f"; cell types with histone signal: {with_signal(adata)}" if histone else "")
+                + (f"; cell types with histone signal: {view.with_signal()}" if histone else "")
             )
         return [str(c) for c in target]
     if isinstance(target, str):
-        check_cell_type(adata, target, "target")
-    targets = check_cell_types(adata, target, "target")
+        check_cell_type(view, target, "target")
+    targets = view.cell_types(target, "target")
     _check_targets_are_new(targets, chosen)
     if histone:
-        check_has_signal(adata, targets, "targets")
+        view.require_signal(targets, "targets")
     return targets
 
 

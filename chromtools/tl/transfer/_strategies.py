@@ -26,27 +26,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from anndata import AnnData
 
 from ... import models
 from ..._utils import check_number
 from ..engine import (
     Batches,
+    DataView,
     ModelData,
     SampleSet,
     TrainingConfig,
     check_model,
     checkpoint_file,
-    model_data,
     predict_batches,
     rebuild,
     record_of,
     resolve_device,
-    samples,
+    samples_at,
     score,
-    split_masks,
     state_digest,
-    target_values,
     train_samples,
 )
 from ._source import Source
@@ -65,10 +62,11 @@ class LeakageWarning(UserWarning):
     """A model was trained on genes that are in the test split it is evaluated on."""
 
 
-def check_leakage(adata: AnnData, data_config: dict, test: np.ndarray, what: str) -> None:
-    """Warn, naming them, when a model's training genes are among these test genes."""
+def check_leakage(var_names: pd.Index, data_config: dict, test: np.ndarray, what: str) -> None:
+    """Warn, naming them, when a model's training genes are among these test genes
+    (``var_names[test]``)."""
     trained = pd.Index(data_config.get("train_genes", []))
-    overlap = trained.intersection(adata.var_names[test])
+    overlap = trained.intersection(var_names[test])
     if len(overlap):
         shown = ", ".join(map(str, overlap[:5])) + (", …" if len(overlap) > 5 else "")
         warnings.warn(
@@ -107,14 +105,14 @@ def check_fraction(fraction: object) -> float:
 
 
 def check_scorable(
-    adata: AnnData, chosen: Source, targets: list[str], split_key: str, *, labels_needed: bool
+    view: DataView, chosen: Source, targets: list[str], split_key: str, *, labels_needed: bool
 ) -> None:
     """Refuse, before any fitting, targets whose transfer could not be trained or scored:
     no training labels (when ``labels_needed``), one class only, or no ``test`` genes."""
-    record = adata.uns[chosen.key] if chosen.key is not None else None
+    record = view.adata.uns[chosen.key] if chosen.key is not None else None
     wanted = record["config"]["data"]["target"] if record is not None else "label"
-    task = target_values(adata, wanted, rows=adata.obs_names.get_indexer(targets))
-    masks = split_masks(adata, split_key)
+    task = view.task(wanted, rows=view.obs_names.get_indexer(targets))
+    masks = view.masks(split_key)
     labelled = []
     for i, name in enumerate(targets):
         row = task.values[i, masks["train"]]
@@ -163,12 +161,12 @@ class TargetSamples:
     """One target cell type's samples: train (possibly subsampled), valid, test, all genes."""
 
     def __init__(
-        self, adata: AnnData, data: ModelData, cell_type: str, training: TrainingConfig
+        self, view: DataView, data: ModelData, cell_type: str, training: TrainingConfig
     ) -> None:
-        self.adata, self.data, self.name = adata, data, cell_type
+        self.view, self.data, self.name = view, data, cell_type
         self.device, self.precision = resolve_device(training.device), training.precision
         self.sets = {
-            split: samples(adata, [cell_type], data.masks[split], data.task)
+            split: samples_at(view.obs_names, [cell_type], data.masks[split], data.task)
             for split in ("train", "valid", "test")
         }
 
@@ -183,7 +181,7 @@ class TargetSamples:
         if genes is None:
             cells, genes, _ = self.sets["test"]
         else:
-            cells = np.full(len(genes), self.adata.obs_names.get_loc(self.name))
+            cells = np.full(len(genes), self.view.obs_names.get_loc(self.name))
         batches = Batches(self.data.inputs, cells, genes, batch_size=1024)
         network.to(self.device)
         return predict_batches(
@@ -233,7 +231,7 @@ class TargetSamples:
             {
                 "target": self.name,
                 "approach": approach,
-                "gene": self.adata.var_names[genes],
+                "gene": self.view.var_names[genes],
                 "truth": truth,
                 "prediction": predictions,
             }
@@ -314,14 +312,14 @@ def transfer_once(
 
 
 def prepare(
-    adata: AnnData, source_key: str, split_key: str, what: str, targets: list[str]
+    view: DataView, source_key: str, split_key: str, what: str, targets: list[str]
 ) -> tuple[dict, ModelData]:
     """The source model's record, checked against the data it moves to, and that data;
     warns (:class:`LeakageWarning`) when its training genes are test genes here."""
-    record = record_of(adata, source_key)
-    check_model(adata, record, what, cell_types=targets)
+    record = record_of(view.adata, source_key)
+    check_model(view.adata, record, what, cell_types=targets)
     data_config = record["config"]["data"]
     spec = models.get_model(record["config"]["model"]["name"])
-    data = model_data(adata, spec, data_config["target"], split_key, data_config.get("marks"))
-    check_leakage(adata, data_config, data.masks["test"], what)
+    data = view.model_data(spec, data_config["target"], split_key, data_config.get("marks"))
+    check_leakage(view.var_names, data_config, data.masks["test"], what)
     return record, data

@@ -12,7 +12,7 @@ from ..._docs import SHARED, doc_params
 from ..._results import check_writable
 from ..._settings import SEED_MAX, resolve_seed
 from ..._utils import check_int, progress
-from ..engine import TrainingConfig, rebuild, training_config
+from ..engine import DataView, TrainingConfig, rebuild, training_config
 from ._source import check_cell_type, choose_source, fit_source, target_cell_types
 from ._strategies import (
     TargetSamples,
@@ -106,16 +106,17 @@ def subsample_curve(
             f"is above the largest seed, 2**32 - 1; choose a smaller seed"
         )
     check_writable(adata, "subsample_curve", key_added)
-    chosen = choose_source(adata, source, model=model, source_key=source_key)
-    (target,) = target_cell_types(adata, chosen, check_cell_type(adata, target, "target"))
-    check_scorable(adata, chosen, [target], split_key, labels_needed=True)
+    view = DataView(adata)
+    chosen = choose_source(view, source, model=model, source_key=source_key)
+    (target,) = target_cell_types(view, chosen, check_cell_type(view, target, "target"))
+    check_scorable(view, chosen, [target], split_key, labels_needed=True)
     at_default_lr = dataclasses.replace(config, lr=None)
-    key = fit_source(adata, chosen, split_key=split_key, training=at_default_lr)
-    record, data = prepare(adata, key, split_key, f"the source model uns[{key!r}]", [target])
+    key = fit_source(view, chosen, split_key=split_key, training=at_default_lr)
+    record, data = prepare(view, key, split_key, f"the source model uns[{key!r}]", [target])
     name = record["config"]["model"]["name"]
     finetune_training, scratch_training = config.resolved(name), at_default_lr.resolved(name)
     seed = finetune_training.seed
-    samples = TargetSamples(adata, data, target, finetune_training)
+    samples = TargetSamples(view, data, target, finetune_training)
     zero_shot = samples.score(samples.predict(rebuild(record)))
     rows = [{"fraction": 0.0, "boot": 0, "approach": "zero_shot", "n_train": 0, **zero_shot}]
     runs = [(f, b) for f in fractions for b in range(n_boot)]

@@ -14,12 +14,10 @@ from ..._utils import progress
 from ..engine import (
     FIELDS,
     METRICS,
+    DataView,
     TrainingConfig,
-    check_cell_types,
     check_transferable,
     default_model,
-    labelled_cell_types,
-    model_data,
     rebuild,
     training_config,
 )
@@ -93,15 +91,16 @@ def transfer_matrix(
     ).resolved(model)
     check_writable(adata, "transfer_matrix", key_added)
     y = passed.get("y", passed.get("target", "label"))
-    data = model_data(adata, models.get_model(model), y, split_key)
+    view = DataView(adata)
+    data = view.model_data(models.get_model(model), y, split_key)
     if metric not in METRICS[data.task.kind]:
         raise ValueError(
             f"metric {metric!r} is not one of {list(METRICS[data.task.kind])} "
             f"({data.task.kind} of y={y!r})"
         )
-    labelled = list(adata.obs_names[labelled_cell_types(adata, data)])
-    sources = check_cell_types(adata, labelled if sources is None else sources, "sources")
-    targets = check_cell_types(adata, labelled if targets is None else targets, "targets")
+    labelled = list(view.obs_names[view.labelled(data)])
+    sources = view.cell_types(labelled if sources is None else sources, "sources")
+    targets = view.cell_types(labelled if targets is None else targets, "targets")
     unlabelled = [c for c in targets if c not in labelled]
     if unlabelled:
         raise ValueError(f"targets {unlabelled} have no training labels or no inputs to score")
@@ -111,7 +110,7 @@ def transfer_matrix(
             "train/valid/test genes with ct.pp.split(adata)"
         )
     # every source model is chosen (and every missing one known fittable) before any fitting
-    chosen = {name: choose_source(adata, name, model=model, source_key=None) for name in sources}
+    chosen = {name: choose_source(view, name, model=model, source_key=None) for name in sources}
     unfittable = [name for name in sources if chosen[name].key is None and name not in labelled]
     if unfittable:
         raise ValueError(
@@ -120,12 +119,12 @@ def transfer_matrix(
         )
     rows = []
     for source in progress(sources, desc="transfer matrix", unit="source"):
-        key = fit_source(adata, chosen[source], split_key=split_key, training=config, **passed)
+        key = fit_source(view, chosen[source], split_key=split_key, training=config, **passed)
         others = [t for t in targets if t != source]
-        record, source_data = prepare(adata, key, split_key, f"the model uns[{key!r}]", others)
+        record, source_data = prepare(view, key, split_key, f"the model uns[{key!r}]", others)
         network = rebuild(record)
         for name in targets:
-            samples = TargetSamples(adata, source_data, name, config)
+            samples = TargetSamples(view, source_data, name, config)
             rows.append(
                 {"source": source, "target": name, **samples.score(samples.predict(network))}
             )
