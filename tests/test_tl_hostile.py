@@ -290,7 +290,7 @@ def test_a_target_without_chip_seq_is_named_up_front(adata):
 
 
 def test_cell_types_without_chip_seq_are_found_in_a_lazy_store(tmp_path):
-    from chromtools.tl.engine._samples import has_signal
+    from chromtools.tl.engine._signal import has_signal
 
     adata = ct.datasets.synthetic_histone(4, 300, n_bins=20, seed=3)
     adata.obsm["histone"][1] = np.nan  # no ChIP-seq

@@ -2,10 +2,25 @@
 metrics, the samples a model is fed and the record of a fitted model."""
 
 from ._adapters import ADAPTERS, TorchAdapter, adapter_for, adapter_of, check_transferable
-from ._checkpoint import check_checkpoint_files, checkpoint_file, checkpoint_folder, state_digest
+from ._checkpoint import (
+    check_checkpoint_files,
+    checkpoint_file,
+    checkpoint_folder,
+    run_options,
+    state_digest,
+)
 from ._config import FIELDS, PRECISIONS, TrainingConfig, resolve_device, training_config
 from ._data import Batches, Inputs
 from ._metrics import METRICS, bootstrap_interval, score, score_table
+from ._model_data import (
+    DataView,
+    ModelData,
+    choose_cell_types,
+    histone_config,
+    labelled_cell_types,
+    model_data,
+    model_inputs,
+)
 from ._records import (
     NormalizationWarning,
     check_finite_weights,
@@ -15,27 +30,18 @@ from ._records import (
     state_arrays,
 )
 from ._samples import (
-    DataView,
-    ModelData,
     check_cell_types,
     check_finite_inputs,
-    check_has_signal,
     check_hyperparameters,
-    choose_cell_types,
     default_model,
-    has_signal,
-    histone_config,
-    labelled_cell_types,
     marks_of,
-    model_data,
-    model_inputs,
     samples,
     samples_at,
     select_marks,
     split_masks,
     target_values,
-    with_signal,
 )
+from ._signal import check_has_signal, has_signal, with_signal
 from ._train import (
     LossFunction,
     SampleSet,
@@ -83,6 +89,7 @@ __all__ = [
     "model_inputs",
     "predict_batches",
     "rebuild",
+    "run_options",
     "record_of",
     "resolve_device",
     "samples",

@@ -42,6 +42,13 @@ MAGIC = b"chromtools-checkpoint/1\n"
 KIND = "chromtools checkpoint"
 
 
+def run_options(options: dict[str, object]) -> tuple[object, object, dict[str, object]]:
+    """``checkpoint_dir`` (None when not given), ``resume`` (False) and the other keyword
+    options (the training options) of a call that takes them all as ``**options``."""
+    rest = dict(options)
+    return rest.pop("checkpoint_dir", None), rest.pop("resume", False), rest
+
+
 def checkpoint_folder(folder: object, resume: object) -> Path | None:
     """The checkpoint folder (not created yet), after checking both options; None without one.
 

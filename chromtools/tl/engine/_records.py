@@ -19,7 +19,7 @@ from ..._results import kind_of
 from ...get._lazy import concrete
 from ...models import HISTONE, SEQUENCE
 from ._adapters import TorchAdapter, non_finite_weights
-from ._samples import normalization
+from ._model_data import normalization
 
 
 class NormalizationWarning(UserWarning):

@@ -28,6 +28,7 @@ from ..engine import (
     check_checkpoint_files,
     checkpoint_folder,
     rebuild,
+    run_options,
     state_arrays,
     training_config,
 )
@@ -60,9 +61,7 @@ def finetune(
     split_key: str = "split",
     scratch: bool = True,
     training: TrainingConfig | dict | None = None,
-    checkpoint_dir: str | Path | None = None,
-    resume: bool = False,
-    **training_options: object,
+    **options: object,
 ) -> None:
     """Transfer a model from a source cell type to targets with few or no labels.
 
@@ -115,8 +114,8 @@ def finetune(
         ``finetune_<target>_finetuned.pt`` and ``finetune_<target>_scratch.pt``.
     resume
         {resume}
-    **training_options
-        {training_options}
+    **options
+        ``checkpoint_dir=`` and ``resume=`` (above), and {training_options}
 
     Returns
     -------
@@ -141,6 +140,7 @@ def finetune(
         was chosen), ``source_fitted`` (whether this call fitted it) and the
         ``finetune`` and ``scratch_training`` options in full.
     """
+    checkpoint_dir, resume, training_options = run_options(options)
     fraction = check_fraction(fraction)
     check_strategy(strategy)
     config = training_config(training, training_options, "finetune")
@@ -158,19 +158,12 @@ def finetune(
     )
     # the source and from-scratch models train at the model's own rate
     at_default_lr = dataclasses.replace(config, lr=None)
-    source_key = fit_source(
-        view,
-        chosen,
-        split_key=split_key,
-        training=at_default_lr,
-        checkpoint_dir=folder,
-        resume=resume,
-    )
+    source_key = fit_source(view, chosen, split_key=split_key, training=at_default_lr,
+                            checkpoint_dir=folder, resume=resume)  # fmt: skip
     record, data = prepare(
         view, source_key, split_key, f"the source model uns[{source_key!r}]", targets
     )
     name = record["config"]["model"]["name"]
-    scratch_training = at_default_lr.resolved(name)
     run = _Run(
         adata,
         record,
@@ -179,7 +172,8 @@ def finetune(
         strategy=strategy,
         fraction=fraction,
         finetune_training=config.resolved(name),
-        scratch_training=scratch_training if scratch else None,
+        scratch_training=at_default_lr.resolved(name),
+        scratch=scratch,
         checkpoint_dir=folder,
         resume=resume,
     )
@@ -190,22 +184,8 @@ def finetune(
             run.finetune(samples, source_key)
         else:
             run.zero_shot(samples, source_key)
-    params = {
-        "source": source,
-        "source_key": source_key,
-        "source_selection": chosen.selection,
-        "source_fitted": chosen.key is None,
-        "targets": targets,
-        "model": name,
-        "strategy": strategy,
-        "fraction": fraction,
-        "scratch": scratch,
-        "seed": run.finetune_training.seed,
-        "split_key": split_key,
-        "finetune": run.finetune_training.to_dict(),
-        "scratch_training": scratch_training.to_dict(),
-    }
-    run.store(params)
+    run.store({"source": source, "source_key": source_key, "source_selection": chosen.selection,
+               "source_fitted": chosen.key is None, "targets": targets})  # fmt: skip
 
 
 class _Run:
@@ -221,13 +201,15 @@ class _Run:
         strategy: str,
         fraction: float,
         finetune_training: TrainingConfig,
-        scratch_training: TrainingConfig | None,
+        scratch_training: TrainingConfig,
+        scratch: bool,
         checkpoint_dir: Path | None,
         resume: bool,
     ) -> None:
         self.adata, self.record, self.key_added = adata, record, key_added
         self.split_key, self.strategy, self.fraction = split_key, strategy, fraction
         self.finetune_training, self.scratch_training = finetune_training, scratch_training
+        self.scratch = scratch
         self.checkpoint_dir, self.resume = checkpoint_dir, resume
         self.source_network = rebuild(record)
         self.layer = np.full(adata.shape, np.nan, dtype=np.float32)
@@ -267,7 +249,7 @@ class _Run:
             strategy=self.strategy,
             fraction=self.fraction,
             finetune_training=self.finetune_training,
-            scratch_training=self.scratch_training,
+            scratch_training=self.scratch_training if self.scratch else None,
             checkpoint_dir=self.checkpoint_dir,
             resume=self.resume,
         )
@@ -312,9 +294,21 @@ class _Run:
             "state_dict": state_arrays(network),
         }
 
-    def store(self, params: dict) -> None:
-        """Write the layer and ``uns[key_added]``, replacing an earlier finetune result."""
+    def store(self, source: dict) -> None:
+        """Write the layer and ``uns[key_added]``, replacing an earlier finetune result;
+        ``source`` is what ``params`` records of the source and the targets."""
         adata, key_added = self.adata, self.key_added
+        params = {
+            **source,
+            "model": self.record["config"]["model"]["name"],
+            "strategy": self.strategy,
+            "fraction": self.fraction,
+            "scratch": self.scratch,
+            "seed": self.finetune_training.seed,
+            "split_key": self.split_key,
+            "finetune": self.finetune_training.to_dict(),
+            "scratch_training": self.scratch_training.to_dict(),
+        }
         earlier = adata.uns.get(key_added)
         if kind_of(earlier) == "finetune":
             # predictions of the fine-tuned models this call replaces would outlive them

@@ -85,18 +85,7 @@ def subsample_curve(
     test metric), ``runs`` (every subsample's scores, with ``zero_shot``
     once as a reference, ``fraction`` 0) and ``params``.
     """
-    if isinstance(fractions, str) or not isinstance(fractions, Sequence) or not fractions:
-        raise ValueError(
-            f"fractions must be a non-empty list of shares in (0, 1], got {fractions!r}"
-        )
-    fractions = [check_fraction(f) for f in fractions]
-    repeated = sorted({f for f in fractions if fractions.count(f) > 1})
-    if repeated:
-        raise ValueError(f"fractions {repeated} appear more than once; name each share once")
-    try:
-        n_boot = check_int(n_boot, "n_boot", minimum=1)
-    except ValueError as error:
-        raise ValueError(f"{error}: n_boot must be at least 1") from None
+    fractions, n_boot = _check_runs(fractions, n_boot)
     check_strategy(strategy)
     config = training_config(training, training_options, "subsample_curve")
     last_seed = resolve_seed(config.seed) + n_boot - 1
@@ -140,13 +129,7 @@ def subsample_curve(
                 }
             )
     table = pd.DataFrame(rows)
-    metrics = [c for c in table.columns if c not in ("fraction", "boot", "approach", "n_train")]
-    summary = table.groupby(["fraction", "approach"], sort=True).agg(
-        n_train=("n_train", "mean"),
-        **{f"{m}_mean": (m, "mean") for m in metrics},
-        **{f"{m}_sd": (m, "std") for m in metrics},
-    )
-    summary = summary.reset_index()
+    summary = _summary(table)
     adata.uns[key_added] = {
         "params": {
             "source": source,
@@ -165,3 +148,31 @@ def subsample_curve(
         "runs": table,
     }
     return summary
+
+
+def _check_runs(fractions: object, n_boot: object) -> tuple[list[float], int]:
+    """The shares (a non-empty list, each in (0, 1], no repeats) and the runs per share."""
+    if isinstance(fractions, str) or not isinstance(fractions, Sequence) or not fractions:
+        raise ValueError(
+            f"fractions must be a non-empty list of shares in (0, 1], got {fractions!r}"
+        )
+    fractions = [check_fraction(f) for f in fractions]
+    repeated = sorted({f for f in fractions if fractions.count(f) > 1})
+    if repeated:
+        raise ValueError(f"fractions {repeated} appear more than once; name each share once")
+    try:
+        n_boot = check_int(n_boot, "n_boot", minimum=1)
+    except ValueError as error:
+        raise ValueError(f"{error}: n_boot must be at least 1") from None
+    return fractions, n_boot
+
+
+def _summary(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per fraction × approach: mean ``n_train``, mean and sd of each metric."""
+    metrics = [c for c in table.columns if c not in ("fraction", "boot", "approach", "n_train")]
+    summary = table.groupby(["fraction", "approach"], sort=True).agg(
+        n_train=("n_train", "mean"),
+        **{f"{m}_mean": (m, "mean") for m in metrics},
+        **{f"{m}_sd": (m, "std") for m in metrics},
+    )
+    return summary.reset_index()
