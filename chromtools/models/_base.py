@@ -4,7 +4,7 @@ declarations ``ct.tl`` reads instead of asking which model it holds."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -186,6 +186,22 @@ class ChromModel(nn.Module):
             head[-1] = new
         if "n_outputs" in self._hyperparameters:
             self._update_config(n_outputs=n_outputs)
+
+    def _attach_head(self, head: nn.Module) -> None:
+        """Make ``head`` the head, on the device of the head it replaces."""
+        self.head = head.to(next(self.head.parameters()).device)
+
+    def _reset_head_with_hidden(
+        self,
+        make_head: Callable[[list[int]], nn.Module],
+        n_outputs: int,
+        hidden: Sequence[int] | None,
+    ) -> None:
+        """Attach ``make_head(hidden)``, a head of ``n_outputs`` outputs through these hidden
+        sizes (the config's by default), and record both in the config."""
+        hidden = list(hidden) if hidden is not None else list(self._hyperparameters["hidden"])
+        self._attach_head(make_head(hidden))
+        self._update_config(n_outputs=n_outputs, hidden=hidden)
 
     def attention_maps(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """The model's attention on ``x``, aligned with the input.

@@ -21,13 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._substitutions import Mutants, mutant_chunks
-from .chromtransfer import (
-    ConvUnit,
-    ResidualBlock,
-    _batchnorm_affine,
-    channels_last_conv,
-    channels_last_kernel,
-)
+from ._chromtransfer_fused import batchnorm_affine, channels_last_conv, channels_last_kernel
+from ._chromtransfer_layers import ConvUnit, ResidualBlock
 
 if TYPE_CHECKING:
     from .chromtransfer import ChromTransfer
@@ -112,7 +107,7 @@ class _Weights:
             if isinstance(module, nn.Conv1d):
                 self.kernels[module] = (channels_last_kernel(module.weight), module.bias.detach())
             elif isinstance(module, nn.BatchNorm1d):
-                self.affines[module] = _batchnorm_affine(module)
+                self.affines[module] = batchnorm_affine(module)
 
     def conv(self, conv: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
         """Unpadded convolution of (batch, width, channels)."""

@@ -10,7 +10,7 @@ says which targets each one models.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from joblib import Parallel, delayed
@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold, cross_val_predict, cross_val_score
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVR
 
@@ -53,6 +53,14 @@ def _subsample(n: int, max_samples: int | None, random_state: int) -> np.ndarray
     return np.sort(np.random.default_rng(random_state).choice(n, max_samples, replace=False))
 
 
+def _keep_parameters(estimator: BaseEstimator, arguments: dict[str, Any]) -> None:
+    """Store each constructor argument (``locals()``) as the attribute of its name, where
+    scikit-learn's ``get_params`` reads it."""
+    for name, value in arguments.items():
+        if name not in ("self", "__class__"):
+            setattr(estimator, name, value)
+
+
 class LogisticRegressionBaseline(ClassifierMixin, BaseEstimator):
     """Logistic regression on every (mark, bin) value: the linear baseline.
 
@@ -76,9 +84,7 @@ class LogisticRegressionBaseline(ClassifierMixin, BaseEstimator):
     tasks: ClassVar[tuple[str, ...]] = ("classification",)
 
     def __init__(self, C: float = 0.1, transform: str = "log1p", max_iter: int = 2000) -> None:
-        self.C = C
-        self.transform = transform
-        self.max_iter = max_iter
+        _keep_parameters(self, locals())
 
     def _features(self, X: np.ndarray) -> np.ndarray:
         X = _as_signal(X)
@@ -139,12 +145,7 @@ class RandomForestBaseline(BaseEstimator):
         n_jobs: int | None = None,
         random_state: int = 0,
     ) -> None:
-        self.n_estimators = n_estimators
-        self.min_samples_leaf = min_samples_leaf
-        self.max_features = max_features
-        self.task = task
-        self.n_jobs = n_jobs
-        self.random_state = random_state
+        _keep_parameters(self, locals())
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> RandomForestBaseline:
         """Fit on (samples, marks, bins) signal; returns self."""
@@ -185,7 +186,37 @@ class RandomForestBaseline(BaseEstimator):
         return self.forest_.predict(_as_signal(X).reshape(len(X), -1))
 
 
-class BestBinSVR(RegressorMixin, BaseEstimator):
+class _SignalSVR(RegressorMixin, BaseEstimator):
+    """What the SVR baselines share: RBF SVRs on standardised features of the transformed
+    signal, fitted on at most ``max_samples`` samples, with ``cv`` shuffled folds."""
+
+    is_sklearn: ClassVar[bool] = True
+    input_kind: ClassVar[str] = HISTONE
+    tasks: ClassVar[tuple[str, ...]] = ("regression",)
+    C: float
+    epsilon: float
+    cv: int
+    transform: str
+    max_samples: int | None
+    random_state: int
+
+    def _svr(self) -> Pipeline:
+        """A new standardise → RBF SVR pipeline."""
+        return make_pipeline(StandardScaler(), SVR(C=self.C, epsilon=self.epsilon))
+
+    def _signal(self, X: np.ndarray) -> np.ndarray:
+        """(samples, marks, bins) transformed signal."""
+        return _transform(_as_signal(X), self.transform)
+
+    def _training_data(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, KFold]:
+        """The transformed signal and targets of the subsample fitted on, and the folds."""
+        X = self._signal(X)
+        y = np.asarray(y, dtype=np.float64)
+        keep = _subsample(len(X), self.max_samples, self.random_state)
+        return X[keep], y[keep], KFold(self.cv, shuffle=True, random_state=self.random_state)
+
+
+class BestBinSVR(_SignalSVR):
     """Single best-bin support vector regression, a DeepDiff baseline.
 
     Every (mark, bin) feature is a candidate; the ``n_candidates`` with the
@@ -213,9 +244,6 @@ class BestBinSVR(RegressorMixin, BaseEstimator):
     """
 
     name: ClassVar[str] = "svr"
-    is_sklearn: ClassVar[bool] = True
-    input_kind: ClassVar[str] = HISTONE
-    tasks: ClassVar[tuple[str, ...]] = ("regression",)
 
     def __init__(
         self,
@@ -227,30 +255,18 @@ class BestBinSVR(RegressorMixin, BaseEstimator):
         max_samples: int | None = 5000,
         random_state: int = 0,
     ) -> None:
-        self.C = C
-        self.epsilon = epsilon
-        self.n_candidates = n_candidates
-        self.cv = cv
-        self.transform = transform
-        self.max_samples = max_samples
-        self.random_state = random_state
-
-    def _svr(self):
-        return make_pipeline(StandardScaler(), SVR(C=self.C, epsilon=self.epsilon))
+        _keep_parameters(self, locals())
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> BestBinSVR:
         """Choose the best (mark, bin) and fit the SVR on it; returns self."""
-        X = _transform(_as_signal(X), self.transform)
-        n, marks, bins = X.shape
-        y = np.asarray(y, dtype=np.float64)
-        keep = _subsample(n, self.max_samples, self.random_state)
-        X, y = X.reshape(n, -1)[keep], y[keep]
+        X, y, folds = self._training_data(X, y)
+        bins = X.shape[2]
+        X = X.reshape(len(X), -1)
         centred = X - X.mean(axis=0)
         denominator = np.sqrt((centred**2).sum(axis=0) * ((y - y.mean()) ** 2).sum())
         denominator = np.where(denominator > 0, denominator, np.inf)  # constant features score 0
         correlation = np.abs(centred.T @ (y - y.mean())) / denominator
         candidates = np.argsort(-correlation)[: self.n_candidates]
-        folds = KFold(self.cv, shuffle=True, random_state=self.random_state)
         scores = np.array(
             [
                 cross_val_score(self._svr(), X[:, [j]], y, cv=folds, scoring="r2").mean()
@@ -265,11 +281,11 @@ class BestBinSVR(RegressorMixin, BaseEstimator):
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """(samples,) predictions from the chosen (mark, bin) alone."""
-        X = _transform(_as_signal(X), self.transform)
+        X = self._signal(X)
         return self.svr_.predict(X[:, self.best_mark_, self.best_bin_][:, None])
 
 
-class TwoLayerSVR(RegressorMixin, BaseEstimator):
+class TwoLayerSVR(_SignalSVR):
     """DeepDiff's two-layer SVR: one SVR per bin, then an SVR on their predictions.
 
     Layer 1 fits, for each bin, an RBF SVR on that bin's mark values (marks
@@ -297,9 +313,6 @@ class TwoLayerSVR(RegressorMixin, BaseEstimator):
     """
 
     name: ClassVar[str] = "svr2"
-    is_sklearn: ClassVar[bool] = True
-    input_kind: ClassVar[str] = HISTONE
-    tasks: ClassVar[tuple[str, ...]] = ("regression",)
 
     def __init__(
         self,
@@ -311,24 +324,11 @@ class TwoLayerSVR(RegressorMixin, BaseEstimator):
         n_jobs: int | None = None,
         random_state: int = 0,
     ) -> None:
-        self.C = C
-        self.epsilon = epsilon
-        self.cv = cv
-        self.transform = transform
-        self.max_samples = max_samples
-        self.n_jobs = n_jobs
-        self.random_state = random_state
-
-    def _svr(self):
-        return make_pipeline(StandardScaler(), SVR(C=self.C, epsilon=self.epsilon))
+        _keep_parameters(self, locals())
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> TwoLayerSVR:
         """Fit both layers on (samples, marks, bins) signal; returns self."""
-        X = _transform(_as_signal(X), self.transform)
-        y = np.asarray(y, dtype=np.float64)
-        keep = _subsample(len(X), self.max_samples, self.random_state)
-        X, y = X[keep], y[keep]
-        folds = KFold(self.cv, shuffle=True, random_state=self.random_state)
+        X, y, folds = self._training_data(X, y)
 
         def one_bin(b: int):
             model = self._svr()
@@ -343,7 +343,7 @@ class TwoLayerSVR(RegressorMixin, BaseEstimator):
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """(samples,) predictions of the second layer."""
-        X = _transform(_as_signal(X), self.transform)
+        X = self._signal(X)
         layer_one = np.column_stack(
             [model.predict(X[:, :, b]) for b, model in enumerate(self.bin_models_)]
         )

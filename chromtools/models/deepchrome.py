@@ -48,8 +48,9 @@ class DeepChrome(ChromModel):
 
     Notes
     -----
-    ``encoder`` is the convolution, pooling and dropout (signal → flat
-    features); ``head`` the MLP.
+    ``forward`` takes (batch, marks, bins) float signal and returns logits
+    (batch, n_outputs). ``encoder`` is the convolution, pooling and dropout
+    (signal → flat features); ``head`` the MLP.
     """
 
     name = "deepchrome"
@@ -89,20 +90,6 @@ class DeepChrome(ChromModel):
         check_histone_input(x, self.n_marks, self.n_bins, self.name)
         return self.encoder(x)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits (batch, n_outputs) of (batch, marks, bins) signal.
-
-        Parameters
-        ----------
-        x
-            (batch, marks, bins) float signal.
-
-        Returns
-        -------
-        Logits (batch, n_outputs).
-        """
-        return self.head(self.encode(x))
-
     def reset_head(self, n_outputs: int, hidden: tuple[int, ...] | list[int] | None = None) -> None:
         """Replace the MLP by a freshly initialised one.
 
@@ -113,7 +100,6 @@ class DeepChrome(ChromModel):
         hidden
             Hidden layer sizes; the current ones by default.
         """
-        hidden = list(hidden) if hidden is not None else list(self._hyperparameters["hidden"])
-        device = next(self.head.parameters()).device
-        self.head = _mlp([self.n_features, *hidden], n_outputs).to(device)
-        self._update_config(n_outputs=n_outputs, hidden=hidden)
+        self._reset_head_with_hidden(
+            lambda sizes: _mlp([self.n_features, *sizes], n_outputs), n_outputs, hidden
+        )

@@ -7,27 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._base import HISTONE_PAIR, ChromModel, check_histone_input
-from .attentivechrome import BinLevelEncoder, MarkLevelEncoder
-
-VARIANTS = ("raw_d", "raw_c", "raw", "aux", "raw_aux", "aux_siamese", "raw_aux_siamese")
-
-# Level-I inputs read directly ("raw") by each variant: cell type A, B or A − B.
-_RAW_TRACKS = {
-    "raw_d": ("A-B",),
-    "raw_c": ("A", "B"),
-    "raw": ("A", "B", "A-B"),
-    "aux": (),
-    "raw_aux": ("A", "B", "A-B"),
-    "aux_siamese": (),
-    "raw_aux_siamese": ("A", "B", "A-B"),
-}
-
-
-def _check_one_output(n_outputs: int) -> None:
-    if n_outputs != 1:
-        raise ValueError(
-            f"DeepDiff predicts one log fold change per gene; got n_outputs={n_outputs}"
-        )
+from ._deepdiff_networks import VARIANTS, build_encoder, build_head, check_one_output, layout
 
 
 def contrastive_loss(
@@ -151,49 +131,19 @@ class DeepDiff(ChromModel):
         margin: float = 2.0,
         different_threshold: float = 2.0,
     ) -> None:
-        if variant not in VARIANTS:
-            raise ValueError(
-                f"unknown DeepDiff variant {variant!r}; choose one of {list(VARIANTS)}"
-            )
-        _check_one_output(n_outputs)
         super().__init__(locals())
+        parts = layout(variant)
+        check_one_output(n_outputs)
         self.n_marks, self.n_bins, self.variant = n_marks, n_bins, variant
-        self.raw_tracks = _RAW_TRACKS[variant]
-        self.auxiliary = "aux" in variant
-        self.siamese = variant.endswith("siamese")
+        self._layout = parts
+        self.raw_tracks, self.own_tracks = parts.raw_tracks, parts.own_tracks
+        self.auxiliary, self.siamese = parts.auxiliary, parts.siamese
         self.contrastive_weight = contrastive_weight
         self.margin = margin
         self.different_threshold = different_threshold
-        # Tracks with their own level-I weights run in one batched encoder; separate
-        # encoders for A and B (non-Siamese auxiliary variants) are just more tracks.
-        separate = ("A", "B") if self.auxiliary and not self.siamese else ()
-        self.own_tracks = self.raw_tracks + separate
-        encoder = nn.ModuleDict()
-        if self.own_tracks:
-            encoder["bins"] = BinLevelEncoder(len(self.own_tracks) * n_marks, bin_hidden)
-        if self.siamese:
-            encoder["shared_bins"] = BinLevelEncoder(n_marks, bin_hidden)
-        embedding = 2 * bin_hidden
-        if self.raw_tracks:
-            encoder["marks"] = MarkLevelEncoder(embedding, mark_hidden)
-        if self.auxiliary:
-            encoder["marks_a"] = MarkLevelEncoder(embedding, mark_hidden)
-            encoder["marks_b"] = MarkLevelEncoder(embedding, mark_hidden)
-        self.encoder = encoder
+        self.encoder = build_encoder(parts, n_marks, bin_hidden, mark_hidden)
         self.dropout = nn.Dropout(dropout)
-        self.head = self._make_head()
-
-    def _make_head(self) -> nn.ModuleDict:
-        v = 2 * self._hyperparameters["mark_hidden"]
-        head = nn.ModuleDict()
-        if self.raw_tracks:
-            head["diff"] = nn.Linear(v, 1)
-        else:  # the authors' aux predictor: an MLP on both cell types' vectors
-            head["diff"] = nn.Sequential(nn.Linear(2 * v, v), nn.ReLU(), nn.Linear(v, 1))
-        if self.auxiliary:
-            head["aux_a"] = nn.Linear(v, 1)
-            head["aux_b"] = nn.Linear(v, 1)
-        return head
+        self.head = build_head(parts, mark_hidden)
 
     @property
     def alpha_tracks(self) -> list[tuple[str, int]]:
@@ -392,12 +342,8 @@ class DeepDiff(ChromModel):
 
         Parameters
         ----------
-        outputs
-            What :meth:`forward` returned.
-        target_diff
-            (batch,) ``log2((count_B + 1) / (count_A + 1))``.
-        target_a, target_b
-            (batch,) ``log2(count + 1)`` of A and B; needed by the auxiliary variants.
+        outputs, target_diff, target_a, target_b
+            As for :meth:`loss_terms`.
 
         Returns
         -------
@@ -413,6 +359,8 @@ class DeepDiff(ChromModel):
         n_outputs
             Must be 1.
         """
-        _check_one_output(n_outputs)
-        device = next(self.head.parameters()).device
-        self.head = self._make_head().to(device)
+        check_one_output(n_outputs)
+        self._attach_head(build_head(self._layout, self._hyperparameters["mark_hidden"]))
+
+
+__all__ = ["VARIANTS", "DeepDiff", "contrastive_loss"]
