@@ -48,14 +48,14 @@ Continue from the checkpoints in ``checkpoint_dir``: a training whose
         training options or another chromtools major version is refused,
         naming what differs, and a damaged one (its checksum fails) is a
         :class:`~chromtools.StoreError` naming the file.""",
-    "source_model": """\
+    "source_options": """\
 Model to look for or fit on ``source``. By default DeepChrome (ChromTransfer
-        for objects with one-hot DNA only), as in :func:`~chromtools.tl.fit`.""",
-    "source_key": """\
-Transfer the model in ``uns[source_key]`` instead (e.g. from
-        :func:`~chromtools.tl.pretrain` or :func:`~chromtools.tl.load_model`).""",
-    "strategy": """\
-``"full"`` (every weight at ``lr``), ``"freeze_encoder"`` (the source
+        for objects with one-hot DNA only), as in :func:`~chromtools.tl.fit`.
+    source_key
+        Transfer the model in ``uns[source_key]`` instead (e.g. from
+        :func:`~chromtools.tl.pretrain` or :func:`~chromtools.tl.load_model`).
+    strategy
+        ``"full"`` (every weight at ``lr``), ``"freeze_encoder"`` (the source
         head trains, the encoder is frozen), ``"discriminative_lr"`` (the
         encoder at a tenth of ``lr``) or ``"head_only"`` (a new head on the
         frozen encoder). BatchNorm statistics stay those of the source.""",

@@ -88,11 +88,7 @@ def finetune(
         source model's own cell types are refused: their "zero-shot" score
         would be in-domain.
     model
-        {source_model}
-    source_key
-        {source_key}
-    strategy
-        {strategy}
+        {source_options}
     fraction
         Share of each target's training (and validation) labels used, in
         (0, 1]; drawn per class with the seed.

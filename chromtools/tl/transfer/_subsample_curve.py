@@ -62,11 +62,7 @@ def subsample_curve(
     n_boot
         Subsamples per fraction.
     model
-        {source_model}
-    source_key
-        {source_key}
-    strategy
-        {strategy}
+        {source_options}
     key_added
         Where results go.
     split_key
