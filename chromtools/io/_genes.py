@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,9 @@ from ._anndata import check_var
 from ._bed import BED_COLUMNS, read_bed
 from ._formats import Format, Readers
 from ._parse import MAX_POSITION, Lines, booleans, check_file, describe_lines, parse, read_lines
+
+if TYPE_CHECKING:
+    from pandas.core.groupby import DataFrameGroupBy
 
 REQUIRED = ("chrom", "tss", "strand")
 _GTF_COLUMNS = ("chrom", "source", "feature", "start", "end", "score", "strand", "frame", "attr")
@@ -134,7 +138,7 @@ def _read_gtf(path: Path, _: Format) -> tuple[pd.DataFrame, np.ndarray]:
     if not len(genes):
         # No gene lines: a gene spans all its transcripts and exons.
         parsed = _span_transcripts(parsed, lines, [c for c in found if c != "gene_id"])
-    parsed["tss"] = np.where(parsed["strand"] == "-", parsed["end"], parsed["start"])
+    parsed["tss"] = five_prime(parsed, first=1)
     return parsed.drop(columns=["start", "end", "line"]), parsed["line"].to_numpy()
 
 
@@ -151,6 +155,15 @@ def _span_transcripts(parsed: pd.DataFrame, lines: Lines, attributes: list[str])
                 f"{sorted(parsed.loc[rows, column].astype(str).unique())}, on "
                 f"{describe_lines(parsed['line'].to_numpy()[rows])}; a gene lies on one {column}"
             )
+    return spans(grouped, attributes)
+
+
+def spans(grouped: DataFrameGroupBy, attributes: list[str]) -> pd.DataFrame:
+    """Each gene from its first to its last base, with its first feature's attributes and line.
+
+    Genes come in the order of their first feature; ``start`` and ``end`` stay
+    as the GTF counts them (1-based, inclusive).
+    """
     aggregations = {"chrom": "first", "start": "min", "end": "max", "strand": "first"}
     aggregations.update({c: "first" for c in attributes})
     aggregations["line"] = "first"
@@ -162,12 +175,22 @@ def _read_bed(path: Path, _: Format) -> tuple[pd.DataFrame, np.ndarray]:
     table, lines = read_bed(path, "genes", "genes", min_columns=len(BED_COLUMNS))
     table["line"] = lines.numbers
     _check_span(table, lines, first=0)
-    # BED starts are 0-based and ends exclusive: the first base is start + 1.
-    tss = np.where(table["strand"] == "-", table["end"], table["start"] + 1)
+    tss = five_prime(table, first=0)
     genes = pd.DataFrame(
         {"gene_id": table["name"], "chrom": table["chrom"], "tss": tss, "strand": table["strand"]}
     )
     return genes, lines.numbers
+
+
+def five_prime(table: pd.DataFrame, first: int) -> np.ndarray:
+    """The 1-based TSS of each feature: its first base on ``+``, its last on ``-``.
+
+    ``first`` is the position a file counts from: 1 for GTF (``start`` is the
+    first base), 0 for BED (``start`` is 0-based, ``end`` exclusive, so the
+    first base is ``start + 1``). Ends are the last base in both. A strand
+    other than ``-`` counts as ``+`` here; :func:`_checked` refuses it.
+    """
+    return np.where(table["strand"] == "-", table["end"], table["start"] + (1 - first))
 
 
 def _check_span(table: pd.DataFrame, lines: Lines, first: int) -> None:
