@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/accuracy.py
 	$(PY) benchmarks/transfer.py
 	$(PY) benchmarks/interpret.py
+	$(PY) benchmarks/intervals.py
 
 docs: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[docs]'
