@@ -1,7 +1,8 @@
 """Plots: draw what ``ct.tl`` stored (metrics, transfer, attention, motifs, tracks)."""
 
 from ._attention import attention, deletion
-from ._metrics import calibration, learning_curve, metrics, pr, roc
+from ._curves import calibration, pr, roc
+from ._metrics import learning_curve, metrics
 from ._motifs import motif_ecdf, motif_scatter
 from ._tracks import attribution, signal
 from ._transfer import finetune, subsample_curve, transfer_heatmap

@@ -19,6 +19,7 @@ from ._utils import (
     axes,
     check_show_save,
     colour,
+    dodged,
     grid,
     predictions,
     savefig_or_show,
@@ -255,7 +256,7 @@ def deletion(
             rows = summary[summary["status"] == status].set_index("perturbation")
             values = rows["mean_change"].reindex(perturbations).to_numpy(float)
             ax.bar(
-                np.arange(len(names)) + (i - 0.5) * width,
+                dodged(np.arange(len(names)), i, 2, width),
                 values,
                 width,
                 color=ON_OFF[status],

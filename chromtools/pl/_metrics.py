@@ -1,5 +1,5 @@
-"""How well models predict: ROC and precision–recall curves, metrics per cell type,
-learning curves and calibration, drawn from what ``ct.tl.fit`` stored."""
+"""How well fitted models score: one metric per cell type × model with bootstrap
+intervals, and the learning curve of a network, drawn from what ``ct.tl.fit`` stored."""
 
 from __future__ import annotations
 
@@ -14,166 +14,22 @@ from matplotlib.axes import Axes
 from .._docs import doc_plot
 from .._utils import check_int
 from ..tl import bootstrap_interval
+from ._predicted import labelled, measured
 from ._utils import (
     axes,
-    cell_types_of,
     check_show_save,
     colour,
+    dodged,
     fitted,
     keys_of,
-    predictions,
+    metric_label,
     savefig_or_show,
-    stored,
     style,
 )
 
-_SPLITS = ("train", "valid", "test")
-
-
-def _labelled(adata: AnnData, key: str, split: str, plot: str) -> dict[str, tuple]:
-    """Per cell type with predictions of ``key``: (truth, prediction) over the ``split`` genes."""
-    record = fitted(adata, key, plot)
-    if split not in _SPLITS:
-        raise ValueError(f"split must be one of {list(_SPLITS)}, got {split!r}")
-    labels = np.asarray(
-        stored(adata, "layers", "label", plot, "ct.pp.binarize(adata)"), dtype=np.float64
-    )
-    predicted = predictions(adata, key, plot)
-    split_key = record.get("params", {}).get("split_key", "split")
-    genes = (adata.var[split_key] == split).to_numpy() if split_key in adata.var else None
-    if genes is None:
-        raise ValueError(
-            f"ct.pl.{plot}: adata.var[{split_key!r}] (the split {key!r} was fitted on) is missing"
-        )
-    out = {}
-    for row, cell_type in enumerate(adata.obs_names):
-        truth, guess = labels[row, genes], predicted[row, genes]
-        known = np.isfinite(truth) & np.isfinite(guess)
-        if known.any() and len(np.unique(truth[known])) == 2:
-            out[str(cell_type)] = (truth[known], guess[known])
-    return out
-
-
-def _curves(
-    adata: AnnData,
-    keys: str | Sequence[str],
-    cell_types: str | Sequence[str] | None,
-    split: str,
-    kind: str,
-    ax,
-    show: bool | None,
-    save: str | Path | None,
-):
-    from sklearn.metrics import (
-        average_precision_score,
-        precision_recall_curve,
-        roc_auc_score,
-        roc_curve,
-    )
-
-    check_show_save(show, save)
-    keys = keys_of(keys)
-    per_key = {k: _labelled(adata, k, split, kind) for k in keys}
-    chosen = {
-        k: cell_types_of(adata, cell_types, list(per_key[k]), kind) if per_key[k] else []
-        for k in keys
-    }
-    if not any(chosen.values()):
-        raise ValueError(f"ct.pl.{kind}: no cell type has labels and predictions on {split} genes")
-    with style():
-        fig, ax = axes(ax)
-        i = 0
-        for key in keys:
-            for cell_type in chosen[key]:
-                truth, guess = per_key[key][cell_type]
-                if kind == "roc":
-                    x, y, _ = roc_curve(truth, guess)
-                    value, name = roc_auc_score(truth, guess), "AUROC"
-                else:
-                    precision, recall, _ = precision_recall_curve(truth, guess)
-                    x, y = recall, precision
-                    value, name = average_precision_score(truth, guess), "AUPRC"
-                ax.plot(
-                    x,
-                    y,
-                    color=colour(i),
-                    lw=1.5,
-                    drawstyle="steps-post" if kind == "pr" else "default",
-                    label=f"{key} · {cell_type} ({name} {value:.3f})",
-                )
-                i += 1
-        if kind == "roc":
-            ax.plot([0, 1], [0, 1], color="0.7", lw=0.8, ls="--", label="_chance")
-            ax.set(xlabel="False positive rate", ylabel="True positive rate")
-        else:
-            ax.set(xlabel="Recall", ylabel="Precision")
-        ax.set(xlim=(0, 1), ylim=(0, 1.02), title=f"{'ROC' if kind == 'roc' else 'PR'} ({split})")
-        ax.legend(loc="lower right" if kind == "roc" else "lower left")
-    return savefig_or_show(fig, ax, show, save)
-
-
-@doc_plot
-def roc(
-    adata: AnnData,
-    keys: str | Sequence[str],
-    *,
-    cell_types: str | Sequence[str] | None = None,
-    split: str = "test",
-    ax: Axes | None = None,
-    show: bool | None = None,
-    save: str | Path | None = None,
-):
-    """ROC curves of one or several fitted models, one line per model × cell type.
-
-    Parameters
-    ----------
-    adata
-        Object with ``layers[key]`` (:func:`~chromtools.tl.fit` or
-        :func:`~chromtools.tl.predict`) and ``layers['label']``.
-    keys
-        Model key, or several to overlay.
-    cell_types
-        Cell types to draw; by default every one with predictions and labels.
-    split
-        Genes of this split (``var[split_key]`` of the fit): ``"test"``,
-        ``"valid"`` or ``"train"``.
-    {ax_show_save}
-
-    Returns
-    -------
-    The axes when ``show=False``. The legend gives each curve's AUROC.
-    """
-    return _curves(adata, keys, cell_types, split, "roc", ax, show, save)
-
-
-@doc_plot
-def pr(
-    adata: AnnData,
-    keys: str | Sequence[str],
-    *,
-    cell_types: str | Sequence[str] | None = None,
-    split: str = "test",
-    ax: Axes | None = None,
-    show: bool | None = None,
-    save: str | Path | None = None,
-):
-    """Precision–recall curves of fitted models, one line per model × cell type.
-
-    Parameters
-    ----------
-    adata, keys, cell_types, split
-        As in :func:`roc`.
-    {ax_show_save}
-
-    Returns
-    -------
-    The axes when ``show=False``. The legend gives each curve's AUPRC
-    (average precision, as :func:`~chromtools.tl.evaluate` computes it).
-    """
-    return _curves(adata, keys, cell_types, split, "pr", ax, show, save)
-
 
 def _metric_rows(adata: AnnData, keys: list[str], metric: str, split: str) -> pd.DataFrame:
+    """(key, cell type, value) of ``metric`` on ``split`` from each model's stored metrics."""
     rows = []
     for key in keys:
         table = fitted(adata, key, "metrics")["metrics"]
@@ -256,53 +112,20 @@ def metrics(
         fig, ax = axes(ax, figsize=(max(3.5, 0.9 * len(cell_types) + 1.5), 3.5))
         for i, key in enumerate(keys):
             mine = table[table["key"] == key]
-            x = (
-                np.array([position[c] for c in mine["cell_type"]])
-                + (i - (len(keys) - 1) / 2) * width
-            )
+            x = dodged(np.array([position[c] for c in mine["cell_type"]]), i, len(keys), width)
             ax.scatter(x, mine["value"], color=colour(i), s=30, zorder=3, label=key)
             if n_boot:
                 intervals = _intervals(
                     adata, key, list(mine["cell_type"]), task, metric, split, n_boot, seed
                 )
-                low = mine["value"].to_numpy() - intervals[:, 0]
-                high = intervals[:, 1] - mine["value"].to_numpy()
-                ax.errorbar(
-                    x,
-                    mine["value"],
-                    yerr=[np.maximum(low, 0), np.maximum(high, 0)],
-                    fmt="none",
-                    ecolor=colour(i),
-                    elinewidth=1,
-                    zorder=2,
-                )
+                _error_bars(ax, x, mine["value"], intervals, colour(i))
         if reference is not None:
-            shown = reference[reference["cell_type"].isin(position)]
-            for n, (c, v) in enumerate(zip(shown["cell_type"], shown["value"], strict=True)):
-                ax.hlines(
-                    v,
-                    position[c] - 0.4,
-                    position[c] + 0.4,
-                    color="0.6",
-                    lw=2,
-                    zorder=1,
-                    label=baseline if n == 0 else f"_{baseline}",
-                )
+            _baseline_marks(ax, reference, position, baseline)
         if published and metric == "auroc" and "deepchrome_auc" in adata.obs:
-            paper = adata.obs["deepchrome_auc"].reindex(cell_types).astype(float)
-            known = paper.notna().to_numpy()
-            ax.scatter(
-                np.flatnonzero(known),
-                paper[known],
-                marker="x",
-                color="black",
-                s=30,
-                zorder=4,
-                label="DeepChrome (published)",
-            )
+            _published_marks(ax, adata, cell_types)
         ax.set_xticks(range(len(cell_types)), cell_types, rotation=45 if len(cell_types) > 4 else 0)
         ax.set(
-            ylabel=f"{metric.upper() if metric.startswith('au') else metric} ({split})",
+            ylabel=f"{metric_label(metric)} ({split})",
             xlim=(-0.6, len(cell_types) - 0.4),
         )
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
@@ -310,30 +133,62 @@ def metrics(
 
 
 def _intervals(adata, key, cell_types, task, metric, split, n_boot, seed) -> np.ndarray:
+    """Bootstrap interval of ``metric`` per cell type (NaN where it has no predictions)."""
     if task == "classification":
-        labelled = _labelled(adata, key, split, "metrics")
+        pairs = labelled(adata, key, split, "metrics")
     else:
-        labelled = _expression(adata, key, split)
+        pairs = measured(adata, key, split, "metrics")
     out = np.full((len(cell_types), 2), np.nan)
     for i, cell_type in enumerate(cell_types):
-        if cell_type in labelled:
-            truth, guess = labelled[cell_type]
+        if cell_type in pairs:
+            truth, guess = pairs[cell_type]
             out[i] = bootstrap_interval(truth, guess, task, metric=metric, n_boot=n_boot, seed=seed)
     return out
 
 
-def _expression(adata: AnnData, key: str, split: str) -> dict[str, tuple]:
-    record = fitted(adata, key, "metrics")
-    split_key = record.get("params", {}).get("split_key", "split")
-    genes = (adata.var[split_key] == split).to_numpy()
-    truth = np.asarray(adata.X, dtype=np.float64)
-    predicted = predictions(adata, key, "metrics")
-    out = {}
-    for row, cell_type in enumerate(adata.obs_names):
-        known = np.isfinite(truth[row, genes]) & np.isfinite(predicted[row, genes])
-        if known.sum() > 2:
-            out[str(cell_type)] = (truth[row, genes][known], predicted[row, genes][known])
-    return out
+def _error_bars(ax: Axes, x: np.ndarray, values: pd.Series, intervals: np.ndarray, color: str):
+    """Each dot's bootstrap interval as an error bar (clipped to reach the dot)."""
+    low = values.to_numpy() - intervals[:, 0]
+    high = intervals[:, 1] - values.to_numpy()
+    ax.errorbar(
+        x,
+        values,
+        yerr=[np.maximum(low, 0), np.maximum(high, 0)],
+        fmt="none",
+        ecolor=color,
+        elinewidth=1,
+        zorder=2,
+    )
+
+
+def _baseline_marks(ax: Axes, reference: pd.DataFrame, position: dict, baseline: str) -> None:
+    """The baseline model's value per drawn cell type, as a grey bar across its dots."""
+    shown = reference[reference["cell_type"].isin(position)]
+    for n, (c, v) in enumerate(zip(shown["cell_type"], shown["value"], strict=True)):
+        ax.hlines(
+            v,
+            position[c] - 0.4,
+            position[c] + 0.4,
+            color="0.6",
+            lw=2,
+            zorder=1,
+            label=baseline if n == 0 else f"_{baseline}",
+        )
+
+
+def _published_marks(ax: Axes, adata: AnnData, cell_types: list[str]) -> None:
+    """The published DeepChrome AUC (``obs['deepchrome_auc']``) as black crosses."""
+    paper = adata.obs["deepchrome_auc"].reindex(cell_types).astype(float)
+    known = paper.notna().to_numpy()
+    ax.scatter(
+        np.flatnonzero(known),
+        paper[known],
+        marker="x",
+        color="black",
+        s=30,
+        zorder=4,
+        label="DeepChrome (published)",
+    )
 
 
 @doc_plot
@@ -406,71 +261,4 @@ def learning_curve(
             ncol=len(lines),
         )
         ax.right = right
-    return savefig_or_show(fig, ax, show, save)
-
-
-@doc_plot
-def calibration(
-    adata: AnnData,
-    keys: str | Sequence[str],
-    *,
-    cell_types: str | Sequence[str] | None = None,
-    split: str = "test",
-    n_bins: int = 10,
-    ax: Axes | None = None,
-    show: bool | None = None,
-    save: str | Path | None = None,
-):
-    """Reliability curves: the fraction of high genes per bin of predicted probability.
-
-    Bins are equal-width over [0, 1]; empty bins are left out. The legend
-    gives each curve's Brier score (mean squared error of the probability).
-
-    Parameters
-    ----------
-    adata, keys, cell_types, split
-        As in :func:`roc`.
-    n_bins
-        Bins of predicted probability.
-    {ax_show_save}
-
-    Returns
-    -------
-    The axes when ``show=False``.
-    """
-    check_show_save(show, save)
-    keys = keys_of(keys)
-    n_bins = check_int(n_bins, "n_bins", minimum=2)
-    per_key = {k: _labelled(adata, k, split, "calibration") for k in keys}
-    edges = np.linspace(0, 1, n_bins + 1)
-    with style():
-        fig, ax = axes(ax)
-        ax.plot([0, 1], [0, 1], color="0.7", lw=0.8, ls="--", label="_perfect")
-        i = 0
-        for key in keys:
-            for cell_type in cell_types_of(adata, cell_types, list(per_key[key]), "calibration"):
-                truth, guess = per_key[key][cell_type]
-                which = np.clip(np.digitize(guess, edges[1:-1]), 0, n_bins - 1)
-                count = np.bincount(which, minlength=n_bins)
-                used = count > 0
-                mean_guess = np.bincount(which, guess, n_bins)[used] / count[used]
-                fraction = np.bincount(which, truth, n_bins)[used] / count[used]
-                brier = float(np.mean((guess - truth) ** 2))
-                ax.plot(
-                    mean_guess,
-                    fraction,
-                    marker="o",
-                    ms=3,
-                    color=colour(i),
-                    label=f"{key} · {cell_type} (Brier {brier:.3f})",
-                )
-                i += 1
-        ax.set(
-            xlim=(0, 1),
-            ylim=(0, 1),
-            xlabel="Predicted probability",
-            ylabel="Fraction high",
-            title=f"Calibration ({split})",
-        )
-        ax.legend(loc="upper left")
     return savefig_or_show(fig, ax, show, save)

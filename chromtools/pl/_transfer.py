@@ -11,7 +11,16 @@ from anndata import AnnData
 from matplotlib.axes import Axes
 
 from .._docs import doc_plot
-from ._utils import axes, check_show_save, colour, savefig_or_show, stored, style
+from ._utils import (
+    axes,
+    check_show_save,
+    colour,
+    dodged,
+    metric_label,
+    savefig_or_show,
+    stored,
+    style,
+)
 
 APPROACHES = ("zero_shot", "finetuned", "scratch")
 _APPROACH_COLOUR = {"zero_shot": "0.45", "finetuned": colour(0), "scratch": colour(1)}
@@ -84,7 +93,7 @@ def transfer_heatmap(
     with style():
         fig, ax = axes(ax, figsize=(1.0 + 0.8 * len(targets), 0.8 + 0.7 * len(sources)))
         image = ax.imshow(values, cmap=cmap, aspect="auto")
-        fig.colorbar(image, ax=ax, label=metric.upper() if metric.startswith("au") else metric)
+        fig.colorbar(image, ax=ax, label=metric_label(metric))
         ax.set_xticks(range(len(targets)), targets, rotation=45 if len(targets) > 4 else 0)
         ax.set_yticks(range(len(sources)), sources)
         ax.set(xlabel="Target", ylabel="Source", title="Zero-shot transfer")
@@ -179,7 +188,7 @@ def subsample_curve(
         ax.set(
             xlabel="Target training genes",
             title=f"Subsample curve{' → ' + target if target else ''}",
-            ylabel=f"Test {metric.upper() if metric.startswith('au') else metric}",
+            ylabel=f"Test {metric_label(metric)}",
         )
         ax.legend(loc="lower right")
     return savefig_or_show(fig, ax, show, save)
@@ -225,9 +234,8 @@ def finetune(
         fig, ax = axes(ax, figsize=(max(3.0, 1.0 * len(targets) + 1.5), 3.5))
         for i, approach in enumerate(approaches):
             rows = table[table["approach"] == approach]
-            x = (
-                np.array([targets.index(str(t)) for t in rows["target"]])
-                + (i - (len(approaches) - 1) / 2) * width
+            x = dodged(
+                np.array([targets.index(str(t)) for t in rows["target"]]), i, len(approaches), width
             )
             ax.scatter(
                 x,
@@ -242,7 +250,7 @@ def finetune(
         ax.set(
             xlabel="Target",
             xlim=(-0.6, len(targets) - 0.4),
-            ylabel=f"Test {metric.upper() if metric.startswith('au') else metric}",
+            ylabel=f"Test {metric_label(metric)}",
             title=f"Fine-tuning{' from ' + str(source) if source else ''}",
         )
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))

@@ -189,3 +189,13 @@ def cell_types_of(adata: AnnData, cell_types: object, available: Sequence[str], 
             f"ct.pl.{plot}: cell_types={cell_types!r}; the ones with results are {list(available)}"
         )
     return chosen
+
+
+def metric_label(metric: str) -> str:
+    """How an axis names a metric: ``AUROC`` for the areas under curves, others as given."""
+    return metric.upper() if metric.startswith("au") else metric
+
+
+def dodged(positions: np.ndarray, i: int, n: int, width: float) -> np.ndarray:
+    """``positions`` of group ``i`` of ``n`` side by side, each ``width`` wide, centred."""
+    return positions + (i - (n - 1) / 2) * width

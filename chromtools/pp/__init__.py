@@ -3,8 +3,9 @@ one-hot DNA."""
 
 from ._expression import add_expression
 from ._labels import binarize, log_fold_change
+from ._normalize import normalize
 from ._one_hot import one_hot
-from ._signal import crop, normalize, rebin
+from ._signal import crop, rebin
 from ._split import split
 
 __all__ = [

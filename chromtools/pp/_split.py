@@ -81,6 +81,75 @@ def gene_uniform(names: Sequence[str], seed: int) -> np.ndarray:
     )
 
 
+def _chromosomes(
+    adata: AnnData, test: list[str], valid: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each gene's chromosome (as text) and whether it is known, checked against the held-out."""
+    if "chrom" not in adata.var:
+        raise KeyError(
+            "split: test_chromosomes/valid_chromosomes need the chromosome of each gene in "
+            f"var['chrom']; var has {list(adata.var.columns)}. Add it, or split at random "
+            "without chromosomes"
+        )
+    chrom = adata.var["chrom"].astype(object)
+    known = chrom.notna().to_numpy()
+    chrom = chrom.astype(str).to_numpy()
+    present = set(chrom[known])
+    for what, names in (("test_chromosomes", test), ("valid_chromosomes", valid)):
+        absent = [c for c in names if c not in present]
+        if names and len(absent) == len(names):
+            raise ValueError(
+                f"split: no gene is on {what} {names}, so that split would be empty; "
+                f"var['chrom'] holds {sorted(present)[:25]}"
+            )
+        if absent:
+            warnings.warn(f"split: no gene is on {what} {absent}", stacklevel=3)
+    return chrom, known
+
+
+def _draw(
+    uniform: np.ndarray,
+    shares: np.ndarray,
+    fractions: Sequence[float],
+    test: list[str],
+    valid: list[str],
+) -> np.ndarray:
+    """The split of each gene from its number in [0, 1), among the splits chromosomes leave open."""
+    # splits not fixed by chromosome share the remaining genes in proportion to fractions
+    open_splits = [
+        s for s, names in zip(SPLITS, ([], valid, test), strict=True) if s == "train" or not names
+    ]
+    weights = shares[[SPLITS.index(s) for s in open_splits]]
+    if weights.sum() == 0:
+        raise ValueError(
+            f"split: fractions {tuple(fractions)} give no share to the splits {open_splits} "
+            "that the chromosomes leave open"
+        )
+    edges = np.cumsum(weights / weights.sum())
+    pick = np.minimum(np.searchsorted(edges, uniform, side="right"), len(open_splits) - 1)
+    return np.array(open_splits, dtype=object)[pick]
+
+
+def _hold_out(
+    adata: AnnData,
+    labels: np.ndarray,
+    chrom: np.ndarray,
+    known: np.ndarray,
+    test: list[str],
+    valid: list[str],
+) -> None:
+    """Put the genes of held-out chromosomes in their split, and none of unknown chromosome."""
+    labels[known & np.isin(chrom, test)] = "test"
+    labels[known & np.isin(chrom, valid)] = "valid"
+    labels[~known] = None
+    if (~known).any():
+        warnings.warn(
+            f"split: {int((~known).sum())} genes have no chromosome in var['chrom'] "
+            f"(e.g. {list(adata.var_names[~known][:3])}); they get no split",
+            stacklevel=3,
+        )
+
+
 def split(
     adata: AnnData,
     *,
@@ -150,53 +219,10 @@ def split(
         raise ValueError(
             f"split: chromosomes {both} are in both test_chromosomes and valid_chromosomes"
         )
-
-    by_chromosome = bool(test or valid)
-    if by_chromosome:
-        if "chrom" not in adata.var:
-            raise KeyError(
-                "split: test_chromosomes/valid_chromosomes need the chromosome of each gene in "
-                f"var['chrom']; var has {list(adata.var.columns)}. Add it, or split at random "
-                "without chromosomes"
-            )
-        chrom = adata.var["chrom"].astype(object)
-        known = chrom.notna().to_numpy()
-        chrom = chrom.astype(str).to_numpy()
-        present = set(chrom[known])
-        for what, names in (("test_chromosomes", test), ("valid_chromosomes", valid)):
-            absent = [c for c in names if c not in present]
-            if names and len(absent) == len(names):
-                raise ValueError(
-                    f"split: no gene is on {what} {names}, so that split would be empty; "
-                    f"var['chrom'] holds {sorted(present)[:25]}"
-                )
-            if absent:
-                warnings.warn(f"split: no gene is on {what} {absent}", stacklevel=2)
-
-    uniform = gene_uniform(adata.var_names, int(seed))
-    # splits not fixed by chromosome share the remaining genes in proportion to fractions
-    open_splits = [
-        s for s, names in zip(SPLITS, ([], valid, test), strict=True) if s == "train" or not names
-    ]
-    weights = shares[[SPLITS.index(s) for s in open_splits]]
-    if weights.sum() == 0:
-        raise ValueError(
-            f"split: fractions {tuple(fractions)} give no share to the splits {open_splits} "
-            "that the chromosomes leave open"
-        )
-    edges = np.cumsum(weights / weights.sum())
-    pick = np.minimum(np.searchsorted(edges, uniform, side="right"), len(open_splits) - 1)
-    labels = np.array(open_splits, dtype=object)[pick]
-    if by_chromosome:
-        labels[known & np.isin(chrom, test)] = "test"
-        labels[known & np.isin(chrom, valid)] = "valid"
-        labels[~known] = None
-        if (~known).any():
-            warnings.warn(
-                f"split: {int((~known).sum())} genes have no chromosome in var['chrom'] "
-                f"(e.g. {list(adata.var_names[~known][:3])}); they get no split",
-                stacklevel=2,
-            )
+    chromosomes = _chromosomes(adata, test, valid) if test or valid else None
+    labels = _draw(gene_uniform(adata.var_names, int(seed)), shares, fractions, test, valid)
+    if chromosomes is not None:
+        _hold_out(adata, labels, *chromosomes, test, valid)
 
     adata = start(adata, copy)
     adata.var[key_added] = pd.Categorical(labels, categories=SPLITS)
