@@ -1,11 +1,12 @@
 """``ct.tl.finetune``: move a source cell type's model to targets with few or no labels.
 
-The route of ``adata``: the options are checked (:mod:`._config`), the source
-model chosen and, if missing, fitted (:mod:`._source`, which calls
+The route of ``adata``: the options are checked (:mod:`..engine`), the object
+is read once into a :class:`~chromtools.tl.engine.DataView`, the source model
+chosen and, if missing, fitted (:mod:`._source`, which calls
 :func:`~chromtools.tl.fit`), checked against the targets' data
-(:func:`._transfer.prepare`), then each target is fine-tuned and compared
-(:func:`._transfer.transfer_once`, which trains through :mod:`._train`), and
-the results are written here.
+(:func:`._strategies.prepare`), then each target is fine-tuned and compared
+(:func:`._strategies.transfer_once`, which trains through the engine's loop),
+and the results are written here.
 """
 
 from __future__ import annotations
