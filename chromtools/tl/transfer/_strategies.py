@@ -1,4 +1,6 @@
-"""Transfer across cell types: ``pretrain``, ``finetune``, ``transfer_matrix``, ``subsample_curve``.
+"""How a model moves between cell types: the strategies, one target's samples, one transfer.
+
+What ``finetune``, ``transfer_matrix`` and ``subsample_curve`` share.
 
 A *source* model is one fitted on a well-profiled cell type (or pooled over
 several, :func:`pretrain`). A *target* cell type has histone signal and few
