@@ -1,11 +1,16 @@
-"""The training engine: configuration, the loader, the loop, checkpoints, model adapters,
-metrics, the samples a model is fed and the record of a fitted model."""
+"""The training engine: configuration, the inputs and their loader, the training loop and
+its options, the prediction loop, checkpoints, model adapters, metrics, the samples a model
+is fed (single or paired cell types) and the record of a fitted model."""
 
 from ._adapters import ADAPTERS, TorchAdapter, adapter_for, adapter_of, check_transferable
 from ._checkpoint import check_checkpoint_files, checkpoint_file, checkpoint_folder, state_digest
 from ._config import FIELDS, PRECISIONS, TrainingConfig, resolve_device, training_config
-from ._data import Batches, Inputs
+from ._data import Batches
+from ._inputs import Inputs
 from ._metrics import METRICS, bootstrap_interval, score, score_table
+from ._options import LossFunction, TrainOptions
+from ._pairs import PairData, check_pair, pair_data
+from ._predict import inference_network, predict_batches
 from ._records import (
     NormalizationWarning,
     check_finite_weights,
@@ -34,14 +39,7 @@ from ._samples import (
     target_values,
     with_signal,
 )
-from ._train import (
-    LossFunction,
-    SampleSet,
-    inference_network,
-    predict_batches,
-    train,
-    train_samples,
-)
+from ._train import SampleSet, train, train_samples
 
 __all__ = [
     "ADAPTERS",
@@ -53,8 +51,10 @@ __all__ = [
     "ModelData",
     "NormalizationWarning",
     "PRECISIONS",
+    "PairData",
     "SampleSet",
     "TorchAdapter",
+    "TrainOptions",
     "TrainingConfig",
     "adapter_for",
     "adapter_of",
@@ -66,6 +66,7 @@ __all__ = [
     "check_has_signal",
     "check_hyperparameters",
     "check_model",
+    "check_pair",
     "check_transferable",
     "checkpoint_file",
     "checkpoint_folder",
@@ -78,6 +79,7 @@ __all__ = [
     "marks_of",
     "model_data",
     "model_inputs",
+    "pair_data",
     "predict_batches",
     "rebuild",
     "record_of",
