@@ -25,8 +25,9 @@ Perturbation and motifs
     :func:`dinucleotide_shuffle`, :func:`ks_enrichment` (the signed
     Kolmogorov–Smirnov test of ``ct.tl.motif_enrichment``).
 Training and prediction
-    :func:`train` (the one training loop) and :func:`predict_batches` (the
-    one prediction loop) read their samples from :class:`Batches`, the one
+    :func:`train` (the one training loop, optimising as
+    :class:`TrainOptions` say) and :func:`predict_batches` (the one
+    prediction loop) read their samples from :class:`Batches`, the one
     loader. :meth:`Batches.from_arrays` makes one from plain arrays;
     :class:`Inputs` is what it reads, and its ``histone`` and ``onehot``
     constructors are the one bridge from an AnnData (the same loader
@@ -42,6 +43,7 @@ from .models.transferchrome import attention_rollout
 from .tl.engine import (
     Batches,
     Inputs,
+    TrainOptions,
     bootstrap_interval,
     predict_batches,
     resolve_device,
@@ -65,6 +67,7 @@ from .tl.motifs import ks_enrichment
 __all__ = [
     "Batches",
     "Inputs",
+    "TrainOptions",
     "attention_rollout",
     "bootstrap_interval",
     "deeplift_shap",

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import chromtools as ct
-from chromtools.tl.engine import _data
+from chromtools.tl.engine import _inputs as _data
 from chromtools.tl.engine._data import Batches, Inputs
 
 

@@ -34,16 +34,15 @@ from .engine import (
     Batches,
     Inputs,
     LossFunction,
+    PairData,
     TrainingConfig,
-    check_finite_inputs,
     check_hyperparameters,
-    has_signal,
+    check_pair,
     histone_config,
-    marks_of,
+    pair_data,
     predict_batches,
     resolve_device,
     score,
-    split_masks,
     state_arrays,
     train_samples,
     training_config,
@@ -66,30 +65,14 @@ def _counts(adata: AnnData, layer: str, cell_types: list[str]) -> np.ndarray:
     return raw_counts(adata, cell_types, layer, "differential")
 
 
-def _check_cell_types(adata: AnnData, a: object, b: object) -> None:
-    not_names = [c for c in (a, b) if not isinstance(c, str)]
-    if not_names:
-        raise ValueError(f"differential: a and b must be cell type names, got {not_names}")
-    if a == b:
-        raise ValueError(
-            f"differential: a and b are both {a!r}; name two different cell types to compare"
-        )
-    missing = [c for c in (a, b) if c not in adata.obs_names]
-    if missing:
-        raise KeyError(
-            f"differential: cell types {missing} are not in adata.obs_names {list(adata.obs_names)}"
-        )
-    with_signal = has_signal(adata)
-    without = [c for c in (a, b) if not with_signal[adata.obs_names.get_loc(c)]]
-    if without:
-        raise ValueError(
-            f"differential: cell types {without} have no histone signal (NaN in "
-            f"obsm['histone']); DeepDiff reads the signal of both cell types. Cell types with "
-            f"signal: {list(adata.obs_names[with_signal])}"
-        )
-
-
-def _architecture(variant: str, hyperparameters: dict | None) -> dict:
+def _checked_options(
+    adata: AnnData, key_added: str, variant: str, baselines: object, hyperparameters: dict | None
+) -> dict:
+    """DeepDiff's architecture options, once ``baselines``, ``key_added`` (not another
+    result's), ``variant`` and ``hyperparameters`` are checked."""
+    if not isinstance(baselines, bool):
+        raise ValueError(f"differential: baselines must be True or False, got {baselines!r}")
+    check_writable(adata, "differential", key_added, name=list(BASELINES) if baselines else [])
     if variant not in VARIANTS:
         raise ValueError(
             f"differential: unknown DeepDiff variant {variant!r}; choose one of {list(VARIANTS)}"
@@ -166,30 +149,22 @@ def _train_and_predict(
 
 
 def _attentivechrome_difference(
-    inputs: Inputs,
-    cell_types: dict[str, int],
-    expression: np.ndarray,
-    masks: dict[str, np.ndarray],
-    architecture: dict,
-    *,
-    training: TrainingConfig,
+    data: PairData, architecture: dict, training: TrainingConfig
 ) -> np.ndarray:
-    """``pred_B − pred_A`` of two AttentiveChrome regressors of log2(count + 1), for every gene.
-
-    ``cell_types`` maps A's and B's names to their positions in ``obs``, in
-    the order of the rows of ``expression``.
-    """
+    """``pred_B − pred_A`` of two AttentiveChrome regressors of log2(count + 1), for every gene."""
     predictions = []
-    for (name, position), values in zip(cell_types.items(), expression, strict=True):
+    for name, position, values in zip(
+        data.cell_types, data.positions, data.expression, strict=True
+    ):
         torch.manual_seed(training.seed)
         network = models.build("attentivechrome", **architecture, n_outputs=1)
-        _start_at_target(network.head, values[masks["train"]])
+        _start_at_target(network.head, values[data.masks["train"]])
         predicted, _, _ = _train_and_predict(
             network,
-            inputs,
+            data.inputs,
             np.full(len(values), position),
             values.astype(np.float32),
-            masks,
+            data.masks,
             training=training,
             description=f"differential: AttentiveChrome on {name}",
         )
@@ -197,17 +172,61 @@ def _attentivechrome_difference(
     return predictions[1] - predictions[0]
 
 
-def _svr2(
-    inputs: Inputs, pairs: np.ndarray, target: np.ndarray, train: np.ndarray, seed: int
-) -> np.ndarray:
+def _svr2(data: PairData, seed: int) -> np.ndarray:
     """The two-layer SVR on ``X_B − X_A``, fitted on the train genes, for every gene."""
     difference = []
-    for x, _, _ in Batches(inputs, pairs, np.arange(len(pairs)), batch_size=_PREDICT_BATCH):
+    every_gene = Batches(
+        data.inputs, data.pairs, np.arange(len(data.pairs)), batch_size=_PREDICT_BATCH
+    )
+    for x, _, _ in every_gene:
         difference.append((x[:, 1] - x[:, 0]).numpy())
     features = np.concatenate(difference)
+    train = data.masks["train"]
     estimator = models.build("svr2", random_state=seed)
-    estimator.fit(features[train], target[train])
+    estimator.fit(features[train], data.fold_change[train])
     return estimator.predict(features)
+
+
+def _fit_deepdiff(
+    data: PairData, variant: str, architecture: dict, training: TrainingConfig, description: str
+) -> tuple[torch.nn.Module, pd.DataFrame, int, np.ndarray]:
+    """DeepDiff trained on the train genes: the network, its history and best epoch, and its
+    prediction for every gene. Every output layer starts at its training target."""
+    torch.manual_seed(training.seed)
+    network = models.build("deepdiff", **data.shape, n_outputs=1, variant=variant, **architecture)
+    for column, name in enumerate(("diff", "aux_a", "aux_b")):
+        if name in network.head:
+            train_values = data.target[data.masks["train"], column]
+            _start_at_target(_output_layer(network.head[name]), train_values)
+
+    def loss_function(outputs: dict[str, torch.Tensor], y: torch.Tensor) -> torch.Tensor:
+        return network.loss(outputs, y[:, 0], y[:, 1], y[:, 2])
+
+    predicted, history, best_epoch = _train_and_predict(
+        network,
+        data.inputs,
+        data.pairs,
+        data.target,
+        data.masks,
+        training=training,
+        description=description,
+        loss_function=loss_function,
+    )
+    return network, history, best_epoch, predicted
+
+
+def _fit_baselines(
+    data: PairData, architecture: dict, training: TrainingConfig
+) -> dict[str, np.ndarray]:
+    """The baselines' predicted fold change of every gene, fitted on the same train genes;
+    the AttentiveChrome encoders are the size of DeepDiff's."""
+    shared = {k: v for k, v in architecture.items() if k in _SHARED_ARCHITECTURE}
+    return {
+        "attentivechrome_difference": _attentivechrome_difference(
+            data, {**data.shape, **shared}, training
+        ),
+        "svr2": _svr2(data, training.seed),
+    }
 
 
 def _metrics(
@@ -225,6 +244,41 @@ def _metrics(
         if (split == name).any()
     ]
     return pd.DataFrame(rows, columns=["model", "split", "pearson", "spearman", "mse", "n"])
+
+
+def _store(
+    adata: AnnData,
+    key_added: str,
+    data: PairData,
+    params: dict,
+    network: torch.nn.Module,
+    history: pd.DataFrame,
+    predictions: dict[str, np.ndarray],
+) -> None:
+    """Write the predictions to ``var`` and the record (params, config, history, weights,
+    metrics) to ``uns[key_added]``, dropping an earlier run's baseline columns."""
+    split = adata.var[params["split_key"]].astype(str).to_numpy()
+    data_config = {
+        "input": models.HISTONE_PAIR,
+        "target": "log_fold_change",
+        "task": "regression",
+        **histone_config(adata, data.marks, data.shape["n_bins"]),
+        "cell_types": list(data.cell_types),
+        "train_genes": [str(g) for g in adata.var_names[data.masks["train"]]],
+    }
+    # a rerun without baselines must not leave the earlier run's baseline columns behind
+    stale = [f"{key_added}_{name}" for name in BASELINES if f"{key_added}_{name}" in adata.var]
+    adata.var.drop(columns=stale, inplace=True)
+    adata.var[key_added] = predictions["deepdiff"].astype(np.float64)
+    for name in params["baselines"]:
+        adata.var[f"{key_added}_{name}"] = np.asarray(predictions[name], dtype=np.float64)
+    adata.uns[key_added] = {
+        "params": params,
+        "config": {"model": dict(network.config), "data": data_config},
+        "history": history,
+        "state_dict": state_arrays(network),
+        "metrics": _metrics(data.fold_change, predictions, split),
+    }
 
 
 @doc_params(**SHARED)
@@ -313,63 +367,16 @@ def differential(
         ``spearman``, ``mse``, ``n``.
     """
     training = training_config(training, training_options, "differential").resolved("deepdiff")
-    if not isinstance(baselines, bool):
-        raise ValueError(f"differential: baselines must be True or False, got {baselines!r}")
-    check_writable(adata, "differential", key_added, name=list(BASELINES) if baselines else [])
-    architecture = _architecture(variant, hyperparameters)
-    _check_cell_types(adata, a, b)
-    counts = _counts(adata, layer, [a, b])
-    masks = split_masks(adata, split_key)
-    marks = marks_of(adata, marks)
-    inputs = Inputs.histone(adata, marks)
-    positions = tuple(int(p) for p in adata.obs_names.get_indexer([a, b]))
-    pairs = np.tile(positions, (adata.n_vars, 1))
-    check_finite_inputs(
-        inputs,
-        pairs.ravel(),
-        np.arange(adata.n_vars),
-        f"differential({a!r}, {b!r})",
-        adata.obs_names,
-    )
-
-    expression = np.log2(counts + 1.0)
-    fold_change = expression[1] - expression[0]
-    # Column 0 is what the loop validates on; the auxiliary targets follow.
-    target = np.column_stack([fold_change, expression[0], expression[1]]).astype(np.float32)
-    shape = {"n_marks": len(marks), "n_bins": int(inputs.array.shape[-1])}
-    torch.manual_seed(training.seed)
-    network = models.build("deepdiff", **shape, n_outputs=1, variant=variant, **architecture)
-    for column, name in enumerate(("diff", "aux_a", "aux_b")):
-        if name in network.head:
-            _start_at_target(_output_layer(network.head[name]), target[masks["train"], column])
-
-    def loss_function(outputs: dict[str, torch.Tensor], y: torch.Tensor) -> torch.Tensor:
-        return network.loss(outputs, y[:, 0], y[:, 1], y[:, 2])
-
-    predicted, history, best_epoch = _train_and_predict(
-        network,
-        inputs,
-        pairs,
-        target,
-        masks,
-        training=training,
-        description=f"differential {variant}: {b} vs {a}",
-        loss_function=loss_function,
+    architecture = _checked_options(adata, key_added, variant, baselines, hyperparameters)
+    check_pair(adata, a, b)
+    data = pair_data(adata, (a, b), _counts(adata, layer, [a, b]), split_key, marks)
+    description = f"differential {variant}: {b} vs {a}"
+    network, history, best_epoch, predicted = _fit_deepdiff(
+        data, variant, architecture, training, description
     )
     predictions = {"deepdiff": predicted}
     if baselines:
-        shared = {k: v for k, v in architecture.items() if k in _SHARED_ARCHITECTURE}
-        predictions["attentivechrome_difference"] = _attentivechrome_difference(
-            inputs,
-            dict(zip((a, b), positions, strict=True)),
-            expression,
-            masks,
-            {**shape, **shared},
-            training=training,
-        )
-        predictions["svr2"] = _svr2(inputs, pairs, fold_change, masks["train"], training.seed)
-
-    split = adata.var[split_key].astype(str).to_numpy()
+        predictions.update(_fit_baselines(data, architecture, training))
     params = {
         "model": "deepdiff",
         "a": a,
@@ -377,31 +384,11 @@ def differential(
         "variant": variant,
         "layer": layer,
         "split_key": split_key,
-        "marks": marks,
+        "marks": data.marks,
         **training.to_dict(),
         "device": str(resolve_device(training.device)),
         "best_epoch": best_epoch,
         "hyperparameters": architecture,
         "baselines": list(BASELINES) if baselines else [],
     }
-    data_config = {
-        "input": models.HISTONE_PAIR,
-        "target": "log_fold_change",
-        "task": "regression",
-        **histone_config(adata, marks, shape["n_bins"]),
-        "cell_types": [a, b],
-        "train_genes": [str(g) for g in adata.var_names[masks["train"]]],
-    }
-    # a rerun without baselines must not leave the earlier run's baseline columns behind
-    stale = [f"{key_added}_{name}" for name in BASELINES if f"{key_added}_{name}" in adata.var]
-    adata.var.drop(columns=stale, inplace=True)
-    adata.var[key_added] = predictions["deepdiff"].astype(np.float64)
-    for name in BASELINES if baselines else ():
-        adata.var[f"{key_added}_{name}"] = np.asarray(predictions[name], dtype=np.float64)
-    adata.uns[key_added] = {
-        "params": params,
-        "config": {"model": dict(network.config), "data": data_config},
-        "history": history,
-        "state_dict": state_arrays(network),
-        "metrics": _metrics(fold_change, predictions, split),
-    }
+    _store(adata, key_added, data, params, network, history, predictions)

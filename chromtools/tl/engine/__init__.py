@@ -1,5 +1,6 @@
-"""The training engine: configuration, the loader, the loop, checkpoints, model adapters,
-metrics, the samples a model is fed and the record of a fitted model."""
+"""The training engine: configuration, the inputs and their loader, the training loop and
+its options, the prediction loop, checkpoints, model adapters, metrics, the samples a model
+is fed (single or paired cell types) and the record of a fitted model."""
 
 from ._adapters import ADAPTERS, TorchAdapter, adapter_for, adapter_of, check_transferable
 from ._checkpoint import (
@@ -10,7 +11,8 @@ from ._checkpoint import (
     state_digest,
 )
 from ._config import FIELDS, PRECISIONS, TrainingConfig, resolve_device, training_config
-from ._data import Batches, Inputs
+from ._data import Batches
+from ._inputs import Inputs
 from ._metrics import METRICS, bootstrap_interval, score, score_table
 from ._model_data import (
     DataView,
@@ -21,6 +23,9 @@ from ._model_data import (
     model_data,
     model_inputs,
 )
+from ._options import LossFunction, TrainOptions
+from ._pairs import PairData, check_pair, pair_data
+from ._predict import inference_network, predict_batches
 from ._records import (
     NormalizationWarning,
     check_finite_weights,
@@ -42,14 +47,7 @@ from ._samples import (
     target_values,
 )
 from ._signal import check_has_signal, has_signal, with_signal
-from ._train import (
-    LossFunction,
-    SampleSet,
-    inference_network,
-    predict_batches,
-    train,
-    train_samples,
-)
+from ._train import SampleSet, train, train_samples
 
 __all__ = [
     "DataView",
@@ -62,8 +60,10 @@ __all__ = [
     "ModelData",
     "NormalizationWarning",
     "PRECISIONS",
+    "PairData",
     "SampleSet",
     "TorchAdapter",
+    "TrainOptions",
     "TrainingConfig",
     "adapter_for",
     "adapter_of",
@@ -75,6 +75,7 @@ __all__ = [
     "check_has_signal",
     "check_hyperparameters",
     "check_model",
+    "check_pair",
     "check_transferable",
     "checkpoint_file",
     "checkpoint_folder",
@@ -87,6 +88,7 @@ __all__ = [
     "marks_of",
     "model_data",
     "model_inputs",
+    "pair_data",
     "predict_batches",
     "rebuild",
     "run_options",

@@ -9,6 +9,7 @@ in ``uns[key]`` and survive a Zarr round trip and ``save_model`` /
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -19,7 +20,8 @@ import torch
 from ... import models
 from ..._errors import StoreError
 from ._config import TrainingConfig, resolve_device
-from ._data import Batches, Inputs
+from ._data import Batches
+from ._inputs import Inputs
 from ._train import SampleSet, predict_batches, train_samples
 
 
@@ -34,12 +36,36 @@ def _trusted_sklearn() -> list[str]:
     return [*registered, "sklearn.tree._tree.Tree"]
 
 
-class TorchAdapter:
-    """A ``torch.nn.Module`` from ``chromtools.models``, stored as ``state_dict``."""
+@dataclass(frozen=True)
+class FitJob:
+    """What :meth:`Adapter.fit` fits, on what and how, for the adapter of its kind."""
 
-    kind: ClassVar[str] = "torch"
-    arrays_key: ClassVar[str] = "state_dict"
-    transferable: ClassVar[bool] = True
+    spec: type
+    hyperparameters: dict
+    shape: dict[str, int]
+    inputs: Inputs
+    sets: tuple[SampleSet, SampleSet]
+    task: str
+    training: TrainingConfig
+    checkpoint: Path | None
+    resume: bool
+    identity: Mapping[str, object] | None
+
+
+class Adapter:
+    """How one kind of model is fitted, stored and read back; :data:`ADAPTERS` has one of each.
+
+    ``kind`` names the kind, ``arrays_key`` is the record entry that holds
+    the model, ``transferable`` says whether it can be fine-tuned.
+    """
+
+    kind: ClassVar[str]
+    arrays_key: ClassVar[str]
+    transferable: ClassVar[bool]
+
+    def __init_subclass__(cls, *, kind: str, arrays_key: str, transferable: bool) -> None:
+        super().__init_subclass__()
+        cls.kind, cls.arrays_key, cls.transferable = kind, arrays_key, transferable
 
     def fit(
         self,
@@ -55,19 +81,41 @@ class TorchAdapter:
         resume: bool = False,
         identity: Mapping[str, object] | None = None,
     ) -> tuple[dict, dict]:
-        """Train ``spec`` on the train samples, early-stopped on the valid ones.
+        """Fit ``spec(**hyperparameters)`` on the (train, valid) samples ``sets`` of ``inputs``.
+
+        ``shape`` is the input's (``n_marks``, ``n_bins``, …), ``task`` and
+        ``training`` how to fit. ``checkpoint``/``resume``/``identity``: an
+        epoch-by-epoch checkpoint file and what its run is besides the model
+        and samples (:func:`~._train.train`). Returns the record entries and
+        what to add to ``params``.
+        """
+        job = FitJob(
+            spec, hyperparameters, shape, inputs, sets, task, training, checkpoint, resume, identity
+        )
+        return self.fit_job(job)
+
+    def fit_job(self, job: FitJob) -> tuple[dict, dict]:
+        """:meth:`fit`, as each kind does it."""
+        raise NotImplementedError
+
+
+class TorchAdapter(Adapter, kind="torch", arrays_key="state_dict", transferable=True):
+    """A ``torch.nn.Module`` from ``chromtools.models``, stored as ``state_dict``."""
+
+    def fit_job(self, job: FitJob) -> tuple[dict, dict]:
+        """Train ``job.spec`` on the train samples, early-stopped on the valid ones.
 
         Returns the record entries (``config['model']``, ``history``,
         ``state_dict``) and what to add to ``params`` (``device``, ``best_epoch``).
         Refuses weights that training made NaN or infinite: nothing is stored.
-        ``checkpoint``/``resume``/``identity``: an epoch-by-epoch checkpoint file and
-        what its run is besides the model and samples (:func:`train`).
         """
+        spec, training = job.spec, job.training
         torch.manual_seed(training.seed)
-        network = models.build(spec.name, **shape, n_outputs=1, **hyperparameters)
+        network = models.build(spec.name, **job.shape, n_outputs=1, **job.hyperparameters)
         history, best_epoch = train_samples(
-            network, inputs, *sets, task=task, training=training, description=f"fit {spec.name}",
-            checkpoint=checkpoint, resume=resume, identity=identity,
+            network, job.inputs, *job.sets, task=job.task, training=training,
+            description=f"fit {spec.name}", checkpoint=job.checkpoint, resume=job.resume,
+            identity=job.identity,
         )  # fmt: skip
         diverged = non_finite_weights(network.state_dict())
         if diverged:
@@ -116,39 +164,23 @@ class TorchAdapter:
         return predict_batches(network, batches, device=device, task=task)
 
 
-class SklearnAdapter:
+class SklearnAdapter(Adapter, kind="sklearn", arrays_key="estimator", transferable=False):
     """A scikit-learn baseline from ``chromtools.models.baselines``, stored as skops bytes."""
 
-    kind: ClassVar[str] = "sklearn"
-    arrays_key: ClassVar[str] = "estimator"
-    transferable: ClassVar[bool] = False
-
-    def fit(
-        self,
-        spec: type,
-        hyperparameters: dict,
-        shape: dict[str, int],
-        inputs: Inputs,
-        sets: tuple[SampleSet, SampleSet],
-        *,
-        task: str,
-        training: TrainingConfig,
-        checkpoint: Path | None = None,
-        resume: bool = False,
-        identity: Mapping[str, object] | None = None,
-    ) -> tuple[dict, dict]:
-        """Fit ``spec(**hyperparameters)`` on every training sample at once (no epochs,
-        so no checkpoint).
+    def fit_job(self, job: FitJob) -> tuple[dict, dict]:
+        """Fit ``job.spec(**job.hyperparameters)`` on every training sample at once (no
+        epochs, so no checkpoint).
 
         The validation samples, ``shape`` and the training options other than
         the seed are not used: a baseline is fitted in one go. Returns the
         record entries (``config['model']``, ``estimator``) and no extra params.
         """
-        cells, genes, y = sets[0]
-        estimator = spec(**hyperparameters)
-        x, target, _ = next(iter(Batches(inputs, cells, genes, y, batch_size=len(genes) or 1)))
+        cells, genes, y = job.sets[0]
+        estimator = job.spec(**job.hyperparameters)
+        batches = Batches(job.inputs, cells, genes, y, batch_size=len(genes) or 1)
+        x, target, _ = next(iter(batches))
         estimator.fit(x.numpy(), target.numpy())
-        return {"config": {"model": {"name": spec.name}}, **self.arrays(estimator)}, {}
+        return {"config": {"model": {"name": job.spec.name}}, **self.arrays(estimator)}, {}
 
     @staticmethod
     def arrays(estimator: object) -> dict[str, np.ndarray]:
@@ -202,12 +234,12 @@ def non_finite_weights(state: Mapping[str, object]) -> int:
 ADAPTERS = {adapter.kind: adapter() for adapter in (TorchAdapter, SklearnAdapter)}
 
 
-def adapter_for(spec: type) -> TorchAdapter | SklearnAdapter:
+def adapter_for(spec: type) -> Adapter:
     """The adapter of a registered model class."""
     return ADAPTERS["sklearn" if getattr(spec, "is_sklearn", False) else "torch"]
 
 
-def adapter_of(record: Mapping) -> TorchAdapter | SklearnAdapter:
+def adapter_of(record: Mapping) -> Adapter:
     """The adapter of a stored model record (``uns[key]``)."""
     for adapter in ADAPTERS.values():
         if adapter.arrays_key in record:

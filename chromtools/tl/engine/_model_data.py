@@ -12,7 +12,7 @@ from anndata import AnnData
 from ... import get
 from ...get._lazy import concrete
 from ...models import HISTONE, SEQUENCE
-from ._data import Inputs
+from ._inputs import Inputs
 from ._samples import (
     Task,
     check_cell_types,

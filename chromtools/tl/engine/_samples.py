@@ -15,7 +15,7 @@ import pandas as pd
 from anndata import AnnData
 
 from ... import get
-from ._data import Inputs
+from ._inputs import Inputs
 
 TARGETS = {"label": "classification", "expression": "regression"}
 

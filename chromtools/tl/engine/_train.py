@@ -1,4 +1,9 @@
-"""The one training loop and the one prediction loop, on CPU or GPU, in one or many processes.
+"""The one training loop, on CPU or GPU, in one or many processes.
+
+:func:`train` optimises any model on a :class:`~._data.Batches` as
+:class:`TrainOptions` say, one step at a time: set up the optimizer, train an
+epoch, score the validation set, keep the best epoch, stop early, write the
+checkpoint.
 
 Under ``torchrun`` (a ``torch.distributed`` process group is initialised),
 training is data-parallel: the model is wrapped in
@@ -13,8 +18,9 @@ import contextlib
 import copy
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,42 +32,12 @@ from torch.nn.parallel import DistributedDataParallel
 from ..._settings import logger
 from ..._utils import progress
 from ._checkpoint import load_checkpoint, run_identity, save_checkpoint
-from ._config import TrainingConfig, check_precision, resolve_device
-from ._data import Batches, Inputs
+from ._config import TrainingConfig, resolve_device
+from ._data import Batches
+from ._inputs import Inputs
 from ._metrics import score
-
-LossFunction = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    """bf16 autocast on GPU when ``precision`` is ``"auto"`` or ``"bf16"``; fp32 otherwise."""
-    check_precision(precision)
-    if device.type == "cuda" and precision in ("auto", "bf16"):
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    if precision == "bf16":
-        return torch.autocast("cpu", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
-def default_loss(task: str) -> LossFunction:
-    """Binary cross-entropy on logits for labels, mean squared error for expression."""
-    if task == "classification":
-        return nn.BCEWithLogitsLoss()
-    return nn.MSELoss()
-
-
-def _output(model: nn.Module, x: torch.Tensor) -> torch.Tensor | dict[str, torch.Tensor]:
-    """Model output in float32: one output column squeezed; dicts (DeepDiff) kept whole."""
-    out = model(x)
-    if isinstance(out, dict):
-        return {name: value.float() for name, value in out.items()}
-    out = out.float()
-    return out.squeeze(-1) if out.ndim == 2 and out.shape[1] == 1 else out
-
-
-def _prediction(model: nn.Module, out: torch.Tensor | dict[str, torch.Tensor]) -> torch.Tensor:
-    """What is predicted: the output, or its ``model.prediction_output`` entry for dicts."""
-    return out[model.prediction_output] if isinstance(out, dict) else out
+from ._options import LossFunction, TrainOptions, default_loss
+from ._predict import autocast, model_output, predict_batches
 
 
 def _main_target(target: np.ndarray) -> np.ndarray:
@@ -92,62 +68,170 @@ def _summed(*values: float) -> list[float]:
     return total.tolist()
 
 
-def inference_network(network: nn.Module) -> nn.Module:
-    """The fastest exact stand-in of an eval-mode ``network`` for forward passes and gradients.
+def _optimizer(model: nn.Module, options: TrainOptions) -> tuple[list[dict], torch.optim.AdamW]:
+    """The parameter groups (every trainable parameter by default) and AdamW over them."""
+    groups = (
+        list(options.param_groups)
+        if options.param_groups is not None
+        else [{"params": [p for p in model.parameters() if p.requires_grad]}]
+    )
+    # The fused kernel updates every parameter in one call (CPU and CUDA alike).
+    optimizer = torch.optim.AdamW(
+        groups, lr=options.lr, weight_decay=options.weight_decay, fused=True
+    )
+    return groups, optimizer
 
-    A ChromTransfer becomes its :meth:`~chromtools.models.ChromTransfer.fused`
-    copy (BatchNorms folded; about twice as fast on a CPU, equal to float
-    rounding); any other module is returned as it is.
-    """
-    stand_in = getattr(network, "for_inference", None)
-    return stand_in() if callable(stand_in) else network
 
+class _Run:
+    """One run of :func:`train`: its optimizer, its history and its best epoch so far."""
 
-@torch.no_grad()
-def predict_batches(
-    model: nn.Module,
-    batches: Batches,
-    *,
-    device: torch.device,
-    precision: str = "auto",
-    task: str = "classification",
-) -> np.ndarray:
-    """Model output for every sample, in sample order (probabilities for labels).
+    def __init__(
+        self,
+        model: nn.Module,
+        batches: tuple[Batches, Batches | None],
+        options: TrainOptions,
+        *,
+        task: str,
+        device: torch.device,
+        description: str,
+    ) -> None:
+        model.to(device)
+        self.model, (self.train_batches, self.valid_batches) = model, batches
+        self.train_batches.pin_memory = device.type == "cuda"
+        self.options, self.task, self.device, self.description = options, task, device, description
+        self.loss_function = options.loss_function or default_loss(task)
+        self.groups, self.optimizer = _optimizer(model, options)
+        self.higher_is_better = task == "classification"
+        self.history: list[dict] = []
+        self.best_value, self.best_epoch, self.best_state = -np.inf, 0, None
+        self.first, self.finished = 1, False
+        self.rank, self.world_size = distributed()
 
-    Parameters
-    ----------
-    model
-        Any model taking a batch of inputs; it is put in eval mode and run
-        through its ``for_inference`` stand-in where it has one.
-    batches
-        The samples (:class:`~chromtools.functional.Batches`; targets, if
-        any, are not read).
-    device
-        Where to compute; ``model`` must be there already.
-    precision
-        ``"auto"`` (bf16 autocast on a GPU), ``"bf16"`` or ``"fp32"``.
-    task
-        ``"classification"`` turns the logits into probabilities (sigmoid);
-        ``"regression"`` keeps the output as it is.
+    def identity(self, extra: Mapping[str, object] | None) -> dict:
+        """What a checkpoint of this run belongs to, so that another run's is refused."""
+        options, batches = self.options, self.train_batches
+        return run_identity(
+            self.model, (batches, self.valid_batches), description=self.description,
+            training={"epochs": options.epochs, "batch_size": batches.batch_size,
+                      "seed": batches.seed, "lr": options.lr,
+                      "weight_decay": options.weight_decay, "patience": options.patience,
+                      "clip": options.clip, "precision": options.precision,
+                      "world_size": self.world_size},
+            param_groups=self.groups, loss_function=self.loss_function, extra=extra,
+        )  # fmt: skip
 
-    Returns
-    -------
-    float32 array, one row per sample in sample order.
-    """
-    model.eval()
-    network = inference_network(model)
-    batches.pin_memory = device.type == "cuda"
-    result: np.ndarray | None = None
-    for x, _, rows in batches:
-        with autocast(device, precision):
-            out = _prediction(model, _output(network, x.to(device, non_blocking=True)))
-        if task == "classification":
-            out = torch.sigmoid(out)
-        out = out.cpu().numpy()
-        if result is None:
-            result = np.empty((batches.n_samples, *out.shape[1:]), dtype=np.float32)
-        result[rows] = out
-    return result if result is not None else np.empty(0, dtype=np.float32)
+    def resume(self, saved: Mapping[str, Any]) -> None:
+        """Continue after the last epoch a checkpoint holds."""
+        self.model.load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        torch.set_rng_state(saved["torch_rng"])
+        self.train_batches.set_rng_state(json.loads(saved["batch_rng"]))
+        self.history, self.best_value = json.loads(saved["history"]), saved["best_value"]
+        self.best_epoch, self.best_state = saved["best_epoch"], saved["best_state"]
+        self.finished = saved["finished"]
+        self.first = saved["epoch"] + 1
+
+    def save(self, checkpoint: Path, run: dict, epoch: int, finished: bool) -> None:
+        """Write everything the next epoch depends on (on rank 0 only)."""
+        if self.rank != 0:
+            return
+        save_checkpoint(checkpoint, run, {
+            "epoch": epoch, "finished": finished,
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "batch_rng": json.dumps(self.train_batches.rng_state()),
+            "history": json.dumps(self.history), "best_value": float(self.best_value),
+            "best_epoch": int(self.best_epoch), "best_state": self.best_state,
+        })  # fmt: skip
+
+    def train_epoch(self, trained: nn.Module, epoch: int) -> float:
+        """One pass over this rank's training batches; the mean loss over every rank's."""
+        self.model.train()
+        device, batches, clip = self.device, self.train_batches, self.options.clip
+        # ranks with fewer batches than others shadow the others' gradient reductions
+        joined = trained.join if self.world_size > 1 else contextlib.nullcontext
+        # batch losses stay on the device until the epoch ends: reading each one
+        # back would make the host wait for the GPU at every step
+        losses, sizes = [], []
+        started = time.perf_counter()
+        # this rank's share of the batches, for the bar within an epoch
+        n_batches = -(-len(batches) // self.world_size)
+        steps = progress(batches, desc=f"epoch {epoch}", total=n_batches, unit="batch",
+                         leave=False, disable=self.rank != 0)  # fmt: skip
+        with joined():
+            for x, y, _ in steps:
+                x = x.to(device, non_blocking=True)
+                y = y.to(device, non_blocking=True)
+                with autocast(device, self.options.precision):
+                    loss = self.loss_function(model_output(trained, x), y)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if clip:
+                    nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+                self.optimizer.step()
+                losses.append(loss.detach())
+                sizes.append(len(y))
+        steps.close()
+        values = torch.stack(losses).float().cpu().tolist() if losses else []
+        total = sum(value * size for value, size in zip(values, sizes, strict=True))
+        logger.debug(
+            f"{self.description} epoch {epoch}: {time.perf_counter() - started:.2f} s, "
+            f"{batches.wait_seconds:.2f} s waiting for data"
+        )
+        total, count = _summed(total, sum(sizes))
+        return total / max(count, 1)
+
+    def validate(self) -> dict[str, float]:
+        """The validation scores: AUROC and AUPRC for labels, MSE and Pearson r otherwise."""
+        valid = self.valid_batches
+        if valid is None or not valid.n_samples:
+            return {}
+        predictions = predict_batches(
+            self.model, valid, device=self.device, precision=self.options.precision, task=self.task
+        )
+        metrics = score(_main_target(valid.target), predictions, self.task)
+        if self.higher_is_better:
+            return {"valid_auroc": metrics["auroc"], "valid_auprc": metrics["auprc"]}
+        return {"valid_mse": metrics["mse"], "valid_pearson": metrics["pearson"]}
+
+    def keep_if_best(self, epoch: int, row: dict[str, float]) -> None:
+        """Keep the weights of ``epoch`` if it beats every earlier one (validation score, or
+        the training loss without validation samples)."""
+        monitor = "valid_auroc" if self.higher_is_better else "valid_mse"
+        value = row.get(monitor, -row["train_loss"])
+        value = value if self.higher_is_better or monitor not in row else -value
+        if np.isfinite(value) and value > self.best_value:
+            self.best_value, self.best_epoch = value, epoch
+            self.best_state = copy.deepcopy(self.model.state_dict())
+
+    def stops_after(self, epoch: int) -> bool:
+        """Whether ``patience`` epochs have passed without improvement."""
+        patience = self.options.patience
+        return patience is not None and epoch - self.best_epoch >= patience
+
+    def run(self, checkpoint: Path | None, identity: dict | None) -> None:
+        """Train the epochs left, then put the best epoch's weights back."""
+        epochs = self.options.epochs
+        trained = _data_parallel(self.model, self.device)
+        bar = progress(range(self.first, epochs + 1), desc=self.description, unit="epoch",
+                       leave=False)  # fmt: skip
+        for epoch in [] if self.finished else bar:
+            row = {"epoch": epoch, "train_loss": self.train_epoch(trained, epoch)}
+            row.update(self.validate())
+            self.history.append(row)
+            self.keep_if_best(epoch, row)
+            bar.set_postfix({k: round(v, 4) for k, v in row.items() if k != "epoch"}, refresh=False)
+            stop = self.stops_after(epoch)
+            if checkpoint is not None:
+                self.save(checkpoint, identity, epoch, finished=bool(stop or epoch == epochs))
+            if stop:
+                logger.info(
+                    f"{self.description}: no improvement for {self.options.patience} epochs, "
+                    f"stopped at {epoch}"
+                )
+                break
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
 
 
 def train(
@@ -156,19 +240,13 @@ def train(
     valid_batches: Batches | None,
     *,
     task: str,
-    epochs: int,
-    lr: float,
-    weight_decay: float = 0.0,
-    patience: int | None = 10,
-    clip: float | None = 1.0,
     device: torch.device,
-    precision: str = "auto",
-    param_groups: Iterable[dict] | None = None,
-    loss_function: LossFunction | None = None,
+    options: TrainOptions | None = None,
     description: str = "training",
     checkpoint: Path | None = None,
     resume: bool = False,
     identity: Mapping[str, object] | None = None,
+    **fields: Any,
 ) -> tuple[pd.DataFrame, int]:
     """Train ``model`` in place and restore the weights of its best validation epoch.
 
@@ -199,26 +277,12 @@ def train(
         training loss is kept.
     task
         ``"classification"`` (0/1 targets, logits out) or ``"regression"``.
-    epochs
-        Most epochs to train.
-    lr
-        Learning rate.
-    weight_decay
-        AdamW's decoupled weight decay.
-    patience
-        Epochs without improvement before stopping; None never stops early.
-    clip
-        Gradient norm to clip to; None or 0 does not clip.
     device
         Where to train.
-    precision
-        ``"auto"`` (bf16 autocast on a GPU), ``"bf16"`` or ``"fp32"``.
-    param_groups
-        The optimizer's parameter groups (e.g. a lower ``lr`` for an
-        encoder); every trainable parameter in one group by default.
-    loss_function
-        ``loss(output, target)``; by default binary cross-entropy on logits
-        for classification, mean squared error for regression.
+    options
+        How to optimise (:class:`~chromtools.functional.TrainOptions`:
+        ``epochs``, ``lr``, ``weight_decay``, ``patience``, ``clip``,
+        ``precision``, ``param_groups``, ``loss_function``).
     description
         Name of the run on progress bars and in the log.
     checkpoint
@@ -227,123 +291,30 @@ def train(
         Continue from ``checkpoint`` where it exists.
     identity
         More entries of the run's identity, checked on resume.
+    **fields
+        Any field of :class:`~chromtools.functional.TrainOptions` as a
+        keyword (``epochs=5, lr=1e-3``), which wins over ``options``;
+        ``epochs`` and ``lr`` are needed when ``options`` is None.
 
     Returns
     -------
     The history (one row per epoch: train loss, validation loss and metric)
     and the best epoch (1-based).
     """
-    # the one check of training options, again here for direct callers of the loop
-    TrainingConfig(
-        epochs=epochs, lr=lr, weight_decay=weight_decay, patience=patience, precision=precision
+    options = TrainOptions.given(options, fields)
+    run = _Run(
+        model,
+        (train_batches, valid_batches),
+        options,
+        task=task,
+        device=device,
+        description=description,
     )
-    model.to(device)
-    train_batches.pin_memory = device.type == "cuda"
-    loss_function = loss_function or default_loss(task)
-    groups = (
-        list(param_groups)
-        if param_groups is not None
-        else [{"params": [p for p in model.parameters() if p.requires_grad]}]
-    )
-    # The fused kernel updates every parameter in one call (CPU and CUDA alike).
-    optimizer = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay, fused=True)
-    higher_is_better = task == "classification"
-    monitor = "valid_auroc" if higher_is_better else "valid_mse"
-    best_value, best_epoch, best_state = -np.inf, 0, None
-    history = []
-    first, finished = 1, False
-    rank, world_size = distributed()
-    # what the checkpoint belongs to, so that another run's is refused
-    run = None if checkpoint is None else run_identity(
-        model, (train_batches, valid_batches), description=description,
-        training={"epochs": epochs, "batch_size": train_batches.batch_size,
-                  "seed": train_batches.seed, "lr": lr, "weight_decay": weight_decay,
-                  "patience": patience, "clip": clip, "precision": precision,
-                  "world_size": world_size},
-        param_groups=groups, loss_function=loss_function, extra=identity,
-    )  # fmt: skip
+    saved_as = None if checkpoint is None else run.identity(identity)
     if checkpoint is not None and resume and checkpoint.exists():
-        saved = load_checkpoint(checkpoint, run)
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        torch.set_rng_state(saved["torch_rng"])
-        train_batches.set_rng_state(json.loads(saved["batch_rng"]))
-        history, best_value = json.loads(saved["history"]), saved["best_value"]
-        best_epoch, best_state = saved["best_epoch"], saved["best_state"]
-        finished = saved["finished"]
-        first = saved["epoch"] + 1
-    trained = _data_parallel(model, device)
-    # ranks with fewer batches than others shadow the others' gradient reductions
-    joined = trained.join if world_size > 1 else contextlib.nullcontext
-    bar = progress(range(first, epochs + 1), desc=description, unit="epoch", leave=False)
-    # this rank's share of the batches, for the bar within an epoch
-    n_batches = -(-len(train_batches) // world_size)
-    for epoch in [] if finished else bar:
-        model.train()
-        # batch losses stay on the device until the epoch ends: reading each one
-        # back would make the host wait for the GPU at every step
-        losses, sizes = [], []
-        started = time.perf_counter()
-        steps = progress(train_batches, desc=f"epoch {epoch}", total=n_batches, unit="batch",
-                         leave=False, disable=rank != 0)  # fmt: skip
-        with joined():
-            for x, y, _ in steps:
-                x = x.to(device, non_blocking=True)
-                y = y.to(device, non_blocking=True)
-                with autocast(device, precision):
-                    loss = loss_function(_output(trained, x), y)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if clip:
-                    nn.utils.clip_grad_norm_(model.parameters(), clip)
-                optimizer.step()
-                losses.append(loss.detach())
-                sizes.append(len(y))
-        steps.close()
-        values = torch.stack(losses).float().cpu().tolist() if losses else []
-        total = sum(value * size for value, size in zip(values, sizes, strict=True))
-        count = sum(sizes)
-        logger.debug(
-            f"{description} epoch {epoch}: {time.perf_counter() - started:.2f} s, "
-            f"{train_batches.wait_seconds:.2f} s waiting for data"
-        )
-        total, count = _summed(total, count)
-        row = {"epoch": epoch, "train_loss": total / max(count, 1)}
-        if valid_batches is not None and valid_batches.n_samples:
-            predictions = predict_batches(
-                model, valid_batches, device=device, precision=precision, task=task
-            )
-            metrics = score(_main_target(valid_batches.target), predictions, task)
-            row["valid_auroc" if higher_is_better else "valid_mse"] = metrics[
-                "auroc" if higher_is_better else "mse"
-            ]
-            if higher_is_better:
-                row["valid_auprc"] = metrics["auprc"]
-            else:
-                row["valid_pearson"] = metrics["pearson"]
-        history.append(row)
-        value = row.get(monitor, -row["train_loss"])
-        value = value if higher_is_better or monitor not in row else -value
-        if np.isfinite(value) and value > best_value:
-            best_value, best_epoch = value, epoch
-            best_state = copy.deepcopy(model.state_dict())
-        bar.set_postfix({k: round(v, 4) for k, v in row.items() if k != "epoch"}, refresh=False)
-        stop = patience is not None and epoch - best_epoch >= patience
-        if checkpoint is not None and rank == 0:
-            save_checkpoint(checkpoint, run, {
-                "epoch": epoch, "finished": bool(stop or epoch == epochs),
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "torch_rng": torch.get_rng_state(),
-                "batch_rng": json.dumps(train_batches.rng_state()),
-                "history": json.dumps(history), "best_value": float(best_value),
-                "best_epoch": int(best_epoch), "best_state": best_state,
-            })  # fmt: skip
-        if stop:
-            logger.info(f"{description}: no improvement for {patience} epochs, stopped at {epoch}")
-            break
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    return pd.DataFrame(history), best_epoch
+        run.resume(load_checkpoint(checkpoint, saved_as))
+    run.run(checkpoint, saved_as)
+    return pd.DataFrame(run.history), run.best_epoch
 
 
 SampleSet = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -381,19 +352,16 @@ def train_samples(
         world_size=world_size,
     )
     valid_batches = Batches(inputs, *valid_set, batch_size=1024)
+    options = TrainOptions.of_config(
+        training, param_groups=param_groups, loss_function=loss_function
+    )
     return train(
         network,
         train_batches,
         valid_batches,
         task=task,
-        epochs=training.epochs,
-        lr=training.lr,
-        weight_decay=training.weight_decay,
-        patience=training.patience,
         device=resolve_device(training.device),
-        precision=training.precision,
-        param_groups=param_groups,
-        loss_function=loss_function,
+        options=options,
         description=description,
         checkpoint=checkpoint,
         resume=resume,
