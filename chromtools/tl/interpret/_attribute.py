@@ -1,6 +1,6 @@
 """``ct.tl.attribute``: how much each input value moves a model's prediction.
 
-The thin AnnData wrapper of the attribution methods (:mod:`._methods`). It
+The thin AnnData wrapper of the attribution methods (``_methods``). It
 stores histone models' attributions in the layout of the signal and sequence
 models' per region, averages several fitted models (``keys=``) with a
 per-gene agreement score, and with ``compare="ism"`` scores how well a
