@@ -9,7 +9,7 @@ import torch
 
 import chromtools as ct
 from chromtools.models.transferchrome import attention_rollout
-from chromtools.tl.interpret._attention import pairwise_agreement
+from chromtools.tl.interpret._correlation import pairwise_agreement
 from chromtools.tl.interpret._interpreted import interpreted_model
 
 #: The one mark that carries the planted rule; every other mark is shuffled across genes.

@@ -10,13 +10,9 @@ from test_attention import DRIVER, informative_only
 
 import chromtools as ct
 from chromtools._results import RESULTS
-from chromtools.tl.interpret._attribute import (
-    deeplift_shap,
-    grad_x_input,
-    integrated_gradients,
-    shuffled_references,
-)
 from chromtools.tl.interpret._interpreted import interpreted_model, scalar_output
+from chromtools.tl.interpret._methods import deeplift_shap, grad_x_input, integrated_gradients
+from chromtools.tl.interpret._shuffle import shuffled_references
 
 GENES = 120  # genes explained in the slower tests
 

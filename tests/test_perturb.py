@@ -9,7 +9,8 @@ import torch
 
 import chromtools as ct
 from chromtools.tl.interpret._interpreted import interpreted_model
-from chromtools.tl.interpret._perturb import delete_sites, dinucleotide_shuffle
+from chromtools.tl.interpret._perturb import delete_sites
+from chromtools.tl.interpret._shuffle import dinucleotide_shuffle
 
 ACTIVATING, REPRESSIVE = "H3K4me3", "H3K27me3"
 

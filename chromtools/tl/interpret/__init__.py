@@ -1,18 +1,13 @@
 """Interpretation: attention, attribution methods, in-silico mutagenesis and perturbation."""
 
-from ._attention import attention, attention_agreement
-from ._attribute import (
-    attribute,
-    deeplift_shap,
-    grad_x_input,
-    gradients,
-    integrated_gradients,
-    ism_scores,
-    shuffled_references,
-)
+from ._attention import attention
+from ._attention_agreement import attention_agreement
+from ._attribute import attribute
+from ._deletion import in_silico_deletion
 from ._interpreted import scalar_output
 from ._ism import ism, naive_ism
-from ._perturb import dinucleotide_shuffle, in_silico_deletion
+from ._methods import deeplift_shap, grad_x_input, gradients, integrated_gradients, ism_scores
+from ._shuffle import dinucleotide_shuffle, shuffled_references
 
 __all__ = [
     "attention",

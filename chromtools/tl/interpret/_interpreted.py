@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, MutableMapping, Sequence
 
 import numpy as np
 import torch
@@ -74,9 +74,58 @@ class Interpreted:
         """
         cell_types = self.cell_types if self.input_kind == HISTONE else self.cell_types[:1]
         cells, genes, _ = samples(self.adata, cell_types, _mask(self.adata, self.genes), None)
-        batches = Batches(self.inputs, cells, genes, batch_size=batch_size)
-        for x, _, rows in batches:
-            yield x.to(self.device), cells[rows], genes[rows]
+        yield from read_batches(self.inputs, cells, genes, batch_size, self.device)
+
+
+def read_batches(
+    inputs: Inputs, cells: np.ndarray, genes: np.ndarray, batch_size: int, device: torch.device
+) -> Iterator[tuple[torch.Tensor, np.ndarray, np.ndarray]]:
+    """``(x on device, cells, genes)`` of each batch of the samples ``(cells, genes)``."""
+    for x, _, rows in Batches(inputs, cells, genes, batch_size=batch_size):
+        yield x.to(device), cells[rows], genes[rows]
+
+
+def load_network(record: dict, device: torch.device) -> nn.Module:
+    """The network of a fitted model's record, on ``device`` and in eval mode."""
+    return TorchAdapter.load(record).to(device).eval()
+
+
+def write_or_drop(slot: MutableMapping, name: str, values: np.ndarray | None) -> None:
+    """Store ``values`` under ``name`` in ``slot`` (``layers``, ``obsm``…); None drops an
+    earlier result there."""
+    if values is not None:
+        slot[name] = values
+    elif name in slot:
+        del slot[name]
+
+
+def check_keys(key: str, keys: Sequence[str] | str | None, what: str) -> list[str]:
+    """The models a call reads: ``[key]``, or ``keys`` (several to average), checked."""
+    if keys is None:
+        return [key]
+    if isinstance(keys, str) or not isinstance(keys, Sequence) or not keys:
+        raise ValueError(
+            f"{what}: keys must be a non-empty list of model keys to average, got {keys!r}"
+        )
+    keys = list(keys)
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    if repeated:
+        raise ValueError(f"{what}: keys names {repeated} more than once")
+    return keys
+
+
+def check_same_input(
+    keys: Sequence[str], data: Sequence[dict], fields: Sequence[str], what: str
+) -> None:
+    """Refuse averaging models whose data configurations ``data`` differ in ``fields``."""
+    for k, config in zip(keys[1:], data[1:], strict=True):
+        for field in fields:
+            if config.get(field) != data[0].get(field):
+                raise ValueError(
+                    f"{what}: uns[{k!r}] was trained on {field} {config.get(field)}, "
+                    f"uns[{keys[0]!r}] on {data[0].get(field)}; averaged models must read "
+                    "the same input"
+                )
 
 
 def check_genes(adata: AnnData, genes: Sequence[str] | str | None) -> np.ndarray:
@@ -146,7 +195,7 @@ def interpreted_model(
         cells, gene_rows, _ = samples(adata, cell_types, _mask(adata, positions), None)
         check_finite_inputs(inputs, cells, gene_rows, what, adata.obs_names)
     torch_device = resolve_device(device)
-    network = TorchAdapter.load(record).to(torch_device).eval()
+    network = load_network(record, torch_device)
     return Interpreted(
         adata=adata,
         key=key,
@@ -187,15 +236,6 @@ def scalar_output(network: nn.Module, x: torch.Tensor) -> torch.Tensor:
         out = out[network.prediction_output]
     out = out.float()
     return out[:, 0] if out.ndim == 2 else out
-
-
-def pearson_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Pearson correlation of each row of ``a`` with the same row of ``b`` (NaN if constant)."""
-    a = a.reshape(len(a), -1).double()
-    b = b.reshape(len(b), -1).double()
-    a = a - a.mean(dim=1, keepdim=True)
-    b = b - b.mean(dim=1, keepdim=True)
-    return (a * b).sum(dim=1) / (a.norm(dim=1) * b.norm(dim=1))
 
 
 def spans(n: int, batch_size: int | None) -> list[slice]:
