@@ -9,6 +9,8 @@
 - ``{chromtools-api-toctree}``: a toctree directive over the pages that were made.
 - ``docs/api/_registry.inc``: the results registry as a table
   (:func:`chromtools._results.registry_table`), included by ``design.md``.
+- ``docs/api/_layout.inc``: every module of the package with what it holds (the
+  first sentence of its docstring) and its length, included by ``design.md``.
 - ``docs/tutorials/*.py``: copies of the repository's ``tutorials/*.py``
   (jupytext percent format), so Sphinx, which only reads sources under
   ``docs/``, renders and executes them.
@@ -19,6 +21,7 @@ an incremental build re-reads only what is new.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import shutil
@@ -160,6 +163,20 @@ def read_tutorial(text: str) -> object:
     return notebook
 
 
+def layout_table() -> str:
+    """A Markdown table of every module of chromtools: path, lines, what it holds."""
+    rows = ["| module | lines | holds |", "|---|---:|---|"]
+    package = ROOT / "chromtools"
+    for path in sorted(package.rglob("*.py")):
+        text = path.read_text()
+        doc = ast.get_docstring(ast.parse(text)) or ""
+        first = " ".join(doc.split("\n\n")[0].split()).split(". ")[0].rstrip(".")
+        first = first.replace("|", "\\|")
+        where = path.relative_to(package).as_posix()
+        rows.append(f"| `{where}` | {len(text.splitlines())} | {first} |")
+    return "\n".join(rows) + "\n"
+
+
 def skip_foreign_member(app, what, name, obj, skip, options):
     """Document a class's own members only: not those that other libraries add to it, such
     as scikit-learn's ``set_fit_request`` on the baselines."""
@@ -177,6 +194,7 @@ def on_config_inited(app: Sphinx, config: Config) -> None:
 
     (DOCS / "api").mkdir(exist_ok=True)
     write_if_changed(DOCS / "api" / "_registry.inc", registry_table())
+    write_if_changed(DOCS / "api" / "_layout.inc", layout_table())
 
 
 class ApiToctree(TocTree):
