@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -11,11 +10,10 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from .._constants import GENOME_MEDIAN
 from .._errors import FormatError
 from .._utils import canonical_mark_order, check_int, check_marks, check_window
 from ._anndata import new_anndata
-from ._expression import on_genes, read_expression
+from ._expression import attach_expression, read_expression
 from ._parse import (
     Lines,
     blank_rows,
@@ -362,8 +360,7 @@ def read_deepdiff(
             tensor[i] = per_cell[cell_type]
     tensor, ordered = _reorder_marks(tensor, marks)
     obs = pd.DataFrame({"has_histone": [c in per_cell for c in cell_types]})
-    X, layers = _expression_layers(tables, cell_types, var.index, obs)
-    return new_anndata(
+    adata = new_anndata(
         obs_names=cell_types,
         var=var,
         histone=tensor,
@@ -371,10 +368,18 @@ def read_deepdiff(
         bin_size=bin_size,
         window=window or _centred_window(n_bins, bin_size),
         genome=genome,
-        X=X,
-        layers=layers,
         obs=obs,
     )
+    # Cell types without a table stay NaN.
+    attach_expression(
+        adata,
+        {c: tables[c] for c in cell_types if c in tables},
+        what="expression of {cell}",
+        missing="expression of {cell}: {n_missing} genes have no count (e.g. {examples}); left NaN",
+        require_match=False,
+        stacklevel=2,
+    )
+    return adata
 
 
 def _deepdiff_cell_type(
@@ -416,33 +421,3 @@ def _deepdiff_cell_type(
         paths.append(path)
     _check_bins(tensors, paths, "read_deepdiff histone")
     return pd.Index(np.concatenate(part_genes)), np.concatenate(parts), pd.concat(part_splits)
-
-
-def _expression_layers(
-    tables: dict[str, pd.Series], cell_types: list[str], genes: pd.Index, obs: pd.DataFrame
-) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
-    """``X`` and the counts and label layers from each cell type's expression table.
-
-    Cell types without a table stay NaN; ``obs['expression_median']`` is set in place.
-    """
-    if not tables:
-        return None, {}
-    X = np.full((len(cell_types), len(genes)), np.nan, dtype=np.float32)
-    counts, label = X.copy(), X.copy()
-    medians = np.full(len(cell_types), np.nan)
-    for i, cell_type in enumerate(cell_types):
-        if cell_type not in tables:
-            continue
-        expression = on_genes(
-            tables[cell_type], genes, f"expression of {cell_type}", require_match=False
-        )
-        if len(expression.missing):
-            warnings.warn(
-                f"expression of {cell_type}: {len(expression.missing)} genes have no count "
-                f"(e.g. {list(expression.missing[:3])}); left NaN",
-                stacklevel=3,
-            )
-        counts[i], X[i], label[i] = expression.counts, expression.values, expression.label
-        medians[i] = expression.median
-    obs[GENOME_MEDIAN] = medians
-    return X, {"counts": counts, "label": label}

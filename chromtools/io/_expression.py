@@ -1,21 +1,27 @@
-"""Expression tables: reading them (``ct.io.read_expression``) and placing one on
+"""Expression tables: reading them (``ct.io.read_expression``) and placing them on
 the genes of an object the papers' way.
 
-:func:`on_genes` is the one place a table meets an object's genes, used by
-``ct.io.read_deepdiff``, ``ct.io.read_bigwigs(expression=)`` and
-``ct.pp.add_expression``: counts matched by gene id, log2(count + 1), the
-median over the WHOLE table and the high/low labels (``chromtools._expression``).
+:func:`attach_expression` is the one place tables meet an object's genes and
+are written into it, used by ``ct.io.read_deepdiff``,
+``ct.io.read_bigwigs(expression=)`` and ``ct.pp.add_expression``: counts
+matched by gene id (:func:`on_genes`), log2(count + 1), the median over the
+WHOLE table and the high/low labels (``chromtools._expression``).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+import dask.array as da
 import numpy as np
 import pandas as pd
+from anndata import AnnData
 
+from .._constants import GENOME_MEDIAN
 from .._errors import FormatError
 from .._expression import genome_median, high_low, log_counts
 from ._formats import sniff_sep, table_sep
@@ -294,3 +300,89 @@ def on_genes(table: pd.Series, genes: pd.Index, what: str, *, require_match: boo
 
 def _unversioned(ids: pd.Index) -> pd.Index:
     return pd.Index([_VERSION.sub(r"\1", str(i)) for i in ids])
+
+
+def attach_expression(
+    adata: AnnData,
+    tables: Mapping[str, pd.Series],
+    *,
+    what: str,
+    missing: str,
+    require_match: bool = True,
+    prepare: Callable[[AnnData], AnnData] | None = None,
+    stacklevel: int = 1,
+) -> tuple[AnnData, dict[str, Expression]]:
+    """Place each cell type's counts on the genes of ``adata``, the papers' way.
+
+    Every table is matched first (:func:`on_genes`, by ``adata.var_names``),
+    so a table that fails leaves ``adata`` untouched; then, in each cell
+    type's row (other rows are kept; slots that did not exist are created
+    NaN): ``X`` = log2(count + 1) (lazily when ``X`` is a dask array),
+    ``layers['counts']``, ``layers['label']`` (float32, NaN for genes absent
+    from the table) and ``obs['expression_median']``.
+
+    Parameters
+    ----------
+    adata
+        Object whose ``var`` are genes and whose ``obs_names`` (unique) hold
+        every cell type of ``tables``.
+    tables
+        ``{cell type: counts by gene id}``, checked already.
+    what
+        The caller's name of a table in errors, formatted with ``cell``
+        (e.g. ``"read_bigwigs expression[{cell!r}]"``).
+    missing
+        The caller's warning when some genes are absent from a table,
+        formatted with ``cell``, ``n_missing``, ``n_genes`` and ``examples``;
+        warned (a ``UserWarning``) as each table is matched.
+    require_match
+        Refuse a table that matches no gene (see :func:`on_genes`).
+    prepare
+        Called once every table matched, before anything is written; returns
+        the object to write into (``ct.pp`` passes its copy step).
+    stacklevel
+        Where the warning points, counted from the caller (1: the caller).
+
+    Returns
+    -------
+    The object written into and the :class:`Expression` of each cell type.
+    """
+    found = {}
+    for cell, table in tables.items():
+        found[cell] = on_genes(
+            table, adata.var_names, what.format(cell=cell), require_match=require_match
+        )
+        absent = found[cell].missing
+        if len(absent):
+            message = missing.format(
+                cell=cell, n_missing=len(absent), n_genes=adata.n_vars, examples=list(absent[:3])
+            )
+            warnings.warn(message, UserWarning, stacklevel=stacklevel + 1)
+    if prepare is not None:
+        adata = prepare(adata)
+    for cell, expression in found.items():
+        row = adata.obs_names.get_loc(cell)
+        adata.X = _with_row(adata.X, row, expression.values, adata.n_obs)
+        for layer, values in (("counts", expression.counts), ("label", expression.label)):
+            adata.layers[layer] = _with_row(adata.layers.get(layer), row, values, adata.n_obs)
+        if GENOME_MEDIAN not in adata.obs:
+            adata.obs[GENOME_MEDIAN] = np.nan
+        adata.obs[GENOME_MEDIAN] = adata.obs[GENOME_MEDIAN].astype(np.float64)
+        adata.obs.iloc[row, adata.obs.columns.get_loc(GENOME_MEDIAN)] = expression.median
+    return adata, found
+
+
+def _with_row(matrix, row: int, values: np.ndarray, n_obs: int):
+    """``matrix`` (cell types × genes) with row ``row`` set to ``values``, float32;
+    in place for a float32 numpy array, lazily for a dask array."""
+    if matrix is None:
+        matrix = np.full((n_obs, len(values)), np.nan, dtype=np.float32)
+    if isinstance(matrix, da.Array):
+        rows = da.arange(n_obs, chunks=matrix.chunks[0])[:, None] == row
+        return da.where(rows, values[None, :], matrix).astype(np.float32)
+    if hasattr(matrix, "toarray"):
+        matrix = matrix.toarray()
+    if not (isinstance(matrix, np.ndarray) and matrix.dtype == np.float32):
+        matrix = np.array(matrix, dtype=np.float32)
+    matrix[row] = values
+    return matrix
