@@ -29,10 +29,11 @@ import pandas as pd
 from .._docs import SHARED, doc_params
 from .._utils import check_int, check_window
 from ._anndata import new_anndata
+from ._attach import attach_expression
 from ._bigwig_plan import _Plan, execution_options
 from ._bigwig_tracks import Tracks, tracks_on_genes
 from ._bigwig_windows import _READERS
-from ._expression import attach_expression, checked_counts, read_expression
+from ._expression import checked_counts, read_expression
 from .store import check_destination, read_zarr, write_zarr
 
 if TYPE_CHECKING:

@@ -13,8 +13,9 @@ import pandas as pd
 from .._errors import FormatError
 from .._utils import check_int, check_marks, check_window
 from ._anndata import new_anndata
+from ._attach import attach_expression
 from ._binned import binned_table, centred_window, check_bins, gene_labels, reorder_marks, to_tensor
-from ._expression import attach_expression, read_expression
+from ._expression import read_expression
 from ._parse import check_file, check_values
 
 # Column orders of the two published formats (see shared/data/README.md).

@@ -17,7 +17,8 @@ import pandas as pd
 from anndata import AnnData
 
 from .._settings import logger
-from ..io._expression import attach_expression, checked_counts, read_expression
+from ..io._attach import attach_expression
+from ..io._expression import checked_counts, read_expression
 from ._signal import record, start
 
 
