@@ -15,7 +15,7 @@ import pytest
 import zarr
 
 import chromtools as ct
-from chromtools.io import _bigwig
+from chromtools.io import _bigwig_windows as _bigwig
 
 WINDOW = (-200, 200)
 BIN_SIZE = 100

@@ -14,7 +14,7 @@ import chromtools as ct
 from chromtools import _chromosomes, _constants, _expression
 from chromtools._errors import FormatError
 from chromtools.io import _bed, _formats, _genes
-from chromtools.io.sequence import _fasta
+from chromtools.io.sequence import _regions as _fasta
 
 PACKAGE = Path(ct.__file__).parent
 

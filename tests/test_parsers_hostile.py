@@ -20,7 +20,7 @@ import pytest
 
 import chromtools as ct
 from chromtools._errors import FormatError
-from chromtools.io import _bigwig
+from chromtools.io import _bigwig_tracks as _bigwig
 
 # DeepChrome column order: GeneID, BinID, H3K27me3, H3K36me3, H3K4me1, H3K4me3, H3K9me3, label
 GOOD_DEEPCHROME = "g1,1,0,1,2,3,4,1\ng1,2,0,1,2,3,4,1\ng2,1,5,0,0,0,0,0\ng2,2,5,0,0,0,0,0\n"

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 import chromtools as ct
 from chromtools._errors import FormatError
-from chromtools.io import _bigwig
+from chromtools.io import _bigwig_tracks as _bigwig
 
 # `pytest -m hostile` with CHROMTOOLS_HYPOTHESIS_EXAMPLES=5000 runs just these, longer.
 pytestmark = pytest.mark.hostile

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -11,19 +10,13 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from .._constants import GENOME_MEDIAN
 from .._errors import FormatError
-from .._utils import canonical_mark_order, check_int, check_marks, check_window
+from .._utils import check_int, check_marks, check_window
 from ._anndata import new_anndata
-from ._expression import on_genes, read_expression
-from ._parse import (
-    Lines,
-    blank_rows,
-    check_file,
-    check_values,
-    parse,
-    read_lines,
-)
+from ._attach import attach_expression
+from ._binned import binned_table, centred_window, check_bins, gene_labels, reorder_marks, to_tensor
+from ._expression import read_expression
+from ._parse import check_file, check_values
 
 # Column orders of the two published formats (see shared/data/README.md).
 DEEPCHROME_MARKS = ("H3K27me3", "H3K36me3", "H3K4me1", "H3K4me3", "H3K9me3")
@@ -59,102 +52,6 @@ def _as_split_files(files: Files, what: str) -> list[tuple[str | None, Path]]:
     if not_paths:
         raise TypeError(f"{what}: files must be paths, got {not_paths[:3]}")
     return [(split, check_file(p, what)) for split, p in pairs]
-
-
-def _binned_table(
-    path: Path, what: str, leading: Sequence[str], marks: Sequence[str], label: bool
-) -> tuple[pd.DataFrame, Lines]:
-    """Read a header-less per-bin table, checking its columns and numbers."""
-    lines = read_lines(path, what, ",")
-    names = [*leading, *marks, *(["label"] if label else [])]
-    lines.require_fields(
-        len(names),
-        f"{len(leading)} id column(s), marks {list(marks)}{', label' if label else ''}",
-    )
-    # ids stay text: the published gene ids have leading zeros ("000003")
-    table = parse(lines, names, text=leading[:1], numeric=names[1:])
-    empty = blank_rows(table[leading[0]])
-    if len(empty):
-        raise lines.error(f"{len(empty)} rows have no {leading[0]}, on {lines.at(empty)}")
-    return table, lines
-
-
-def _to_tensor(
-    genes: pd.Series, bins: pd.Series, signal: np.ndarray, lines: Lines
-) -> tuple[pd.Index, np.ndarray]:
-    """Pivot per-bin rows to (genes, marks, bins), checking every gene has bins 1..n."""
-    bins = bins.to_numpy(dtype=np.float64)
-    not_whole = np.flatnonzero(~np.isfinite(bins) | (bins != np.round(bins)) | (bins < 1))
-    if len(not_whole):
-        raise lines.error(
-            f"bin ids must be whole numbers from 1, found {bins[not_whole[0]]:g} on "
-            f"{lines.at(not_whole)}"
-        )
-    gene_index = pd.Index(pd.unique(genes))
-    counts = genes.value_counts()
-    n_bins = int(counts.iloc[0])
-    if (counts != n_bins).any():
-        uneven = counts[counts != n_bins].index[:5].tolist()
-        rows = np.flatnonzero((genes == uneven[0]).to_numpy())
-        raise lines.error(
-            f"genes {uneven} do not have {n_bins} bins like the others ({uneven[0]!r} has "
-            f"{len(rows)}, on {lines.at(rows)})"
-        )
-    repeated = np.flatnonzero(pd.DataFrame({"gene": genes, "bin": bins}).duplicated(keep=False))
-    if len(repeated):
-        gene, number = genes.iloc[repeated[0]], int(bins[repeated[0]])
-        same = repeated[(genes.iloc[repeated] == gene).to_numpy() & (bins[repeated] == number)]
-        raise lines.error(f"gene {gene!r} has bin {number} more than once, on {lines.at(same)}")
-    beyond = np.flatnonzero(bins > n_bins)
-    if len(beyond):
-        raise lines.error(
-            f"bin ids must run 1..{n_bins} for every gene; gene {genes.iloc[beyond[0]]!r} has "
-            f"bin {int(bins[beyond[0]])} on {lines.at(beyond)}"
-        )
-    order = np.lexsort((bins, gene_index.get_indexer(genes)))
-    tensor = signal[order].reshape(len(gene_index), n_bins, -1).transpose(0, 2, 1)
-    return gene_index, np.ascontiguousarray(tensor, dtype=np.float32)
-
-
-def _gene_labels(table: pd.DataFrame, gene_index: pd.Index, lines: Lines) -> np.ndarray:
-    """One 0/1 label per gene, refusing genes whose rows disagree."""
-    label = table["label"].to_numpy()
-    bad = np.flatnonzero(~np.isin(label, (0, 1)))
-    if len(bad):
-        raise lines.error(f"labels must be 0 or 1, found {label[bad[0]]:g} on {lines.at(bad)}")
-    per_gene = table.groupby("gene", sort=False)["label"]
-    mixed = per_gene.nunique()
-    mixed = mixed[mixed > 1].index
-    if len(mixed):
-        gene = mixed[0]
-        rows = np.flatnonzero((table["gene"] == gene).to_numpy())
-        first = label[rows[0]]
-        other = rows[label[rows] != first]
-        raise lines.error(
-            f"gene {gene!r} has label {first:g} on {lines.at(rows[:1])} but {1 - first:g} on "
-            f"{lines.at(other)}; a gene has one label ({len(mixed)} genes disagree)"
-        )
-    return per_gene.first().reindex(gene_index).to_numpy(dtype=np.float32)
-
-
-def _check_bins(tensors: list[np.ndarray], paths: list[Path], what: str) -> None:
-    """Refuse files whose genes have different numbers of bins."""
-    n_bins = [t.shape[2] for t in tensors]
-    if len(set(n_bins)) > 1:
-        found = {str(p): n for p, n in zip(paths, n_bins, strict=True)}
-        raise FormatError(f"{what}: every file needs the same bins per gene, found {found}")
-
-
-def _centred_window(n_bins: int, bin_size: int) -> tuple[int, int]:
-    half = n_bins * bin_size // 2
-    return (-half, n_bins * bin_size - half)
-
-
-def _reorder_marks(tensor: np.ndarray, marks: Sequence[str]) -> tuple[np.ndarray, list[str]]:
-    """Put marks (axis -2) in the canonical order so every format ends up identical."""
-    ordered = canonical_mark_order(marks)
-    index = [list(marks).index(m) for m in ordered]
-    return np.ascontiguousarray(tensor[..., index, :]), ordered
 
 
 def _check_name(name, what: str) -> str:
@@ -219,15 +116,15 @@ def read_deepchrome(
     genes, tensors, labels, splits = [], [], [], []
     files = _as_split_files(files, "read_deepchrome")
     for split, path in files:
-        table, lines = _binned_table(path, "read_deepchrome", ["gene", "bin"], marks, label=True)
+        table, lines = binned_table(path, "read_deepchrome", ["gene", "bin"], marks, label=True)
         signal = check_values(table[marks].to_numpy(), lines, marks)
-        gene_index, tensor = _to_tensor(table["gene"], table["bin"], signal, lines)
+        gene_index, tensor = to_tensor(table["gene"], table["bin"], signal, lines)
         genes.append(gene_index)
         tensors.append(tensor)
-        labels.append(_gene_labels(table, gene_index, lines))
+        labels.append(gene_labels(table, gene_index, lines))
         splits.append(np.full(len(gene_index), split or "", dtype=object))
-    _check_bins(tensors, [path for _, path in files], "read_deepchrome")
-    tensor, marks = _reorder_marks(np.concatenate(tensors), marks)
+    check_bins(tensors, [path for _, path in files], "read_deepchrome")
+    tensor, marks = reorder_marks(np.concatenate(tensors), marks)
     var = pd.DataFrame(index=np.concatenate(genes))
     if any(s != "" for part in splits for s in part):
         var["split"] = pd.Categorical(np.concatenate(splits), categories=SPLITS)
@@ -239,7 +136,7 @@ def read_deepchrome(
         histone=tensor[None],
         marks=marks,
         bin_size=bin_size,
-        window=window or _centred_window(n_bins, bin_size),
+        window=window or centred_window(n_bins, bin_size),
         genome=genome,
         layers={"label": label},
     )
@@ -360,21 +257,28 @@ def read_deepdiff(
     for i, cell_type in enumerate(cell_types):
         if cell_type in per_cell:
             tensor[i] = per_cell[cell_type]
-    tensor, ordered = _reorder_marks(tensor, marks)
+    tensor, ordered = reorder_marks(tensor, marks)
     obs = pd.DataFrame({"has_histone": [c in per_cell for c in cell_types]})
-    X, layers = _expression_layers(tables, cell_types, var.index, obs)
-    return new_anndata(
+    adata = new_anndata(
         obs_names=cell_types,
         var=var,
         histone=tensor,
         marks=ordered,
         bin_size=bin_size,
-        window=window or _centred_window(n_bins, bin_size),
+        window=window or centred_window(n_bins, bin_size),
         genome=genome,
-        X=X,
-        layers=layers,
         obs=obs,
     )
+    # Cell types without a table stay NaN.
+    attach_expression(
+        adata,
+        {c: tables[c] for c in cell_types if c in tables},
+        what="expression of {cell}",
+        missing="expression of {cell}: {n_missing} genes have no count (e.g. {examples}); left NaN",
+        require_match=False,
+        stacklevel=2,
+    )
+    return adata
 
 
 def _deepdiff_cell_type(
@@ -392,7 +296,7 @@ def _deepdiff_cell_type(
     what = f"histone[{cell_type!r}]"
     parts, part_genes, part_splits, part_files = [], [], [], {}
     for split_name, path in files:
-        table, lines = _binned_table(path, what, ["name"], marks, label=False)
+        table, lines = binned_table(path, what, ["name"], marks, label=False)
         names = table["name"].str.extract(_DEEPDIFF_NAME)
         bad = np.flatnonzero(names["bin"].isna().to_numpy())
         if len(bad):
@@ -401,7 +305,7 @@ def _deepdiff_cell_type(
                 f"{table['name'].iloc[bad[0]]!r} on {lines.at(bad)}"
             )
         signal = check_values(table[marks].to_numpy(), lines, marks)
-        gene_index, tensor = _to_tensor(names["key"], names["bin"], signal, lines)
+        gene_index, tensor = to_tensor(names["key"], names["bin"], signal, lines)
         again = gene_index.intersection(pd.Index(list(part_files)))
         if len(again):
             raise FormatError(
@@ -414,35 +318,5 @@ def _deepdiff_cell_type(
         part_splits.append(pd.Series(split_name or "", index=gene_index))
         tensors.append(tensor)
         paths.append(path)
-    _check_bins(tensors, paths, "read_deepdiff histone")
+    check_bins(tensors, paths, "read_deepdiff histone")
     return pd.Index(np.concatenate(part_genes)), np.concatenate(parts), pd.concat(part_splits)
-
-
-def _expression_layers(
-    tables: dict[str, pd.Series], cell_types: list[str], genes: pd.Index, obs: pd.DataFrame
-) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
-    """``X`` and the counts and label layers from each cell type's expression table.
-
-    Cell types without a table stay NaN; ``obs['expression_median']`` is set in place.
-    """
-    if not tables:
-        return None, {}
-    X = np.full((len(cell_types), len(genes)), np.nan, dtype=np.float32)
-    counts, label = X.copy(), X.copy()
-    medians = np.full(len(cell_types), np.nan)
-    for i, cell_type in enumerate(cell_types):
-        if cell_type not in tables:
-            continue
-        expression = on_genes(
-            tables[cell_type], genes, f"expression of {cell_type}", require_match=False
-        )
-        if len(expression.missing):
-            warnings.warn(
-                f"expression of {cell_type}: {len(expression.missing)} genes have no count "
-                f"(e.g. {list(expression.missing[:3])}); left NaN",
-                stacklevel=3,
-            )
-        counts[i], X[i], label[i] = expression.counts, expression.values, expression.label
-        medians[i] = expression.median
-    obs[GENOME_MEDIAN] = medians
-    return X, {"counts": counts, "label": label}

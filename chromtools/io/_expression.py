@@ -1,23 +1,14 @@
-"""Expression tables: reading them (``ct.io.read_expression``) and placing one on
-the genes of an object the papers' way.
-
-:func:`on_genes` is the one place a table meets an object's genes, used by
-``ct.io.read_deepdiff``, ``ct.io.read_bigwigs(expression=)`` and
-``ct.pp.add_expression``: counts matched by gene id, log2(count + 1), the
-median over the WHOLE table and the high/low labels (``chromtools._expression``).
-"""
+"""Expression tables read (``ct.io.read_expression``) or given as a Series, as counts
+by gene id; ``_attach`` places them on an object's genes."""
 
 from __future__ import annotations
 
 import os
-import re
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from .._errors import FormatError
-from .._expression import genome_median, high_low, log_counts
 from ._formats import sniff_sep, table_sep
 from ._parse import (
     Lines,
@@ -32,8 +23,6 @@ from ._parse import (
 PathLike = str | os.PathLike
 # Value columns recognised by name (any case) in a table with a header.
 VALUE_NAMES = ("count", "counts", "tpm", "fpkm", "rpkm", "value", "expression")
-# An Ensembl id's version suffix: ENSG00000141510.16 → ENSG00000141510.
-_VERSION = re.compile(r"^(ENS[A-Z]*\d+)\.\d+$")
 
 
 def _column_index(column: str | int | None, names: list[str], header: bool, argument: str):
@@ -233,64 +222,3 @@ def checked_counts(table: pd.Series, what: str) -> pd.Series:
         repeated = list(ids[ids.duplicated()].unique()[:5])
         raise ValueError(f"{what}: gene ids must be unique and non-empty; repeated: {repeated}")
     return pd.Series(values, index=ids)
-
-
-@dataclass
-class Expression:
-    """One cell type's expression on the genes of an object, the papers' way."""
-
-    counts: np.ndarray
-    """float32 count per gene, NaN for genes absent from the table."""
-    values: np.ndarray
-    """float32 log2(count + 1)."""
-    label: np.ndarray
-    """float32 1 above the genome-wide median, 0 otherwise, NaN where absent."""
-    median: float
-    """Median of log2(count + 1) over every gene of the table."""
-    n_table: int
-    missing: pd.Index
-    """Genes of the object absent from the table."""
-
-    @property
-    def n_matched(self) -> int:
-        return len(self.counts) - len(self.missing)
-
-
-def on_genes(table: pd.Series, genes: pd.Index, what: str, *, require_match: bool = True):
-    """The :class:`Expression` of counts ``table`` (by gene id) on ``genes``.
-
-    Raises
-    ------
-    ValueError
-        With ``require_match``, if no gene is in the table, naming examples of
-        both (and the fix when only Ensembl version suffixes differ).
-    """
-    counts = table.reindex(genes).to_numpy(dtype=np.float32)
-    absent = np.isnan(counts)
-    if require_match and absent.all():
-        hint = ""
-        if _unversioned(genes).isin(_unversioned(table.index)).any():
-            hint = (
-                "; they would match without the Ensembl version suffix ('.16'): remove it "
-                "from one side, e.g. adata.var_names = adata.var_names.str.replace("
-                "r'\\.\\d+$', '', regex=True)"
-            )
-        raise ValueError(
-            f"{what}: none of the {len(genes)} genes (e.g. {list(genes[:3])}) is in the "
-            f"expression table of {len(table)} genes (e.g. {list(table.index[:3])}); genes "
-            f"are matched by id, adata.var_names{hint}"
-        )
-    median = genome_median(table.to_numpy())
-    values = log_counts(counts)
-    return Expression(
-        counts=counts,
-        values=values,
-        label=high_low(values, median),
-        median=median,
-        n_table=len(table),
-        missing=genes[absent],
-    )
-
-
-def _unversioned(ids: pd.Index) -> pd.Index:
-    return pd.Index([_VERSION.sub(r"\1", str(i)) for i in ids])

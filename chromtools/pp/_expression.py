@@ -11,16 +11,14 @@ taken here, while the whole table is at hand, and kept in
 from __future__ import annotations
 
 import os
-import warnings
+from functools import partial
 
-import dask.array as da
-import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .._constants import GENOME_MEDIAN
 from .._settings import logger
-from ..io._expression import checked_counts, on_genes, read_expression
+from ..io._attach import attach_expression
+from ..io._expression import checked_counts, read_expression
 from ._signal import record, start
 
 
@@ -41,22 +39,6 @@ def _table(table, options: dict) -> tuple[pd.Series, str]:
         f"indexed by gene id, got {type(table).__name__}; for a DataFrame pass "
         "df.set_index('gene_id')['count']"
     )
-
-
-def _with_row(matrix, row: int, values: np.ndarray, n_obs: int):
-    """``matrix`` (cell types × genes) with row ``row`` set to ``values``, float32;
-    in place for a float32 numpy array, lazily for a dask array."""
-    if matrix is None:
-        matrix = np.full((n_obs, len(values)), np.nan, dtype=np.float32)
-    if isinstance(matrix, da.Array):
-        rows = da.arange(n_obs, chunks=matrix.chunks[0])[:, None] == row
-        return da.where(rows, values[None, :], matrix).astype(np.float32)
-    if hasattr(matrix, "toarray"):
-        matrix = matrix.toarray()
-    if not (isinstance(matrix, np.ndarray) and matrix.dtype == np.float32):
-        matrix = np.array(matrix, dtype=np.float32)
-    matrix[row] = values
-    return matrix
 
 
 def add_expression(
@@ -142,16 +124,16 @@ def add_expression(
     options = {"gene_column": gene_column, "value_column": value_column, "header": header}
     options["sep"] = sep
     table, source = _table(table, options)
-    expression = on_genes(table, adata.var_names, f"add_expression of {cell_type!r}")
-    adata = start(adata, copy)
-    row = adata.obs_names.get_loc(cell_type)
-    adata.X = _with_row(adata.X, row, expression.values, adata.n_obs)
-    for layer, values in (("counts", expression.counts), ("label", expression.label)):
-        adata.layers[layer] = _with_row(adata.layers.get(layer), row, values, adata.n_obs)
-    if GENOME_MEDIAN not in adata.obs:
-        adata.obs[GENOME_MEDIAN] = np.nan
-    adata.obs[GENOME_MEDIAN] = adata.obs[GENOME_MEDIAN].astype(np.float64)
-    adata.obs.iloc[row, adata.obs.columns.get_loc(GENOME_MEDIAN)] = expression.median
+    adata, found = attach_expression(
+        adata,
+        {cell_type: table},
+        what="add_expression of {cell!r}",
+        missing="add_expression: {n_missing} of the {n_genes} genes of adata.var are not in "
+        "{cell}'s expression table (e.g. {examples}); left NaN",
+        prepare=partial(start, copy=copy),
+        stacklevel=2,
+    )
+    expression = found[cell_type]
     record(
         adata,
         "add_expression",
@@ -171,12 +153,4 @@ def add_expression(
         expression.n_table,
         cell_type,
     )
-    if len(expression.missing):
-        warnings.warn(
-            f"add_expression: {len(expression.missing)} of the {adata.n_vars} genes of "
-            f"adata.var are not in {cell_type}'s expression table (e.g. "
-            f"{list(expression.missing[:3])}); left NaN",
-            UserWarning,
-            stacklevel=2,
-        )
     return adata if copy else None
