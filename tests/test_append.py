@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 import chromtools as ct
-from chromtools.io.store import _append, _zarr
+from chromtools.io.store import _append, _append_checks, _read
 
 N_GENES, N_BINS, CHUNK_GENES = 40, 10, 16
 
@@ -381,7 +381,7 @@ def test_a_store_replaced_while_its_manifest_is_checked_is_read_again(store, new
     """The narrowest window: another process appends between the reader's reading of
     the manifest and its check of the files. The reader starts again; no error."""
     old = ct.io.read_zarr(store, lazy=False)
-    check = _zarr._problems
+    check = _read._problems
     appended = []
 
     def append_first(path, manifest, **options):
@@ -390,7 +390,7 @@ def test_a_store_replaced_while_its_manifest_is_checked_is_read_again(store, new
             ct.io.append_cell_types(new, store)
         return check(path, manifest, **options)
 
-    monkeypatch.setattr(_zarr, "_problems", append_first)
+    monkeypatch.setattr(_read, "_problems", append_first)
     read = ct.io.read_zarr(store, lazy=False)
     assert appended
     _assert_same(read, ad.concat([old, new], join="outer"))
@@ -590,7 +590,7 @@ def test_new_cell_types_on_the_store_scale_are_appended_with_their_records(tmp_p
     ct.io.append_cell_types(adata_new, path)
     read = ct.io.read_zarr(path, lazy=False)
     _assert_same(read, ad.concat([old, adata_new], join="outer"))
-    state = _append.signal_state
+    state = _append_checks.signal_state
     assert state(ct.get.metadata(read)) == state(ct.get.metadata(old))
     # The records' per-cell-type tables (scale factors, thresholds) cover the new rows too.
     records, stored, added = (ct.get.metadata(a).get("pp", {}) for a in (read, old, adata_new))

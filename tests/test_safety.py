@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import chromtools as ct
-from chromtools.io.store import _atomic, _zarr
+from chromtools.io.store import _atomic, _write
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -139,7 +139,7 @@ _KILLER = """
 import os, signal, sys
 import numpy as np
 import chromtools as ct
-from chromtools.io.store import _atomic, _zarr
+from chromtools.io.store import _atomic, _write
 
 path, step, value, fallback = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4] == "1"
 adata = ct.datasets.synthetic_histone(2, 40, n_bins=20, seed=3)
@@ -153,13 +153,13 @@ _atomic.step_hook = die
 if fallback:
     _atomic._exchange = lambda a, b: False
 if step == "histone":
-    real = _zarr._write_array
+    real = _write._write_array
     def write(group, key, array, chunks):
         if key == "histone":
             real(group, key, np.asarray(array)[:1], (1, *chunks[1:]))
             os.kill(os.getpid(), signal.SIGKILL)
         real(group, key, array, chunks)
-    _zarr._write_array = write
+    _write._write_array = write
 ct.io.write_zarr(adata, path)
 """
 
@@ -398,7 +398,7 @@ def test_an_unwritable_destination_names_it_not_the_temporary(small, tmp_path, m
     def denied(*args, **kwargs):
         raise PermissionError(13, "Permission denied", "/hidden/.s.zarr.tmp-0")
 
-    monkeypatch.setattr(_zarr, "_write_manifest", denied)
+    monkeypatch.setattr(_write, "_write_manifest", denied)
     path = tmp_path / "s.zarr"
     with pytest.raises(PermissionError, match=rf"cannot write {path}: Permission denied"):
         ct.io.write_zarr(small, path)

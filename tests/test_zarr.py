@@ -18,7 +18,7 @@ import pytest
 import zarr
 
 import chromtools as ct
-from chromtools.io.store import _zarr
+from chromtools.io.store import _gate, _write
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -67,7 +67,7 @@ def test_interrupted_write_keeps_the_old_store(synthetic, tmp_path, monkeypatch)
     ct.io.write_zarr(synthetic, path)
     before = _digest(path)
 
-    real_write = _zarr._write_array
+    real_write = _write._write_array
 
     def fail_on_histone(group, key, array, chunks):
         if key == "histone":
@@ -75,7 +75,7 @@ def test_interrupted_write_keeps_the_old_store(synthetic, tmp_path, monkeypatch)
             raise KeyboardInterrupt  # the user pressed Ctrl-C half-way
         real_write(group, key, array, chunks)
 
-    monkeypatch.setattr(_zarr, "_write_array", fail_on_histone)
+    monkeypatch.setattr(_write, "_write_array", fail_on_histone)
     changed = synthetic.copy()
     changed.obsm["histone"] = changed.obsm["histone"] + 1
     with pytest.raises(KeyboardInterrupt):
@@ -155,7 +155,7 @@ def test_a_write_bigger_than_the_disk_leaves_the_old_store_and_no_debris(
 
 
 def test_the_write_ends_after_its_last_writer_and_refuses_later_ones(tmp_path):
-    """Leaving :func:`_zarr.writing` waits for a write still in flight, and a chunk written
+    """Leaving :func:`_gate.writing` waits for a write still in flight, and a chunk written
     later (a straggling thread) is refused without creating anything."""
     tmp = tmp_path / "t.zarr"
     ended = []
@@ -165,7 +165,7 @@ def test_the_write_ends_after_its_last_writer_and_refuses_later_ones(tmp_path):
             time.sleep(0.3)
             ended.append(time.monotonic())
 
-    with _zarr.writing(tmp) as store:
+    with _gate.writing(tmp) as store:
         array = zarr.open_group(store, mode="w").create_array(
             "a", shape=(4,), chunks=(1,), dtype="f4"
         )

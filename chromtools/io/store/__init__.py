@@ -12,13 +12,10 @@ from ._atomic import (
     enclosing_store,
     probe_writable,
 )
-from ._zarr import (
-    CHUNK_GENES,
-    read_zarr,
-    restore_from_manifest,
-    verify,
-    write_zarr,
-)
+from ._manifest import restore_from_manifest
+from ._read import read_zarr
+from ._verify import verify
+from ._write import CHUNK_GENES, write_zarr
 
 __all__ = [
     "CHUNK_GENES",
