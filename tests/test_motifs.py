@@ -13,14 +13,11 @@ from scipy.stats import false_discovery_control, ks_2samp, rankdata
 import chromtools as ct
 from chromtools._results import RESULTS
 from chromtools.io._motifs import _collection, jaspar_motif, read_jaspar
+from chromtools.tl.motifs._enrichment import motif_enrichment
 from chromtools.tl.motifs._families import motif_families, motif_similarity
-from chromtools.tl.motifs._motifs import (
-    _reachable,
-    motif_enrichment,
-    scan,
-    scan_motifs,
-    tail_pvalue,
-)
+from chromtools.tl.motifs._pvalues import _reachable, tail_pvalue
+from chromtools.tl.motifs._scan import scan
+from chromtools.tl.motifs._scan_motifs import scan_motifs
 
 GATA1, HNF4A, CTCF = "MA0035.5", "MA0114.5", "MA0139.2"
 PLANTED_START = 123

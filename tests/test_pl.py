@@ -302,7 +302,8 @@ def test_motif_ecdf_draws_the_two_samples_of_the_ks_test(sequences):
 def test_motif_ecdf_draws_the_scores_the_enrichment_tested(sequences):
     """The stored site scores are those the KS tests compared: the curves are the ones
     drawn before, when ct.pl recomputed every site's score from the attributions."""
-    from chromtools.tl.motifs._motifs import _check_sites, _plan, scored_sites
+    from chromtools.tl.motifs._enrichment import scored_sites
+    from chromtools.tl.motifs._plan import _check_sites, _plan
 
     params = sequences.uns["ct_A_motifs_params"]
     sites = _check_sites(sequences)

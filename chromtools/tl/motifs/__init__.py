@@ -1,6 +1,15 @@
-"""Transcription-factor motifs: scanning with exact p-values, enrichment and motif families."""
+"""Transcription-factor motifs: scanning with exact p-values, enrichment and motif families.
 
-from ._motifs import ks_enrichment, motif_enrichment, scan_motifs
+``_pvalues`` (log-odds, exact tail p-values), ``_scan`` (the scan of one-hot
+arrays: unknown bases, chunks, site table), ``_scan_motifs`` (``scan_motifs``
+on an AnnData), ``_ks`` (site scores, the signed KS test), ``_plan`` (what
+``motif_enrichment`` reads, checked), ``_enrichment`` (``motif_enrichment``)
+and ``_families`` (families of similar matrices).
+"""
+
+from ._enrichment import motif_enrichment
+from ._ks import ks_enrichment
+from ._scan_motifs import scan_motifs
 
 __all__ = [
     "ks_enrichment",
