@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import anndata as ad
 import dask
@@ -36,11 +36,6 @@ from ._bigwig_windows import _READERS
 from ._expression import checked_counts, read_expression
 from .store import check_destination, read_zarr, write_zarr
 
-if TYPE_CHECKING:
-    from typing_extensions import Unpack
-
-    from ._bigwig_plan import Execution
-
 PathLike = str | os.PathLike
 
 
@@ -57,7 +52,7 @@ def read_bigwigs(
     missing_chromosomes: Literal["error", "drop"] = "error",
     overwrite: bool = True,
     expression: Mapping[str, PathLike | pd.Series] | None = None,
-    **execution: Unpack[Execution],
+    **execution: object,
 ) -> ad.AnnData:
     """Read binned histone signal around each gene's TSS from bigWig files.
 
