@@ -15,3 +15,6 @@ META = "chromtools"
 # adata.obs[GENOME_MEDIAN]: a cell type's median of log2(count + 1) over its
 # whole expression table, the papers' high/low threshold.
 GENOME_MEDIAN = "expression_median"
+# The columns of a motif-site table (uns[key]["sites"] of ct.tl.scan_motifs), which
+# ct.tl.motif_enrichment and ct.tl.in_silico_deletion read.
+SITE_COLUMNS = ("region", "motif_id", "tf_name", "start", "end", "strand", "score", "pvalue")

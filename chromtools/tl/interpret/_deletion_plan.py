@@ -15,11 +15,10 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from ..._constants import SITE_COLUMNS
 from ..._results import RESULTS
 from ..engine import select_marks
 from ._interpreted import Interpreted
-
-SITE_COLUMNS = ("region", "motif_id", "tf_name", "start", "end", "strand", "score", "pvalue")
 
 
 @dataclass

@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from ..._constants import SITE_COLUMNS
 from ..._results import RESULTS, find_result, storage_name
 from ...get import attributed_cell_type
 from ...get._lazy import concrete
-from ._scan import SITE_COLUMNS
 from ._scan_motifs import SITES
 
 SCORES = ("max", "min", "mean")

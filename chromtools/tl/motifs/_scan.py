@@ -18,7 +18,6 @@ import pandas as pd
 from ..._utils import check_int, check_number
 from ._pvalues import _exact_zeros, _reachable
 
-SITE_COLUMNS = ("region", "motif_id", "tf_name", "start", "end", "strand", "score", "pvalue")
 # Motifs per FIMO call: memelite's cost beyond the scan is a p-value table per
 # motif plus a pass over the sequences per call, so a batch of 100 motifs keeps
 # the second small and gives a progress bar 9 steps for JASPAR's 879.
