@@ -18,8 +18,11 @@ from ._model_data import (
     DataView,
     ModelData,
     choose_cell_types,
+    default_model,
     histone_config,
     labelled_cell_types,
+    labelled_of,
+    marks_of,
     model_data,
     model_inputs,
 )
@@ -30,6 +33,7 @@ from ._records import (
     NormalizationWarning,
     check_finite_weights,
     check_model,
+    checked_record,
     rebuild,
     record_of,
     state_arrays,
@@ -38,15 +42,13 @@ from ._samples import (
     check_cell_types,
     check_finite_inputs,
     check_hyperparameters,
-    default_model,
-    marks_of,
     samples,
     samples_at,
     select_marks,
     split_masks,
     target_values,
 )
-from ._signal import check_has_signal, has_signal, with_signal
+from ._signal import check_has_signal, has_signal, refuse_without_signal, with_signal
 from ._train import SampleSet, train, train_samples
 
 __all__ = [
@@ -72,6 +74,7 @@ __all__ = [
     "check_checkpoint_files",
     "check_finite_inputs",
     "check_finite_weights",
+    "checked_record",
     "check_has_signal",
     "check_hyperparameters",
     "check_model",
@@ -85,6 +88,7 @@ __all__ = [
     "histone_config",
     "inference_network",
     "labelled_cell_types",
+    "labelled_of",
     "marks_of",
     "model_data",
     "model_inputs",
@@ -93,6 +97,7 @@ __all__ = [
     "rebuild",
     "run_options",
     "record_of",
+    "refuse_without_signal",
     "resolve_device",
     "samples",
     "samples_at",

@@ -13,15 +13,29 @@ from ... import get
 from ...get._lazy import concrete
 from ...models import HISTONE, SEQUENCE
 from ._inputs import Inputs
+from ._records import normalization
 from ._samples import (
     Task,
     check_cell_types,
-    default_model,
-    marks_of,
+    select_marks,
     split_masks,
     target_values,
 )
-from ._signal import _refuse_without_signal, check_has_signal, has_signal, with_signal
+from ._signal import check_has_signal, has_signal, with_signal
+
+
+def default_model(adata: AnnData) -> str:
+    """The model every ``ct.tl`` function uses when none is named: DeepChrome, or
+    ChromTransfer for an object with one-hot DNA and no histone signal."""
+    sequence_only = "histone" not in adata.obsm and "onehot" in adata.varm
+    return "chromtransfer" if sequence_only else "deepchrome"
+
+
+def marks_of(adata: AnnData, marks: Sequence[str] | str | None) -> list[str]:
+    """The marks to use, by name: all of this object's when None, else :func:`select_marks`
+    among them."""
+    have = get.marks(adata)
+    return have if marks is None else select_marks(marks, have)
 
 
 @dataclass
@@ -87,13 +101,6 @@ def histone_config(adata: AnnData, marks: list[str], n_bins: int) -> dict:
     }
 
 
-def normalization(adata: AnnData) -> dict:
-    """How the histone signal was normalised: ``ct.pp.normalize``'s method and scalar options."""
-    params = get.metadata(adata).get("pp", {}).get("normalize", {})
-    kept = {k: v for k, v in params.items() if v is None or isinstance(v, (str, int, float))}
-    return kept if kept.get("method") else {"method": "none"}
-
-
 def model_inputs(adata: AnnData, data_config: dict) -> Inputs:
     """The inputs a stored model reads, from its recorded data config."""
     if data_config.get("input", HISTONE) == SEQUENCE:
@@ -155,42 +162,23 @@ def choose_cell_types(
 
 
 class DataView:
-    """What one tool call reads of an object, each part read once: which cell types have
-    histone signal, the targets, the gene splits, the model data.
+    """What one tool call reads of an object, read once: its names, the default model,
+    which cell types hold histone signal (scanned once, also on a lazy store), and, on
+    request, targets, splits and a model's data.
 
-    The transfer functions hand this view from step to step instead of the object, so
-    the signal of a lazy store is scanned once per call, not once per check.
+    The transfer functions hand this view from step to step instead of the object and
+    check names and signal on its attributes, so the object is read in one place.
     """
 
     def __init__(self, adata: AnnData) -> None:
         self.adata = adata
         self.obs_names, self.var_names = adata.obs_names, adata.var_names
-        self._signal: np.ndarray | None = None
+        self.default_model = default_model(adata)
+        # an object without histone signal (one-hot DNA only) has no cell type with signal
+        holds = "histone" in adata.obsm
+        self.signal = has_signal(adata) if holds else np.zeros(len(self.obs_names), bool)
         self._tasks: dict[tuple, Task] = {}
         self._masks: dict[str, dict[str, np.ndarray]] = {}
-
-    @property
-    def signal(self) -> np.ndarray:
-        """Cell types with histone signal (:func:`has_signal`)."""
-        if self._signal is None:
-            self._signal = has_signal(self.adata)
-        return self._signal
-
-    def default_model(self) -> str:
-        """:func:`default_model` of this object."""
-        return default_model(self.adata)
-
-    def with_signal(self) -> list[str]:
-        """Names of the cell types with histone signal."""
-        return list(self.obs_names[self.signal])
-
-    def cell_types(self, cell_types: Sequence[str] | str, what: str = "cell_types") -> list[str]:
-        """:func:`check_cell_types` of this object."""
-        return check_cell_types(self.adata, cell_types, what)
-
-    def require_signal(self, cell_types: Sequence[str], role: str) -> None:
-        """:func:`check_has_signal` of this object."""
-        _refuse_without_signal(self.obs_names, self.signal, cell_types, role)
 
     def task(self, target: str, rows: np.ndarray | None = None) -> Task:
         """:func:`target_values` of this object, read once per target and rows."""
@@ -211,6 +199,7 @@ class DataView:
         """:func:`model_data` of this object."""
         return model_data(self.adata, spec, target, split_key, marks)
 
-    def labelled(self, data: ModelData) -> np.ndarray:
-        """:func:`labelled_cell_types` of this object."""
-        return _labelled(data, lambda: self.signal)
+
+def labelled_of(data: ModelData, signal: np.ndarray) -> np.ndarray:
+    """:func:`labelled_cell_types` given which cell types hold signal."""
+    return _labelled(data, lambda: signal)

@@ -16,7 +16,8 @@ import numpy as np
 from anndata import AnnData
 
 from ._inputs import Inputs
-from ._samples import check_finite_inputs, marks_of, split_masks
+from ._model_data import marks_of
+from ._samples import check_finite_inputs, split_masks
 from ._signal import has_signal
 
 

@@ -19,11 +19,17 @@ from ..._results import kind_of
 from ...get._lazy import concrete
 from ...models import HISTONE, SEQUENCE
 from ._adapters import TorchAdapter, non_finite_weights
-from ._model_data import normalization
 
 
 class NormalizationWarning(UserWarning):
     """A model's training signal and this object's were normalised differently (or not at all)."""
+
+
+def normalization(adata: AnnData) -> dict:
+    """How the histone signal was normalised: ``ct.pp.normalize``'s method and scalar options."""
+    params = get.metadata(adata).get("pp", {}).get("normalize", {})
+    kept = {k: v for k, v in params.items() if v is None or isinstance(v, (str, int, float))}
+    return kept if kept.get("method") else {"method": "none"}
 
 
 def record_of(adata: AnnData, key: str) -> dict:
@@ -160,6 +166,15 @@ def check_model(
     moved = cell_types is not None and any(c not in trained_on for c in cell_types)
     check_normalization(adata, data_config, what, moved=moved)
     check_finite_weights(record.get("state_dict", {}), what)
+
+
+def checked_record(
+    adata: AnnData, key: str, what: str, *, cell_types: Sequence[str] | None = None
+) -> dict:
+    """:func:`record_of` ``key``, checked against this object by :func:`check_model`."""
+    record = record_of(adata, key)
+    check_model(adata, record, what, cell_types=cell_types)
+    return record
 
 
 def check_finite_weights(state: Mapping[str, np.ndarray], what: str) -> None:

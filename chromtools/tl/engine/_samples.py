@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from ... import get
 from ._inputs import Inputs
 
 TARGETS = {"label": "classification", "expression": "regression"}
@@ -23,18 +22,13 @@ TARGETS = {"label": "classification", "expression": "regression"}
 _SHAPE_ARGUMENTS = ("n_marks", "n_bins", "n_outputs")
 
 
-def default_model(adata: AnnData) -> str:
-    """The model every ``ct.tl`` function uses when none is named: DeepChrome, or
-    ChromTransfer for an object with one-hot DNA and no histone signal."""
-    sequence_only = "histone" not in adata.obsm and "onehot" in adata.varm
-    return "chromtransfer" if sequence_only else "deepchrome"
-
-
 def check_cell_types(
-    adata: AnnData, cell_types: Sequence[str] | str, what: str = "cell_types"
+    adata: AnnData | pd.Index, cell_types: Sequence[str] | str, what: str = "cell_types"
 ) -> list[str]:
     """``cell_types`` as a list of obs names: one name or a non-empty list without
-    repeats, every one in ``adata.obs_names``."""
+    repeats, every one in ``adata.obs_names`` (or in the names ``adata``, when it is an
+    index of them)."""
+    obs_names = adata if isinstance(adata, pd.Index) else adata.obs_names
     if isinstance(cell_types, str):
         cell_types = [cell_types]
     if not isinstance(cell_types, Sequence | pd.Index | np.ndarray):
@@ -42,7 +36,7 @@ def check_cell_types(
     cell_types = list(cell_types)
     if not cell_types:
         raise ValueError(
-            f"{what} is empty; name at least one of adata.obs_names {list(adata.obs_names)}, "
+            f"{what} is empty; name at least one of adata.obs_names {list(obs_names)}, "
             "or pass None for the default"
         )
     not_names = [c for c in cell_types if not isinstance(c, str)]
@@ -51,17 +45,10 @@ def check_cell_types(
     repeated = sorted({c for c in cell_types if cell_types.count(c) > 1})
     if repeated:
         raise ValueError(f"{what} names {repeated} more than once; name each cell type once")
-    unknown = [c for c in cell_types if c not in adata.obs_names]
+    unknown = [c for c in cell_types if c not in obs_names]
     if unknown:
-        raise KeyError(f"{what} {unknown} are not in adata.obs_names {list(adata.obs_names)}")
+        raise KeyError(f"{what} {unknown} are not in adata.obs_names {list(obs_names)}")
     return cell_types
-
-
-def marks_of(adata: AnnData, marks: Sequence[str] | str | None) -> list[str]:
-    """The marks to use, by name: all of this object's when None, else :func:`select_marks`
-    among them."""
-    have = get.marks(adata)
-    return have if marks is None else select_marks(marks, have)
 
 
 def select_marks(

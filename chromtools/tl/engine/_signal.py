@@ -53,10 +53,10 @@ def with_signal(adata: AnnData) -> list[str]:
 
 def check_has_signal(adata: AnnData, cell_types: Sequence[str], role: str) -> None:
     """Refuse cell types without histone signal, naming those that have it."""
-    _refuse_without_signal(adata.obs_names, has_signal(adata), cell_types, role)
+    refuse_without_signal(adata.obs_names, has_signal(adata), cell_types, role)
 
 
-def _refuse_without_signal(
+def refuse_without_signal(
     obs_names: pd.Index, signal: np.ndarray, cell_types: Sequence[str], role: str
 ) -> None:
     without = [c for c in cell_types if not signal[obs_names.get_loc(c)]]

@@ -28,19 +28,19 @@ from ..engine import (
     TrainingConfig,
     check_checkpoint_files,
     checkpoint_folder,
+    labelled_of,
     rebuild,
     run_options,
     state_arrays,
     training_config,
 )
-from ._source import choose_source, fit_source, target_cell_types
+from ._source import choose
 from ._strategies import (
     TargetSamples,
     check_fraction,
-    check_scorable,
     check_strategy,
     finetune_checkpoints,
-    prepare,
+    prepare_transfer,
     transfer_once,
 )
 
@@ -146,20 +146,17 @@ def finetune(
     check_writable(adata, "finetune", key_added)
     folder = checkpoint_folder(checkpoint_dir, resume)
     view = DataView(adata)
-    chosen = choose_source(view, source, model=model, source_key=source_key)
-    targets = target_cell_types(view, chosen, target)
-    check_scorable(view, chosen, targets, split_key, labels_needed=False)
+    chosen, targets = choose(view, source, target, model=model, source_key=source_key)
     source_file = [f"fit_{chosen.model}"] if chosen.key is None else []
     check_checkpoint_files(
         folder, source_file + [name for t in targets for name in finetune_checkpoints(t)]
     )
     # the source and from-scratch models train at the model's own rate
     at_default_lr = dataclasses.replace(config, lr=None)
-    source_key = fit_source(view, chosen, split_key=split_key, training=at_default_lr,
-                            checkpoint_dir=folder, resume=resume)  # fmt: skip
-    record, data = prepare(
-        view, source_key, split_key, f"the source model uns[{source_key!r}]", targets
-    )
+    source_key, record, data = prepare_transfer(
+        view, chosen, targets, split_key, labels_needed=False, training=at_default_lr,
+        checkpoint_dir=folder, resume=resume,
+    )  # fmt: skip
     name = record["config"]["model"]["name"]
     run = _Run(
         adata,
@@ -174,9 +171,10 @@ def finetune(
         checkpoint_dir=folder,
         resume=resume,
     )
-    labelled = set(view.obs_names[view.labelled(data)])
+    labelled = set(view.obs_names[labelled_of(data, view.signal)])
+    names = (view.obs_names, view.var_names)
     for cell_type in progress(targets, desc=f"finetune from {source or source_key}", unit="target"):
-        samples = TargetSamples(view, data, cell_type, run.finetune_training)
+        samples = TargetSamples(names, data, cell_type, run.finetune_training)
         if cell_type in labelled:
             run.finetune(samples, source_key)
         else:

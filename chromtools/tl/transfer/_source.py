@@ -18,10 +18,13 @@ from ..._results import kind_of
 from ..._settings import logger
 from ..engine import (
     DataView,
+    ModelData,
     TrainingConfig,
     adapter_of,
+    check_cell_types,
     check_transferable,
     record_of,
+    refuse_without_signal,
 )
 from ..modeling import fit
 
@@ -97,7 +100,7 @@ def choose_source(
     if source is None:
         raise ValueError("name the source: a cell type (source=) or a fitted model (source_key=)")
     check_cell_type(view, source, "source")
-    wanted = view.default_model() if model is None else model
+    wanted = view.default_model if model is None else model
     check_transferable(wanted, "transfer")
     spec = models.get_model(wanted)
     kind = getattr(spec, "input_kind", models.HISTONE)
@@ -121,18 +124,25 @@ def choose_source(
         raise ValueError(
             f"source {source!r} has no histone signal in this object (obsm['histone'] is NaN "
             f"for it, e.g. RNA-seq without ChIP-seq), so no model can be fitted on it; cell "
-            f"types with signal: {view.with_signal()}"
+            f"types with signal: {list(view.obs_names[view.signal])}"
         )
     return Source(None, wanted, [source], f"{wanted} fitted now on {source}", kind)
 
 
 def fit_source(
-    view: DataView, chosen: Source, *, split_key: str, training: TrainingConfig, **fit_options
+    view: DataView,
+    chosen: Source,
+    *,
+    split_key: str,
+    training: TrainingConfig,
+    data: ModelData | None = None,
+    **fit_options,
 ) -> str:
     """The ``uns`` key of the chosen source model, fitting it first (and saying so) if needed.
 
     A source without training labels is refused before any fitting.
-    ``fit_options`` go to :func:`~chromtools.tl.fit` (``y``, ``marks``…).
+    ``fit_options`` go to :func:`~chromtools.tl.fit` (``y``, ``marks``…); ``data``, the
+    model data already read for this source, gives the labels and splits checked here.
     """
     if chosen.key is not None:
         logger.info(f"transfer: source model uns[{chosen.key!r}] ({chosen.selection})")
@@ -146,7 +156,8 @@ def fit_source(
             "something else; pass source_key= or delete it first"
         )
     y = fit_options.get("y", fit_options.get("target", "label"))
-    values = view.task(y).values[:, view.masks(split_key)["train"]]
+    task, masks = (view.task(y), view.masks(split_key)) if data is None else (data.task, data.masks)
+    values = task.values[:, masks["train"]]
     labelled = np.isfinite(values).any(axis=1)
     if not labelled[view.obs_names.get_loc(source)]:
         raise ValueError(
@@ -163,6 +174,19 @@ def fit_source(
     return key
 
 
+def choose(
+    view: DataView,
+    source: str | None,
+    target: Sequence[str] | str | None,
+    *,
+    model: str | None,
+    source_key: str | None,
+) -> tuple[Source, list[str]]:
+    """The source model (:func:`choose_source`) and the targets (:func:`target_cell_types`)."""
+    chosen = choose_source(view, source, model=model, source_key=source_key)
+    return chosen, target_cell_types(view, chosen, target)
+
+
 def target_cell_types(
     view: DataView, chosen: Source, target: Sequence[str] | str | None
 ) -> list[str]:
@@ -176,15 +200,19 @@ def target_cell_types(
         if not target:
             raise ValueError(
                 f"no cell type other than the source {chosen.cell_types} to transfer to"
-                + (f"; cell types with histone signal: {view.with_signal()}" if histone else "")
+                + (
+                    f"; cell types with histone signal: {list(view.obs_names[view.signal])}"
+                    if histone
+                    else ""
+                )
             )
         return [str(c) for c in target]
     if isinstance(target, str):
         check_cell_type(view, target, "target")
-    targets = view.cell_types(target, "target")
+    targets = check_cell_types(view.obs_names, target, "target")
     _check_targets_are_new(targets, chosen)
     if histone:
-        view.require_signal(targets, "targets")
+        refuse_without_signal(view.obs_names, view.signal, targets, "targets")
     return targets
 
 

@@ -38,6 +38,7 @@ from ..engine import (
     SampleSet,
     TrainingConfig,
     check_model,
+    checked_record,
     checkpoint_file,
     predict_batches,
     rebuild,
@@ -48,7 +49,7 @@ from ..engine import (
     state_digest,
     train_samples,
 )
-from ._source import Source
+from ._source import Source, fit_source
 
 STRATEGIES = ("full", "freeze_encoder", "discriminative_lr", "head_only")
 
@@ -107,16 +108,14 @@ def check_fraction(fraction: object) -> float:
 
 
 def check_scorable(
-    view: DataView, chosen: Source, targets: list[str], split_key: str, *, labels_needed: bool
-) -> None:
+    data: ModelData, obs_names: pd.Index, targets: list[str], split_key: str, *,
+    labels_needed: bool,
+) -> None:  # fmt: skip
     """Refuse, before any fitting, targets whose transfer could not be trained or scored:
     no training labels (when ``labels_needed``), one class only, or no ``test`` genes."""
-    record = view.adata.uns[chosen.key] if chosen.key is not None else None
-    wanted = record["config"]["data"]["target"] if record is not None else "label"
-    task = view.task(wanted, rows=view.obs_names.get_indexer(targets))
-    masks = view.masks(split_key)
+    task, masks = data.task, data.masks
     labelled = []
-    for i, name in enumerate(targets):
+    for name, i in zip(targets, obs_names.get_indexer(targets), strict=True):
         row = task.values[i, masks["train"]]
         known = row[np.isfinite(row)]
         if not len(known):
@@ -163,12 +162,13 @@ class TargetSamples:
     """One target cell type's samples: train (possibly subsampled), valid, test, all genes."""
 
     def __init__(
-        self, view: DataView, data: ModelData, cell_type: str, training: TrainingConfig
-    ) -> None:
-        self.view, self.data, self.name = view, data, cell_type
+        self, names: tuple[pd.Index, pd.Index], data: ModelData, cell_type: str,
+        training: TrainingConfig,
+    ) -> None:  # fmt: skip
+        (self.obs_names, self.var_names), self.data, self.name = names, data, cell_type
         self.device, self.precision = resolve_device(training.device), training.precision
         self.sets = {
-            split: samples_at(view.obs_names, [cell_type], data.masks[split], data.task)
+            split: samples_at(self.obs_names, [cell_type], data.masks[split], data.task)
             for split in ("train", "valid", "test")
         }
 
@@ -183,7 +183,7 @@ class TargetSamples:
         if genes is None:
             cells, genes, _ = self.sets["test"]
         else:
-            cells = np.full(len(genes), self.view.obs_names.get_loc(self.name))
+            cells = np.full(len(genes), self.obs_names.get_loc(self.name))
         batches = Batches(self.data.inputs, cells, genes, batch_size=1024)
         network.to(self.device)
         return predict_batches(
@@ -233,7 +233,7 @@ class TargetSamples:
             {
                 "target": self.name,
                 "approach": approach,
-                "gene": self.view.var_names[genes],
+                "gene": self.var_names[genes],
                 "truth": truth,
                 "prediction": predictions,
             }
@@ -325,3 +325,40 @@ def prepare(
     data = view.model_data(spec, data_config["target"], split_key, data_config.get("marks"))
     check_leakage(view.var_names, data_config, data.masks["test"], what)
     return record, data
+
+
+def prepare_transfer(
+    view: DataView,
+    chosen: Source,
+    targets: list[str],
+    split_key: str,
+    *,
+    labels_needed: bool,
+    training: TrainingConfig,
+    **fit_options,
+) -> tuple[str, dict, ModelData]:
+    """The source model's key, its record and the data it moves to, each checked once.
+
+    A stored source is checked against this object first (:func:`check_model`);
+    then the targets' labels and ``test`` genes (:func:`check_scorable`), all before
+    any fitting; a source still to be fitted is fitted (``training``, ``fit_options``)
+    and then checked. Warns (:class:`LeakageWarning`) when the source's training genes
+    are test genes here.
+    """
+    what = "the source model uns[{!r}]".format
+    record = None
+    if chosen.key is not None:
+        record = checked_record(view.adata, chosen.key, what(chosen.key), cell_types=targets)
+        config = record["config"]["data"]
+        target, marks = config["target"], config.get("marks")
+    else:
+        target = fit_options.get("y", fit_options.get("target", "label"))
+        marks = fit_options.get("marks")
+    data = view.model_data(models.get_model(chosen.model), target, split_key, marks)
+    check_scorable(data, view.obs_names, targets, split_key, labels_needed=labels_needed)
+    key = fit_source(view, chosen, split_key=split_key, training=training, data=data,
+                     **fit_options)  # fmt: skip
+    if record is None:
+        record = checked_record(view.adata, key, what(key), cell_types=targets)
+    check_leakage(view.var_names, record["config"]["data"], data.masks["test"], what(key))
+    return key, record, data

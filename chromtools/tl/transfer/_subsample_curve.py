@@ -13,13 +13,12 @@ from ..._results import check_writable
 from ..._settings import SEED_MAX, resolve_seed
 from ..._utils import check_int, progress
 from ..engine import DataView, TrainingConfig, rebuild, training_config
-from ._source import check_cell_type, choose_source, fit_source, target_cell_types
+from ._source import check_cell_type, choose
 from ._strategies import (
     TargetSamples,
     check_fraction,
-    check_scorable,
     check_strategy,
-    prepare,
+    prepare_transfer,
     transfer_once,
 )
 
@@ -92,16 +91,17 @@ def subsample_curve(
         )
     check_writable(adata, "subsample_curve", key_added)
     view = DataView(adata)
-    chosen = choose_source(view, source, model=model, source_key=source_key)
-    (target,) = target_cell_types(view, chosen, check_cell_type(view, target, "target"))
-    check_scorable(view, chosen, [target], split_key, labels_needed=True)
+    chosen, (target,) = choose(
+        view, source, check_cell_type(view, target, "target"), model=model, source_key=source_key
+    )
     at_default_lr = dataclasses.replace(config, lr=None)
-    key = fit_source(view, chosen, split_key=split_key, training=at_default_lr)
-    record, data = prepare(view, key, split_key, f"the source model uns[{key!r}]", [target])
+    key, record, data = prepare_transfer(
+        view, chosen, [target], split_key, labels_needed=True, training=at_default_lr
+    )
     name = record["config"]["model"]["name"]
     finetune_training, scratch_training = config.resolved(name), at_default_lr.resolved(name)
     seed = finetune_training.seed
-    samples = TargetSamples(view, data, target, finetune_training)
+    samples = TargetSamples((view.obs_names, view.var_names), data, target, finetune_training)
     zero_shot = samples.score(samples.predict(rebuild(record)))
     rows = [{"fraction": 0.0, "boot": 0, "approach": "zero_shot", "n_train": 0, **zero_shot}]
     runs = [(f, b) for f in fractions for b in range(n_boot)]

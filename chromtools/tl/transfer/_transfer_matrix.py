@@ -16,8 +16,10 @@ from ..engine import (
     METRICS,
     DataView,
     TrainingConfig,
+    check_cell_types,
     check_transferable,
     default_model,
+    labelled_of,
     rebuild,
     training_config,
 )
@@ -98,9 +100,9 @@ def transfer_matrix(
             f"metric {metric!r} is not one of {list(METRICS[data.task.kind])} "
             f"({data.task.kind} of y={y!r})"
         )
-    labelled = list(view.obs_names[view.labelled(data)])
-    sources = view.cell_types(labelled if sources is None else sources, "sources")
-    targets = view.cell_types(labelled if targets is None else targets, "targets")
+    labelled = list(view.obs_names[labelled_of(data, view.signal)])
+    sources = check_cell_types(view.obs_names, labelled if sources is None else sources, "sources")
+    targets = check_cell_types(view.obs_names, labelled if targets is None else targets, "targets")
     unlabelled = [c for c in targets if c not in labelled]
     if unlabelled:
         raise ValueError(f"targets {unlabelled} have no training labels or no inputs to score")
@@ -124,7 +126,7 @@ def transfer_matrix(
         record, source_data = prepare(view, key, split_key, f"the model uns[{key!r}]", others)
         network = rebuild(record)
         for name in targets:
-            samples = TargetSamples(view, source_data, name, config)
+            samples = TargetSamples((view.obs_names, view.var_names), source_data, name, config)
             rows.append(
                 {"source": source, "target": name, **samples.score(samples.predict(network))}
             )
