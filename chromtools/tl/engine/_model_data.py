@@ -1,5 +1,6 @@
-"""What a model class reads and learns from an object (:class:`ModelData`), the cell types it
-trains on, and :class:`DataView`, one tool call's reading of an object."""
+"""What a model class reads and learns from an object (:class:`ModelData`): the default
+model, its marks, the cell types it trains on, and :class:`DataView`, one tool call's
+reading of an object."""
 
 from __future__ import annotations
 

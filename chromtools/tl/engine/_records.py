@@ -3,7 +3,9 @@
 A fitted model is a record ``uns[key]`` with ``params``, ``config`` (``model``:
 the architecture; ``data``: what it was trained on) and its weights (see
 :mod:`chromtools.tl.engine._adapters`). Every function that reads a model finds it
-with :func:`record_of` and checks it with :func:`check_model`.
+with :func:`record_of` and checks it with :func:`check_model` (both:
+:func:`checked_record`); :func:`normalization` is how the signal it reads was
+normalised, recorded with the model and compared with the object's.
 """
 
 from __future__ import annotations
