@@ -165,7 +165,7 @@ def choose_cell_types(
 class DataView:
     """What one tool call reads of an object, read once: its names, the default model,
     which cell types hold histone signal (scanned once, also on a lazy store), and, on
-    request, targets, splits and a model's data.
+    request, a model's data.
 
     The transfer functions hand this view from step to step instead of the object and
     check names and signal on its attributes, so the object is read in one place.
@@ -174,25 +174,11 @@ class DataView:
     def __init__(self, adata: AnnData) -> None:
         self.adata = adata
         self.obs_names, self.var_names = adata.obs_names, adata.var_names
+        self.names = (self.obs_names, self.var_names)
         self.default_model = default_model(adata)
         # an object without histone signal (one-hot DNA only) has no cell type with signal
         holds = "histone" in adata.obsm
         self.signal = has_signal(adata) if holds else np.zeros(len(self.obs_names), bool)
-        self._tasks: dict[tuple, Task] = {}
-        self._masks: dict[str, dict[str, np.ndarray]] = {}
-
-    def task(self, target: str, rows: np.ndarray | None = None) -> Task:
-        """:func:`target_values` of this object, read once per target and rows."""
-        key = (target, None if rows is None else tuple(np.asarray(rows).tolist()))
-        if key not in self._tasks:
-            self._tasks[key] = target_values(self.adata, target, rows)
-        return self._tasks[key]
-
-    def masks(self, split_key: str) -> dict[str, np.ndarray]:
-        """:func:`split_masks` of this object, read once per split column."""
-        if split_key not in self._masks:
-            self._masks[split_key] = split_masks(self.adata, split_key)
-        return self._masks[split_key]
 
     def model_data(
         self, spec: type, target: str, split_key: str, marks: Sequence[str] | None = None

@@ -172,9 +172,8 @@ def finetune(
         resume=resume,
     )
     labelled = set(view.obs_names[labelled_of(data, view.signal)])
-    names = (view.obs_names, view.var_names)
     for cell_type in progress(targets, desc=f"finetune from {source or source_key}", unit="target"):
-        samples = TargetSamples(names, data, cell_type, run.finetune_training)
+        samples = TargetSamples(view.names, data, cell_type, run.finetune_training)
         if cell_type in labelled:
             run.finetune(samples, source_key)
         else:

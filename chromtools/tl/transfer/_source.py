@@ -129,20 +129,26 @@ def choose_source(
     return Source(None, wanted, [source], f"{wanted} fitted now on {source}", kind)
 
 
+def fit_target(fit_options: dict) -> str:
+    """What :func:`~chromtools.tl.fit` learns given these options: ``y`` (or ``target``),
+    ``"label"`` by default."""
+    return fit_options.get("y", fit_options.get("target", "label"))
+
+
 def fit_source(
     view: DataView,
     chosen: Source,
     *,
     split_key: str,
     training: TrainingConfig,
-    data: ModelData | None = None,
+    data: ModelData,
     **fit_options,
 ) -> str:
     """The ``uns`` key of the chosen source model, fitting it first (and saying so) if needed.
 
-    A source without training labels is refused before any fitting.
-    ``fit_options`` go to :func:`~chromtools.tl.fit` (``y``, ``marks``…); ``data``, the
-    model data already read for this source, gives the labels and splits checked here.
+    A source without training labels (in ``data``, the model data already read for
+    it) is refused before any fitting. ``fit_options`` go to
+    :func:`~chromtools.tl.fit` (``y``, ``marks``…).
     """
     if chosen.key is not None:
         logger.info(f"transfer: source model uns[{chosen.key!r}] ({chosen.selection})")
@@ -155,9 +161,8 @@ def fit_source(
             f"uns[{key!r}], where the {chosen.model} model of {source!r} would go, holds "
             "something else; pass source_key= or delete it first"
         )
-    y = fit_options.get("y", fit_options.get("target", "label"))
-    task, masks = (view.task(y), view.masks(split_key)) if data is None else (data.task, data.masks)
-    values = task.values[:, masks["train"]]
+    y = fit_target(fit_options)
+    values = data.task.values[:, data.masks["train"]]
     labelled = np.isfinite(values).any(axis=1)
     if not labelled[view.obs_names.get_loc(source)]:
         raise ValueError(

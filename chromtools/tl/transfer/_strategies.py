@@ -37,19 +37,17 @@ from ..engine import (
     ModelData,
     SampleSet,
     TrainingConfig,
-    check_model,
     checked_record,
     checkpoint_file,
     predict_batches,
     rebuild,
-    record_of,
     resolve_device,
     samples_at,
     score,
     state_digest,
     train_samples,
 )
-from ._source import Source, fit_source
+from ._source import Source, fit_source, fit_target
 
 STRATEGIES = ("full", "freeze_encoder", "discriminative_lr", "head_only")
 
@@ -318,13 +316,17 @@ def prepare(
 ) -> tuple[dict, ModelData]:
     """The source model's record, checked against the data it moves to, and that data;
     warns (:class:`LeakageWarning`) when its training genes are test genes here."""
-    record = record_of(view.adata, source_key)
-    check_model(view.adata, record, what, cell_types=targets)
-    data_config = record["config"]["data"]
-    spec = models.get_model(record["config"]["model"]["name"])
-    data = view.model_data(spec, data_config["target"], split_key, data_config.get("marks"))
-    check_leakage(view.var_names, data_config, data.masks["test"], what)
+    record = checked_record(view.adata, source_key, what, cell_types=targets)
+    data = _data_of(view, record, split_key)
+    check_leakage(view.var_names, record["config"]["data"], data.masks["test"], what)
     return record, data
+
+
+def _data_of(view: DataView, record: dict, split_key: str) -> ModelData:
+    """The data a stored model reads here: its class, target and marks."""
+    config = record["config"]["data"]
+    spec = models.get_model(record["config"]["model"]["name"])
+    return view.model_data(spec, config["target"], split_key, config.get("marks"))
 
 
 def prepare_transfer(
@@ -349,12 +351,10 @@ def prepare_transfer(
     record = None
     if chosen.key is not None:
         record = checked_record(view.adata, chosen.key, what(chosen.key), cell_types=targets)
-        config = record["config"]["data"]
-        target, marks = config["target"], config.get("marks")
+        data = _data_of(view, record, split_key)
     else:
-        target = fit_options.get("y", fit_options.get("target", "label"))
-        marks = fit_options.get("marks")
-    data = view.model_data(models.get_model(chosen.model), target, split_key, marks)
+        spec = models.get_model(chosen.model)
+        data = view.model_data(spec, fit_target(fit_options), split_key, fit_options.get("marks"))
     check_scorable(data, view.obs_names, targets, split_key, labels_needed=labels_needed)
     key = fit_source(view, chosen, split_key=split_key, training=training, data=data,
                      **fit_options)  # fmt: skip

@@ -101,7 +101,7 @@ def subsample_curve(
     name = record["config"]["model"]["name"]
     finetune_training, scratch_training = config.resolved(name), at_default_lr.resolved(name)
     seed = finetune_training.seed
-    samples = TargetSamples((view.obs_names, view.var_names), data, target, finetune_training)
+    samples = TargetSamples(view.names, data, target, finetune_training)
     zero_shot = samples.score(samples.predict(rebuild(record)))
     rows = [{"fraction": 0.0, "boot": 0, "approach": "zero_shot", "n_train": 0, **zero_shot}]
     runs = [(f, b) for f in fractions for b in range(n_boot)]

@@ -23,7 +23,7 @@ from ..engine import (
     rebuild,
     training_config,
 )
-from ._source import choose_source, fit_source
+from ._source import choose_source, fit_source, fit_target
 from ._strategies import TargetSamples, prepare
 
 # What transfer_matrix passes on to ct.tl.fit for the sources it fits.
@@ -92,7 +92,7 @@ def transfer_matrix(
         training, {k: v for k, v in fit_options.items() if k in FIELDS}, "transfer_matrix"
     ).resolved(model)
     check_writable(adata, "transfer_matrix", key_added)
-    y = passed.get("y", passed.get("target", "label"))
+    y = fit_target(passed)
     view = DataView(adata)
     data = view.model_data(models.get_model(model), y, split_key)
     if metric not in METRICS[data.task.kind]:
@@ -121,12 +121,13 @@ def transfer_matrix(
         )
     rows = []
     for source in progress(sources, desc="transfer matrix", unit="source"):
-        key = fit_source(view, chosen[source], split_key=split_key, training=config, **passed)
+        key = fit_source(view, chosen[source], split_key=split_key, training=config, data=data,
+                         **passed)  # fmt: skip
         others = [t for t in targets if t != source]
         record, source_data = prepare(view, key, split_key, f"the model uns[{key!r}]", others)
         network = rebuild(record)
         for name in targets:
-            samples = TargetSamples((view.obs_names, view.var_names), source_data, name, config)
+            samples = TargetSamples(view.names, source_data, name, config)
             rows.append(
                 {"source": source, "target": name, **samples.score(samples.predict(network))}
             )
