@@ -59,6 +59,15 @@ def progress(iterable: Iterable | None = None, **kwargs) -> tqdm:
     return tqdm(iterable, **_quiet_when_logged(kwargs))
 
 
+def user_stacklevel() -> int:
+    """``warnings.warn``'s ``stacklevel`` for the first caller outside chromtools, so a
+    warning points at the user's line however deep in the package it is raised."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("chromtools."):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def check_int(value, name: str, *, minimum: int | None = None) -> int:
     """``value`` as an ``int``, refusing floats with a fraction, bools, strings and
     anything below ``minimum``; the message names the argument."""
@@ -178,6 +187,6 @@ def renamed_keyword(
     warnings.warn(
         f"{what}({old}=...) is renamed {new}=; {old}= will be removed in chromtools 0.3",
         FutureWarning,
-        stacklevel=3,
+        stacklevel=user_stacklevel(),
     )
     return given

@@ -21,6 +21,7 @@ from anndata import AnnData
 
 from .._constants import GENOME_MEDIAN
 from .._expression import genome_median, high_low, log_counts
+from .._utils import user_stacklevel
 
 # An Ensembl id's version suffix: ENSG00000141510.16 → ENSG00000141510.
 _VERSION = re.compile(r"^(ENS[A-Z]*\d+)\.\d+$")
@@ -91,7 +92,6 @@ def attach_expression(
     missing: str,
     require_match: bool = True,
     prepare: Callable[[AnnData], AnnData] | None = None,
-    stacklevel: int = 1,
 ) -> tuple[AnnData, dict[str, Expression]]:
     """Place each cell type's counts on the genes of ``adata``, the papers' way.
 
@@ -121,8 +121,6 @@ def attach_expression(
     prepare
         Called once every table matched, before anything is written; returns
         the object to write into (``ct.pp`` passes its copy step).
-    stacklevel
-        Where the warning points, counted from the caller (1: the caller).
 
     Returns
     -------
@@ -138,7 +136,7 @@ def attach_expression(
             message = missing.format(
                 cell=cell, n_missing=len(absent), n_genes=adata.n_vars, examples=list(absent[:3])
             )
-            warnings.warn(message, UserWarning, stacklevel=stacklevel + 1)
+            warnings.warn(message, UserWarning, stacklevel=user_stacklevel())
     if prepare is not None:
         adata = prepare(adata)
     for cell, expression in found.items():

@@ -250,6 +250,5 @@ def _new_object(
         what="read_bigwigs expression[{cell!r}]",
         missing="read_bigwigs: {n_missing} of the {n_genes} genes are not in {cell}'s "
         "expression table (e.g. {examples}); left NaN",
-        stacklevel=3,
     )
     return adata

@@ -16,7 +16,7 @@ import pybigtools
 
 from .._chromosomes import in_other_style, rename_code
 from .._errors import FormatError
-from .._utils import canonical_mark_order, check_marks
+from .._utils import canonical_mark_order, check_marks, user_stacklevel
 from ._formats import table_sep
 from ._genes import read_genes
 from ._parse import check_file, describe_lines, parse, read_lines
@@ -207,7 +207,7 @@ def _genes_on_tracks(var: pd.DataFrame, tracks: list[_Track], policy: str) -> pd
             f"read_bigwigs: left out {len(dropped)} genes on chromosomes missing from some "
             f"bigWigs: {sorted(pd.unique(dropped['chrom']))[:10]}",
             UserWarning,
-            stacklevel=4,
+            stacklevel=user_stacklevel(),
         )
         var = var[keep]
     if not len(var):
@@ -234,5 +234,5 @@ def _warn_missing_pairs(
             f"{what}: no bigWig for {len(missing)} (cell type, mark) pairs {missing[:10]}; "
             "their signal is NaN in obsm['histone']",
             UserWarning,
-            stacklevel=4,
+            stacklevel=user_stacklevel(),
         )

@@ -276,7 +276,6 @@ def read_deepdiff(
         what="expression of {cell}",
         missing="expression of {cell}: {n_missing} genes have no count (e.g. {examples}); left NaN",
         require_match=False,
-        stacklevel=2,
     )
     return adata
 

@@ -131,7 +131,6 @@ def add_expression(
         missing="add_expression: {n_missing} of the {n_genes} genes of adata.var are not in "
         "{cell}'s expression table (e.g. {examples}); left NaN",
         prepare=partial(start, copy=copy),
-        stacklevel=2,
     )
     expression = found[cell_type]
     record(

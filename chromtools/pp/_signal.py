@@ -17,7 +17,7 @@ from anndata import AnnData
 
 from .._docs import doc_params
 from .._results import materialised
-from .._utils import check_int
+from .._utils import check_int, user_stacklevel
 from ..get._aligned import META, metadata
 
 HISTONE = "histone"
@@ -207,7 +207,7 @@ def rebin(adata: AnnData, bin_size: int, *, copy: bool = False) -> AnnData | Non
         warnings.warn(
             f"rebin: the signal was normalised with {previous['method']!r}; averaging log "
             "values is not the log of the averaged counts; rebin before normalize",
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
     adata = start(adata, copy)
     factor = bin_size // old_size

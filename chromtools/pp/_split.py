@@ -11,7 +11,7 @@ import pandas as pd
 from anndata import AnnData
 
 from .._settings import resolve_seed
-from .._utils import check_number
+from .._utils import check_number, user_stacklevel
 from ._signal import record, start
 
 SPLITS = ("train", "valid", "test")
@@ -103,7 +103,7 @@ def _chromosomes(
                 f"var['chrom'] holds {sorted(present)[:25]}"
             )
         if absent:
-            warnings.warn(f"split: no gene is on {what} {absent}", stacklevel=3)
+            warnings.warn(f"split: no gene is on {what} {absent}", stacklevel=user_stacklevel())
     return chrom, known
 
 
@@ -146,7 +146,7 @@ def _hold_out(
         warnings.warn(
             f"split: {int((~known).sum())} genes have no chromosome in var['chrom'] "
             f"(e.g. {list(adata.var_names[~known][:3])}); they get no split",
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
 
 

@@ -25,7 +25,7 @@ import pandas as pd
 import torch
 from anndata import AnnData
 
-from .. import models
+from .. import get, models
 from .._docs import SHARED, doc_params
 from .._results import check_writable
 from ..models.deepdiff import VARIANTS
@@ -262,7 +262,7 @@ def _store(
         "input": models.HISTONE_PAIR,
         "target": "log_fold_change",
         "task": "regression",
-        **histone_config(adata, data.marks, data.shape["n_bins"]),
+        **histone_config(get.metadata(adata), data.marks, data.shape["n_bins"]),
         "cell_types": list(data.cell_types),
         "train_genes": [str(g) for g in adata.var_names[data.masks["train"]]],
     }

@@ -3,8 +3,9 @@
 A fitted model is a record ``uns[key]`` with ``params``, ``config`` (``model``:
 the architecture; ``data``: what it was trained on) and its weights (see
 :mod:`chromtools.tl.engine._adapters`). Every function that reads a model finds it
-with :func:`record_of` and checks it with :func:`check_model` (both:
-:func:`checked_record`); :func:`normalization` is how the signal it reads was
+with :func:`record_of` (:func:`record_in` in an object read already) and checks it
+with :func:`check_model` (both, on a :class:`DataView`: :func:`checked_record`);
+:func:`normalization` is how the signal it reads was
 normalised, recorded with the model and compared with the object's.
 """
 
@@ -12,24 +13,30 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from anndata import AnnData
 
 from ... import get
 from ..._results import kind_of
+from ..._utils import user_stacklevel
 from ...get._lazy import concrete
 from ...models import HISTONE, SEQUENCE
 from ._adapters import TorchAdapter, non_finite_weights
+
+if TYPE_CHECKING:
+    from ._model_data import DataView
 
 
 class NormalizationWarning(UserWarning):
     """A model's training signal and this object's were normalised differently (or not at all)."""
 
 
-def normalization(adata: AnnData) -> dict:
-    """How the histone signal was normalised: ``ct.pp.normalize``'s method and scalar options."""
-    params = get.metadata(adata).get("pp", {}).get("normalize", {})
+def normalization(meta: Mapping) -> dict:
+    """How the histone signal was normalised, from an object's metadata (``uns['chromtools']``):
+    ``ct.pp.normalize``'s method and scalar options."""
+    params = meta.get("pp", {}).get("normalize", {})
     kept = {k: v for k, v in params.items() if v is None or isinstance(v, (str, int, float))}
     return kept if kept.get("method") else {"method": "none"}
 
@@ -40,9 +47,14 @@ def record_of(adata: AnnData, key: str) -> dict:
     ``"finetune/E003"`` names the model that ``ct.tl.finetune(key_added="finetune")``
     fine-tuned to E003 (``uns['finetune']['models']['E003']``).
     """
+    return record_in(concrete(adata), key)
+
+
+def record_in(adata: AnnData, key: str) -> dict:
+    """:func:`record_of` in an object whose ``uns`` is in memory (a :class:`DataView`'s)."""
     if not isinstance(key, str):
         raise KeyError(f"a model key is a string naming an uns entry, got {key!r}")
-    record = concrete(adata).uns.get(key)
+    record = adata.uns.get(key)
     if record is None and "/" in key:
         outer, inner = key.split("/", 1)
         container = adata.uns.get(outer)
@@ -86,9 +98,11 @@ def _no_finetuned_model(adata: AnnData, outer: str, inner: str) -> str:
     )
 
 
-def check_compatible(adata: AnnData, data_config: dict, what: str) -> None:
+def check_compatible(
+    adata: AnnData, data_config: dict, what: str, meta: Mapping | None = None
+) -> None:
     """Refuse data whose marks, bins or window (or missing sequence) differ from a model's
-    training data."""
+    training data; ``meta``: the object's metadata, when the caller has read it."""
     if data_config.get("input", HISTONE) == SEQUENCE:
         if "onehot" not in adata.varm:
             raise ValueError(
@@ -96,14 +110,14 @@ def check_compatible(adata: AnnData, data_config: dict, what: str) -> None:
                 "fill it with ct.pp.one_hot(adata, fasta)"
             )
         return
-    have = get.marks(adata)
+    meta = get.metadata(adata) if meta is None else meta
+    have = [str(m) for m in meta["marks"]]
     missing = [m for m in data_config["marks"] if m not in have]
     if missing:
         raise ValueError(
             f"{what} was trained on marks {data_config['marks']}; {missing} are not in this "
             f"object's marks {have}"
         )
-    meta = get.metadata(adata)
     window = [int(w) for w in np.asarray(meta["window"]).ravel()]
     n_bins = (window[1] - window[0]) // int(meta["bin_size"])
     if n_bins != data_config["n_bins"] or meta["bin_size"] != data_config["bin_size"]:
@@ -121,13 +135,15 @@ def check_compatible(adata: AnnData, data_config: dict, what: str) -> None:
         )
 
 
-def check_normalization(adata: AnnData, data_config: dict, what: str, *, moved: bool) -> None:
+def check_normalization(
+    adata: AnnData, data_config: dict, what: str, *, moved: bool, meta: Mapping | None = None
+) -> None:
     """Warn when a model's training signal and this object's were normalised differently,
     or, when the model is ``moved`` to cell types it was not trained on, both are raw."""
     if data_config.get("input", HISTONE) != HISTONE:
         return
     trained = data_config.get("normalization", {}).get("method", "none")
-    here = normalization(adata)["method"]
+    here = normalization(get.metadata(adata) if meta is None else meta)["method"]
     if trained != here:
         fix = (
             "fit the model on signal normalised as this object's is (ct.pp.normalize)"
@@ -138,7 +154,7 @@ def check_normalization(adata: AnnData, data_config: dict, what: str, *, moved: 
             f"{what} was trained on signal normalised with {trained!r}, but this object's "
             f"signal is normalised with {here!r}: inputs are not comparable; {fix}",
             NormalizationWarning,
-            stacklevel=4,
+            stacklevel=user_stacklevel(),
         )
     elif here == "none" and moved:
         warnings.warn(
@@ -146,12 +162,17 @@ def check_normalization(adata: AnnData, data_config: dict, what: str, *, moved: 
             "sequencing depth, so a model moved between them sees shifted inputs. Run "
             "ct.pp.normalize(adata) (per-track depth, then log1p) before fitting",
             NormalizationWarning,
-            stacklevel=4,
+            stacklevel=user_stacklevel(),
         )
 
 
 def check_model(
-    adata: AnnData, record: dict, what: str, *, cell_types: Sequence[str] | None = None
+    adata: AnnData,
+    record: dict,
+    what: str,
+    *,
+    cell_types: Sequence[str] | None = None,
+    meta: Mapping | None = None,
 ) -> None:
     """The one check of a stored model against the object it is about to read.
 
@@ -160,22 +181,24 @@ def check_model(
     and non-finite weights; warns (:class:`NormalizationWarning`) when the
     signal was normalised otherwise than the model's training signal, or is
     raw while the model is moved to ``cell_types`` it was not trained on
-    (None: the cell types are not known yet, as in load_model).
+    (None: the cell types are not known yet, as in load_model). ``meta`` is the
+    object's metadata when the caller has read it (:class:`DataView`), else read here.
     """
     data_config = record["config"]["data"]
-    check_compatible(adata, data_config, what)
+    check_compatible(adata, data_config, what, meta)
     trained_on = list(data_config.get("cell_types", []))
     moved = cell_types is not None and any(c not in trained_on for c in cell_types)
-    check_normalization(adata, data_config, what, moved=moved)
+    check_normalization(adata, data_config, what, moved=moved, meta=meta)
     check_finite_weights(record.get("state_dict", {}), what)
 
 
 def checked_record(
-    adata: AnnData, key: str, what: str, *, cell_types: Sequence[str] | None = None
+    view: DataView, key: str, what: str, *, cell_types: Sequence[str] | None = None
 ) -> dict:
-    """:func:`record_of` ``key``, checked against this object by :func:`check_model`."""
-    record = record_of(adata, key)
-    check_model(adata, record, what, cell_types=cell_types)
+    """The model ``key`` in the object a :class:`DataView` read, checked against it by
+    :func:`check_model`."""
+    record = record_in(view.adata, key)
+    check_model(view.adata, record, what, cell_types=cell_types, meta=view.meta)
     return record
 
 

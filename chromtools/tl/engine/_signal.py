@@ -20,9 +20,18 @@ _SIGNAL: dict[str, np.ndarray] = {}
 
 def has_signal(adata: AnnData) -> np.ndarray:
     """Cell types with histone signal (rows of ``obsm['histone']`` not all NaN)."""
-    if "has_histone" in concrete(adata).obs:
-        return adata.obs["has_histone"].to_numpy(dtype=bool)
-    first_bin = get.histone(adata)[:, :, :, 0]
+    flags = signal_flags(concrete(adata).obs)
+    return flags if flags is not None else signal_of(get.histone(adata))
+
+
+def signal_flags(obs: pd.DataFrame) -> np.ndarray | None:
+    """``obs['has_histone']``, where a reader recorded which cell types hold signal."""
+    return obs["has_histone"].to_numpy(dtype=bool) if "has_histone" in obs else None
+
+
+def signal_of(histone: np.ndarray | da.Array) -> np.ndarray:
+    """Cell types whose aligned histone array (cell types, genes, marks, bins) is not all NaN."""
+    first_bin = histone[:, :, :, 0]
     if not isinstance(first_bin, da.Array):
         return ~np.isnan(first_bin).all(axis=(1, 2))
     if first_bin.name not in _SIGNAL:

@@ -14,29 +14,30 @@ from ..._docs import SHARED, doc_params
 from ..._results import RESERVED_KEYS, check_writable, kind_of, record_params, storage_name
 from ..._utils import check_int, renamed_keyword
 from ..engine import (
+    DataView,
+    Inputs,
+    ModelData,
+    Task,
     TrainingConfig,
     adapter_for,
     adapter_of,
     check_cell_types,
     check_checkpoint_files,
     check_finite_inputs,
-    check_has_signal,
     check_hyperparameters,
     check_model,
     checkpoint_file,
     checkpoint_folder,
     choose_cell_types,
-    default_model,
-    model_data,
-    model_inputs,
+    record_in,
     record_of,
+    refuse_without_signal,
     resolve_device,
-    samples,
+    samples_at,
     score_table,
     split_masks,
     target_values,
     training_config,
-    with_signal,
 )
 
 
@@ -111,7 +112,32 @@ def fit(
         the trained cell types; NaN elsewhere.
     """
     y = renamed_keyword(training_options, "target", "y", y, "label", "fit")
-    model = default_model(adata) if model is None else model
+    fit_view(DataView(adata), model, cell_types=cell_types, y=y, key_added=key_added,
+             marks=marks, split_key=split_key, training=training,
+             hyperparameters=hyperparameters, checkpoint_dir=checkpoint_dir, resume=resume,
+             **training_options)  # fmt: skip
+
+
+def fit_view(
+    view: DataView,
+    model: str | None = None,
+    *,
+    data: ModelData | None = None,
+    cell_types: Sequence[str] | str | None = None,
+    y: str = "label",
+    key_added: str | None = None,
+    marks: Sequence[str] | None = None,
+    split_key: str = "split",
+    training: TrainingConfig | dict | None = None,
+    hyperparameters: dict | None = None,
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
+    **training_options: object,
+) -> None:
+    """:func:`fit` on the object ``view`` read; ``data`` is the model data of ``model``,
+    ``y``, ``split_key`` and ``marks`` when the caller has read it already."""
+    adata = view.adata
+    model = view.default_model if model is None else model
     spec = models.get_model(model)
     config = training_config(training, training_options, f"fit({model!r})").resolved(spec)
     key = model if key_added is None else key_added
@@ -119,16 +145,16 @@ def fit(
     hyperparameters = check_hyperparameters(hyperparameters, f"fit({model!r})")
     folder = checkpoint_folder(checkpoint_dir, resume)
     check_checkpoint_files(folder, [f"fit_{spec.name}"])
-    data = model_data(adata, spec, y, split_key, marks)
-    chosen = choose_cell_types(adata, cell_types, data, spec)
-    train_set = samples(adata, chosen, data.masks["train"], data.task)
-    valid_set = samples(adata, chosen, data.masks["valid"], data.task)
+    data = view.model_data(spec, y, split_key, marks) if data is None else data
+    chosen = choose_cell_types(view.obs_names, view.signal, cell_types, data, spec)
+    train_set = samples_at(view.obs_names, chosen, data.masks["train"], data.task)
+    valid_set = samples_at(view.obs_names, chosen, data.masks["valid"], data.task)
     check_finite_inputs(
         data.inputs,
         np.concatenate([train_set[0], valid_set[0]]),
         np.concatenate([train_set[1], valid_set[1]]),
         f"fit({model!r})",
-        adata.obs_names,
+        view.obs_names,
     )
     entries, fitted = adapter_for(spec).fit(
         spec,
@@ -145,7 +171,7 @@ def fit(
     entries["config"]["data"] = {
         **data.config,
         "cell_types": chosen,
-        "train_genes": [str(g) for g in adata.var_names[data.masks["train"]]],
+        "train_genes": [str(g) for g in view.var_names[data.masks["train"]]],
     }
     params = record_params(
         "fit",
@@ -159,11 +185,12 @@ def fit(
         **{**config.to_dict(), **fitted},
     )
     adata.uns[key] = {"params": params, **entries}
+    record = adata.uns[key]
     # a fresh layer: rows predicted by an earlier model under this key must not be scored
     if storage_name(key) in adata.layers:
         del adata.layers[storage_name(key)]
-    predict(adata, key, cell_types=chosen, device=config.device)
-    evaluate(adata, key)
+    _predict(view, key, record, chosen, device=config.device, batch_size=1024, inputs=data.inputs)
+    _score(adata, key, record, data.task, split_key)
 
 
 def predict(
@@ -206,7 +233,8 @@ def predict(
     fine-tuned model such as ``"finetune/E003"`` the layer is
     ``"finetune_E003"``, as ``/`` cannot be stored in Zarr.
     """
-    record = record_of(adata, key)
+    view = DataView(adata)
+    record = record_in(view.adata, key)
     data_config = record["config"]["data"]
     if data_config.get("input") == models.HISTONE_PAIR:
         raise ValueError(
@@ -215,17 +243,33 @@ def predict(
         )
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     resolve_device(device)  # refuse a bad device before any work
-    histone_input = data_config.get("input", models.HISTONE) == models.HISTONE
-    if cell_types is None and not histone_input:
+    if cell_types is None and data_config.get("input", models.HISTONE) != models.HISTONE:
         cell_types = list(data_config["cell_types"])
     elif cell_types is None:
-        cell_types = with_signal(adata)
+        cell_types = list(view.obs_names[view.signal])
         if not cell_types:
             raise ValueError(f"predict({key!r}): no cell type has histone signal")
-    cell_types = check_cell_types(adata, cell_types)
-    if histone_input:
-        check_has_signal(adata, cell_types, "cell_types")
-    check_model(adata, record, f"the model under uns[{key!r}]", cell_types=cell_types)
+    _predict(view, key, record, cell_types, device=device, batch_size=batch_size)
+
+
+def _predict(
+    view: DataView,
+    key: str,
+    record: dict,
+    cell_types: Sequence[str] | str,
+    *,
+    device: str | None,
+    batch_size: int,
+    inputs: Inputs | None = None,
+) -> None:
+    """:func:`predict` of ``cell_types`` with the model ``record`` (``uns[key]``), on the
+    object ``view`` read; ``inputs``: the model's inputs, when the caller has them."""
+    adata, data_config = view.adata, record["config"]["data"]
+    cell_types = check_cell_types(view.obs_names, cell_types)
+    if data_config.get("input", models.HISTONE) == models.HISTONE:
+        refuse_without_signal(view.obs_names, view.signal, cell_types, "cell_types")
+    check_model(adata, record, f"the model under uns[{key!r}]", cell_types=cell_types,
+                meta=view.meta)  # fmt: skip
     name = storage_name(key)
     if name in RESERVED_KEYS:
         raise ValueError(
@@ -237,9 +281,9 @@ def predict(
             f"predict({key!r}) writes layers[{name!r}], which holds the predictions of the "
             f"result uns[{name!r}]; rename one of them"
         )
-    inputs = model_inputs(adata, data_config)
-    cells, genes, _ = samples(adata, cell_types, np.ones(adata.n_vars, bool), None)
-    check_finite_inputs(inputs, cells, genes, f"predict({key!r})", adata.obs_names)
+    inputs = view.inputs(data_config) if inputs is None else inputs
+    cells, genes, _ = samples_at(view.obs_names, cell_types, np.ones(adata.n_vars, bool), None)
+    check_finite_inputs(inputs, cells, genes, f"predict({key!r})", view.obs_names)
     values = adapter_of(record).predict(
         record, inputs, cells, genes, batch_size=batch_size, device=device
     )
@@ -283,14 +327,17 @@ def evaluate(adata: AnnData, key: str, *, split_key: str | None = None) -> pd.Da
     data_config = record["config"]["data"]
     split_key = split_key or record.get("params", {}).get("split_key", "split")
     split_masks(adata, split_key)
-    task = target_values(adata, data_config["target"])
-    predictions = np.asarray(adata.layers[name], dtype=np.float32)
+    return _score(adata, key, record, target_values(adata, data_config["target"]), split_key)
+
+
+def _score(adata: AnnData, key: str, record: dict, task: Task, split_key: str) -> pd.DataFrame:
+    """:func:`evaluate`'s table of ``layers[key]`` against ``task``, stored in ``record``."""
+    predictions = np.asarray(adata.layers[storage_name(key)], dtype=np.float32)
     predicted = np.isfinite(predictions).any(axis=1)
-    cell_types = list(adata.obs_names[predicted])
     table = score_table(
         task.values[predicted],
         predictions[predicted],
-        cell_types,
+        list(adata.obs_names[predicted]),
         adata.var[split_key].astype(str),
         task.kind,
     )

@@ -23,10 +23,10 @@ from ..engine import (
     adapter_of,
     check_cell_types,
     check_transferable,
-    record_of,
+    record_in,
     refuse_without_signal,
 )
-from ..modeling import fit
+from ..modeling import fit_view
 
 
 def check_cell_type(data: AnnData | DataView, name: object, role: str) -> str:
@@ -74,7 +74,7 @@ def choose_source(
     """
     adata = view.adata
     if source_key is not None:
-        record = record_of(adata, source_key)
+        record = record_in(adata, source_key)
         name = str(record["config"]["model"].get("name"))
         if kind_of(record) == "differential":
             raise ValueError(
@@ -148,7 +148,7 @@ def fit_source(
 
     A source without training labels (in ``data``, the model data already read for
     it) is refused before any fitting. ``fit_options`` go to
-    :func:`~chromtools.tl.fit` (``y``, ``marks``…).
+    :func:`~chromtools.tl.fit` (``y``, ``marks``…), which fits on ``view`` and ``data``.
     """
     if chosen.key is not None:
         logger.info(f"transfer: source model uns[{chosen.key!r}] ({chosen.selection})")
@@ -170,8 +170,8 @@ def fit_source(
             f"({'layers[label]' if y == 'label' else 'X'} is NaN for its train genes) to fit "
             f"one; cell types with training labels: {list(adata.obs_names[labelled])}"
         )
-    fit(adata, chosen.model, cell_types=[source], key_added=key, split_key=split_key,
-        training=training, **fit_options)  # fmt: skip
+    fit_view(view, chosen.model, data=data, cell_types=[source], key_added=key,
+             split_key=split_key, training=training, **fit_options)  # fmt: skip
     logger.warning(
         f"transfer: no {chosen.model} model was fitted on {source!r} yet, so one was fitted "
         f"now: uns[{key!r}], predictions in layers[{key!r}] (pass source_key={key!r} to reuse it)"

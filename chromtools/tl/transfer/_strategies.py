@@ -30,7 +30,7 @@ import pandas as pd
 import torch
 
 from ... import models
-from ..._utils import check_number
+from ..._utils import check_number, user_stacklevel
 from ..engine import (
     Batches,
     DataView,
@@ -75,7 +75,7 @@ def check_leakage(var_names: pd.Index, data_config: dict, test: np.ndarray, what
             f"({shown}): its test metrics on them are optimistic. Split genes the same way "
             "for source and target (ct.pp.split with one seed)",
             LeakageWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
 
 
@@ -316,7 +316,7 @@ def prepare(
 ) -> tuple[dict, ModelData]:
     """The source model's record, checked against the data it moves to, and that data;
     warns (:class:`LeakageWarning`) when its training genes are test genes here."""
-    record = checked_record(view.adata, source_key, what, cell_types=targets)
+    record = checked_record(view, source_key, what, cell_types=targets)
     data = _data_of(view, record, split_key)
     check_leakage(view.var_names, record["config"]["data"], data.masks["test"], what)
     return record, data
@@ -350,7 +350,7 @@ def prepare_transfer(
     what = "the source model uns[{!r}]".format
     record = None
     if chosen.key is not None:
-        record = checked_record(view.adata, chosen.key, what(chosen.key), cell_types=targets)
+        record = checked_record(view, chosen.key, what(chosen.key), cell_types=targets)
         data = _data_of(view, record, split_key)
     else:
         spec = models.get_model(chosen.model)
@@ -359,6 +359,6 @@ def prepare_transfer(
     key = fit_source(view, chosen, split_key=split_key, training=training, data=data,
                      **fit_options)  # fmt: skip
     if record is None:
-        record = checked_record(view.adata, key, what(key), cell_types=targets)
+        record = checked_record(view, key, what(key), cell_types=targets)
     check_leakage(view.var_names, record["config"]["data"], data.masks["test"], what(key))
     return key, record, data
