@@ -199,3 +199,54 @@ def metric_label(metric: str) -> str:
 def dodged(positions: np.ndarray, i: int, n: int, width: float) -> np.ndarray:
     """``positions`` of group ``i`` of ``n`` side by side, each ``width`` wide, centred."""
     return positions + (i - (n - 1) / 2) * width
+
+
+def cell_label(adata: AnnData, code: str) -> str:
+    """How a plot names a cell type: ``"K562 (E123)"`` where ``obs['name']`` holds a name
+    other than the code, else the code."""
+    if "name" in adata.obs and code in adata.obs_names:
+        name = str(adata.obs.loc[code, "name"])
+        if name and name != "nan" and name != code:
+            return f"{name} ({code})"
+    return str(code)
+
+
+def _data_points(ax) -> np.ndarray:
+    """Display coordinates of every plotted point of ``ax``: line vertices and scatter
+    offsets (the legend's own handles excluded)."""
+    points = [line.get_xydata() for line in ax.get_lines() if line.get_visible()]
+    points = [ax.transData.transform(p) for p in points if len(p)]
+    for collection in ax.collections:
+        offsets = collection.get_offsets()
+        if len(offsets) and collection.get_visible():
+            points.append(collection.get_offset_transform().transform(offsets))
+    return np.concatenate(points) if points else np.empty((0, 2))
+
+
+def legend_overlaps(ax) -> int:
+    """How many plotted points of ``ax`` lie under its legend (0 without a legend)."""
+    legend = ax.get_legend()
+    if legend is None or not legend.get_visible():
+        return 0
+    renderer = ax.figure.canvas.get_renderer()
+    box = legend.get_window_extent(renderer)
+    points = _data_points(ax)
+    points = points[np.isfinite(points).all(axis=1)]
+    inside = (
+        (points[:, 0] >= box.x0)
+        & (points[:, 0] <= box.x1)
+        & (points[:, 1] >= box.y0)
+        & (points[:, 1] <= box.y1)
+    )
+    return int(inside.sum())
+
+
+def clear_legend(ax, **kwargs):
+    """A legend where no plotted point lies under it: matplotlib's best place inside the
+    axes if that is clear, else outside, to the right."""
+    legend = ax.legend(loc="best", **kwargs)
+    ax.figure.canvas.draw_idle()
+    if legend_overlaps(ax):
+        legend.remove()
+        legend = ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0, **kwargs)
+    return legend
