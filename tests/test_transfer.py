@@ -280,3 +280,32 @@ def test_bad_input_is_refused_before_training(planted, tmp_path):
         ct.tl.transfer_matrix(adata, ["cell0"], ["cell1"], metric="pearson")
     with pytest.raises(ValueError, match="n_boot must be at least 1"):
         ct.tl.subsample_curve(adata, None, "cell1", source_key="source", n_boot=0)
+
+
+def test_a_cell_type_given_by_its_name_is_refused_with_its_code(remc):
+    adata = remc.copy()
+    with pytest.raises(KeyError, match=r"'GM12878' is obs\['name'\] of 'E116': pass the code"):
+        ct.tl.finetune(adata, source="GM12878", target="E003")
+    with pytest.raises(KeyError, match=r"'k562' is obs\['name'\] of 'E123'"):
+        ct.tl.finetune(adata, source="E003", target=["k562"])
+    with pytest.raises(KeyError, match=r"'H1_Cell_Line' is obs\['name'\] of 'E003'"):
+        ct.tl.fit(adata, cell_types=["H1_Cell_Line"])
+    # a name that is no cell type's gets no hint
+    with pytest.raises(KeyError) as error:
+        ct.tl.finetune(adata, source="HeLa", target="E003")
+    assert "obs['name']" not in str(error.value)
+    assert set(adata.uns) == set(remc.uns)  # refused before any fitting
+
+
+def test_a_target_without_one_mark_is_refused_naming_the_mark(planted):
+    adata = planted.copy()
+    target = adata.obs_names.get_loc("cell1")
+    adata.obsm["histone"][target, :, 2, :] = np.nan  # cell1 lost its third mark
+    adata.obsm["histone"][target, :5, 0, :] = np.nan  # and the first on five genes
+    mark, first = ct.get.marks(adata)[2], ct.get.marks(adata)[0]
+    ct.tl.fit(adata, "deepchrome", cell_types=["cell0"], key_added="source", **FAST)
+    before = set(adata.uns)
+    expected = rf"cell1: {first} on 5 of {adata.n_vars} genes, {mark} on {adata.n_vars} of"
+    with pytest.raises(ValueError, match=expected):
+        ct.tl.finetune(adata, source_key="source", target="cell1", **FAST)
+    assert set(adata.uns) == before and "finetune" not in adata.layers

@@ -71,6 +71,26 @@ def remc_sample() -> ad.AnnData:
     the papers' rule: log2(count + 1) above the cell type's median over all
     19,795 genes of its table (not over the 400 shipped here).
 
+    Which cell types carry what (codes are ``obs_names``; ``obs['name']`` holds
+    the Roadmap names)::
+
+        code   name                                         ChIP-seq  RNA-seq
+        E123   K562                                         yes       yes
+        E003   H1 ES cells (H1_Cell_Line)                   yes       yes
+        E004   H1 BMP4-derived mesendoderm                  no        yes
+        E005   H1 BMP4-derived trophoblast                  no        yes
+        E006   H1-derived mesenchymal stem cells            no        yes
+        E007   H1-derived neuronal progenitors              no        yes
+        E037   CD4 memory primary cells                     no        yes
+        E038   CD4 naive primary cells                      no        yes
+        E116   GM12878 (lymphoblastoid)                     no        yes
+
+    Models train and predict on E123 and E003; the other seven have
+    expression (labels) only, so they can be scored but not predicted here.
+    ``ct.tl.finetune(adata, source="E123", target="E003")`` moves a K562
+    model to H1. Pass codes, not names: ``source="GM12878"`` is refused with
+    its code ``E116``.
+
     Crop to the central ±5 kb with ``ct.pp.crop(adata, (-5000, 5000))`` for the
     DeepChrome/AttentiveChrome setting.
 

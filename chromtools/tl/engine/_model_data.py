@@ -92,9 +92,11 @@ def choose_cell_types(
     cell_types: Sequence[str] | str | None,
     data: ModelData,
     spec: type,
+    names: pd.Series | None = None,
 ) -> list[str]:
     """The cell types to train on, refusing those without labels or with one class;
-    ``signal`` says which of ``obs_names`` hold histone signal (:attr:`DataView.signal`)."""
+    ``signal`` says which of ``obs_names`` hold histone signal (:attr:`DataView.signal`),
+    ``names`` their ``obs['name']``."""
     task, train_genes = data.task, data.masks["train"]
     sequence = data.config["input"] == SEQUENCE
     if cell_types is None:
@@ -105,7 +107,7 @@ def choose_cell_types(
                 f"{list(obs_names[signal])}, with training labels: "
                 f"{list(obs_names[np.isfinite(task.values[:, train_genes]).any(axis=1)])}"
             )
-    cell_types = check_cell_types(obs_names, cell_types)
+    cell_types = check_cell_types(obs_names, cell_types, names=names)
     if not sequence:
         refuse_without_signal(obs_names, signal, cell_types, "cell_types")
     if sequence and len(cell_types) != 1:
@@ -150,6 +152,8 @@ class DataView:
         self.adata = adata
         self.obs_names, self.var_names = adata.obs_names, adata.var_names
         self.names = (self.obs_names, self.var_names)
+        # obs['name'] ("GM12878" for "E116"), for messages about a cell type given by name
+        self.cell_names = adata.obs["name"] if "name" in adata.obs else None
         self.default_model = default_model(adata)
         self.histone = get.histone(adata) if "histone" in adata.obsm else None
         # an object without histone signal (one-hot DNA only) has no cell type with signal

@@ -23,12 +23,18 @@ _SHAPE_ARGUMENTS = ("n_marks", "n_bins", "n_outputs")
 
 
 def check_cell_types(
-    adata: AnnData | pd.Index, cell_types: Sequence[str] | str, what: str = "cell_types"
+    adata: AnnData | pd.Index,
+    cell_types: Sequence[str] | str,
+    what: str = "cell_types",
+    names: pd.Series | None = None,
 ) -> list[str]:
     """``cell_types`` as a list of obs names: one name or a non-empty list without
     repeats, every one in ``adata.obs_names`` (or in the names ``adata``, when it is an
-    index of them)."""
+    index of them). A cell type given by its ``obs['name']`` (``names``: that column,
+    read from ``adata`` by default) is refused with its code."""
     obs_names = adata if isinstance(adata, pd.Index) else adata.obs_names
+    if names is None and not isinstance(adata, pd.Index) and "name" in adata.obs:
+        names = adata.obs["name"]
     if isinstance(cell_types, str):
         cell_types = [cell_types]
     if not isinstance(cell_types, Sequence | pd.Index | np.ndarray):
@@ -47,8 +53,27 @@ def check_cell_types(
         raise ValueError(f"{what} names {repeated} more than once; name each cell type once")
     unknown = [c for c in cell_types if c not in obs_names]
     if unknown:
-        raise KeyError(f"{what} {unknown} are not in adata.obs_names {list(obs_names)}")
+        raise KeyError(
+            f"{what} {unknown} are not in adata.obs_names {list(obs_names)}"
+            + codes_of(unknown, names)
+        )
     return cell_types
+
+
+def codes_of(unknown: Sequence[object], names: pd.Series | None) -> str:
+    """A hint for cell types given by name instead of code: "; 'GM12878' is obs['name'] of
+    'E116': pass the code", or "" when none of ``unknown`` is a name in ``names``."""
+    if names is None:
+        return ""
+    by_name = {str(n).lower(): str(c) for c, n in names.items()}
+    found = {u: by_name[u.lower()] for u in unknown if isinstance(u, str) and u.lower() in by_name}
+    if not found:
+        return ""
+    return (
+        "; "
+        + ", ".join(f"{u!r} is obs['name'] of {c!r}" for u, c in found.items())
+        + (": pass the code (obs_names)" if len(found) == 1 else ": pass the codes (obs_names)")
+    )
 
 
 def select_marks(
@@ -169,14 +194,34 @@ def check_finite_inputs(
     genes: np.ndarray,
     what: str,
     obs_names: pd.Index | None = None,
+    marks: Sequence[str] | None = None,
 ) -> None:
-    """Refuse NaN/inf histone signal in the samples about to be used, naming the cell types."""
+    """Refuse NaN/inf histone signal in the samples about to be used, naming the cell types
+    and, given the ``marks`` along axis 2 of histone inputs, the marks that hold them."""
     used = np.unique(cells)
     gene_set = np.unique(genes)
     part = inputs.array[used][:, gene_set] if inputs.per_cell else inputs.array[gene_set]
     bad = ~np.isfinite(part)
+    if marks is not None and inputs.per_cell and bad.ndim == 4 and obs_names is not None:
+        genes_bad = _computed(bad.any(axis=3).sum(axis=1))  # (cell types, marks)
+        if genes_bad.any():
+            found = "; ".join(
+                f"{obs_names[used[c]]}: "
+                + ", ".join(
+                    f"{marks[m]} on {genes_bad[c, m]} of {len(gene_set)} genes"
+                    for m in np.flatnonzero(genes_bad[c])
+                )
+                for c in np.flatnonzero(genes_bad.sum(axis=1))
+            )
+            raise ValueError(
+                f"{what}: NaN or infinite histone signal in the inputs ({found}); a cell type "
+                "without ChIP-seq cannot be used as input, nor one without a mark the model "
+                "reads: leave it out, or fit the model on the marks every cell type has "
+                "(marks=[...])"
+            )
+        return
     per_cell = bad.reshape(bad.shape[0], -1).sum(axis=1) if inputs.per_cell else bad.sum()
-    per_cell = np.asarray(per_cell.compute() if hasattr(per_cell, "compute") else per_cell)
+    per_cell = _computed(per_cell)
     if per_cell.any():
         bad_cells = used[np.atleast_1d(per_cell) > 0].tolist() if inputs.per_cell else []
         where = (
@@ -188,3 +233,8 @@ def check_finite_inputs(
             f"{what}: the inputs hold {int(per_cell.sum())} NaN or infinite values ({where}); "
             "a cell type without ChIP-seq cannot be used as input"
         )
+
+
+def _computed(values) -> np.ndarray:
+    """``values`` in memory: computed when lazy (dask)."""
+    return np.asarray(values.compute() if hasattr(values, "compute") else values)

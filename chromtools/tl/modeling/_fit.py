@@ -146,7 +146,7 @@ def fit_view(
     folder = checkpoint_folder(checkpoint_dir, resume)
     check_checkpoint_files(folder, [f"fit_{spec.name}"])
     data = view.model_data(spec, y, split_key, marks) if data is None else data
-    chosen = choose_cell_types(view.obs_names, view.signal, cell_types, data, spec)
+    chosen = choose_cell_types(view.obs_names, view.signal, cell_types, data, spec, view.cell_names)
     train_set = samples_at(view.obs_names, chosen, data.masks["train"], data.task)
     valid_set = samples_at(view.obs_names, chosen, data.masks["valid"], data.task)
     check_finite_inputs(
@@ -265,7 +265,7 @@ def _predict(
     """:func:`predict` of ``cell_types`` with the model ``record`` (``uns[key]``), on the
     object ``view`` read; ``inputs``: the model's inputs, when the caller has them."""
     adata, data_config = view.adata, record["config"]["data"]
-    cell_types = check_cell_types(view.obs_names, cell_types)
+    cell_types = check_cell_types(view.obs_names, cell_types, names=view.cell_names)
     if data_config.get("input", models.HISTONE) == models.HISTONE:
         refuse_without_signal(view.obs_names, view.signal, cell_types, "cell_types")
     check_model(adata, record, f"the model under uns[{key!r}]", cell_types=cell_types,

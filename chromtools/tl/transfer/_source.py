@@ -23,6 +23,7 @@ from ..engine import (
     adapter_of,
     check_cell_types,
     check_transferable,
+    codes_of,
     record_in,
     refuse_without_signal,
 )
@@ -34,7 +35,11 @@ def check_cell_type(data: AnnData | DataView, name: object, role: str) -> str:
     if not isinstance(name, str):
         raise ValueError(f"{role} must be one cell type name (a string), got {name!r}")
     if name not in data.obs_names:
-        raise KeyError(f"{role}={name!r} is not in adata.obs_names {list(data.obs_names)}")
+        names = data.cell_names if isinstance(data, DataView) else data.obs.get("name")
+        raise KeyError(
+            f"{role}={name!r} is not in adata.obs_names {list(data.obs_names)}"
+            + codes_of([name], names)
+        )
     return name
 
 
@@ -214,7 +219,7 @@ def target_cell_types(
         return [str(c) for c in target]
     if isinstance(target, str):
         check_cell_type(view, target, "target")
-    targets = check_cell_types(view.obs_names, target, "target")
+    targets = check_cell_types(view.obs_names, target, "target", view.cell_names)
     _check_targets_are_new(targets, chosen)
     if histone:
         refuse_without_signal(view.obs_names, view.signal, targets, "targets")

@@ -37,6 +37,7 @@ from ..engine import (
     ModelData,
     SampleSet,
     TrainingConfig,
+    check_finite_inputs,
     checked_record,
     checkpoint_file,
     predict_batches,
@@ -356,6 +357,10 @@ def prepare_transfer(
         spec = models.get_model(chosen.model)
         data = view.model_data(spec, fit_target(fit_options), split_key, fit_options.get("marks"))
     check_scorable(data, view.obs_names, targets, split_key, labels_needed=labels_needed)
+    if data.config["input"] == models.HISTONE:
+        cells, every_gene = view.obs_names.get_indexer(targets), np.arange(len(view.var_names))
+        check_finite_inputs(data.inputs, cells, every_gene, f"transfer to {targets}",
+                            view.obs_names, data.config["marks"])  # fmt: skip
     key = fit_source(view, chosen, split_key=split_key, training=training, data=data,
                      **fit_options)  # fmt: skip
     if record is None:
