@@ -197,7 +197,7 @@ def test_finetune_draws_each_approach_at_its_stored_score(remc):
 
 
 def test_attention_alpha_is_the_mean_map_of_on_and_off_genes(remc):
-    fig = ct.pl.attention(remc, "attentivechrome", cell_type="E123", show=False)
+    fig = ct.pl.attention(remc, "attentivechrome", cell_types="E123", show=False)
     on_ax, off_ax = fig.axes[:2]
     alpha, _ = ct.get.attention(remc, "attentivechrome")
     alpha = np.asarray(alpha[0], dtype=float)
@@ -223,7 +223,8 @@ def test_attention_beta_heatmap_equals_the_stored_beta(remc):
     np.testing.assert_allclose(image, expected, rtol=1e-6)
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     names = remc.var["gene_name"].iloc[:3]
-    assert labels == [f"{g} · {c}" for g in names for c in ("E123", "E003")]
+    cells = ("K562 (E123)", "H1_Cell_Line (E003)")  # cell_label: name (code)
+    assert labels == [f"{g} · {c}" for g in names for c in cells]
 
 
 def test_deletion_bars_equal_the_summary(remc):
@@ -243,21 +244,21 @@ def test_deletion_bars_equal_the_summary(remc):
 
 def test_signal_draws_each_cell_types_marks_and_the_attribution_shade(remc):
     gene = remc.var_names[5]
-    fig = ct.pl.signal(remc, gene, shade="deepchrome", show=False)
+    fig = ct.pl.signal(remc, gene, highlight="deepchrome", show=False)
     signal = np.asarray(ct.get.histone(remc)[:, 5], dtype=float)
     marks = ct.get.marks(remc)
-    mark_axes = [ax for ax in fig.axes if ax.get_lines() and ax.get_ylabel()]
-    assert [ax.get_ylabel() for ax in mark_axes] == ["E123", "E003"]  # the two with signal
+    mark_axes = [ax for ax in fig.axes if ax.get_lines() and ax.get_title(loc="left")]
+    # the two with signal, by name and code
+    assert [ax.get_title(loc="left") for ax in mark_axes] == ["K562 (E123)", "H1_Cell_Line (E003)"]
     for row, ax in enumerate(mark_axes):
         lines = [line for line in ax.get_lines() if line.get_label() in marks]
         for j, line in enumerate(lines):
             np.testing.assert_allclose(line.get_ydata(), signal[row, j], rtol=1e-6)
-    # E123 was explained: its bins are shaded by |attribution|, scaled to the largest
-    shade = [ax for ax in fig.axes if ax.patches][0]
+    # E123 was explained: its bins are coloured by |attribution| on one scale from 0
+    mesh = [c for ax in fig.axes for c in ax.collections if hasattr(c, "get_array")][0]
     weights = np.abs(np.asarray(ct.get.attributions(remc, "deepchrome")[0, 5])).sum(axis=0)
-    np.testing.assert_allclose(
-        [p.get_height() for p in shade.patches], weights / weights.max(), rtol=1e-5
-    )
+    np.testing.assert_allclose(np.ravel(mesh.get_array()), weights, rtol=1e-5)
+    assert mesh.norm.vmin == 0 and mesh.norm.vmax == pytest.approx(weights.max())
 
 
 # ---------------------------------------------------------------- sequence models
