@@ -96,7 +96,7 @@ def test_pr_legend_gives_the_stored_auprc(remc):
 
 def test_metrics_draws_the_stored_values_intervals_baseline_and_published(remc):
     ax = ct.pl.metrics(remc, ["deepchrome", "attentivechrome"], n_boot=50, show=False)
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["E123", "E003"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["K562 (E123)", "H1_Cell_Line (E003)"]
     dots = {
         c.get_label(): c.get_offsets()
         for c in ax.collections
@@ -133,7 +133,7 @@ def test_learning_curve_draws_the_history_and_marks_the_best_epoch(remc):
     loss = ax.get_lines()[0]
     np.testing.assert_allclose(loss.get_ydata(), history["train_loss"])
     right = {line.get_label(): line.get_ydata() for line in ax.right.get_lines()}
-    np.testing.assert_allclose(right["valid auroc"], history["valid_auroc"])
+    np.testing.assert_allclose(right["validation AUROC"], history["valid_auroc"])
     best = [line for line in ax.get_lines() if line.get_linestyle() == ":"]
     assert best[0].get_xdata()[0] == remc.uns["deepchrome"]["params"]["best_epoch"]
 
@@ -160,10 +160,12 @@ def test_transfer_heatmap_cells_equal_the_stored_matrix(remc):
     ax = ct.pl.transfer_heatmap(remc, show=False)
     matrix = remc.uns["transfer_matrix"]["matrix"]
     np.testing.assert_allclose(ax.get_images()[0].get_array(), matrix.to_numpy(float))
-    assert [t.get_text() for t in ax.get_xticklabels()] == list(matrix.columns)
-    assert [t.get_text() for t in ax.get_yticklabels()] == list(matrix.index)
+    names = [ct.pl._utils.cell_label(remc, c) for c in matrix.columns]
+    assert [t.get_text() for t in ax.get_xticklabels()] == names
+    assert [t.get_text() for t in ax.get_yticklabels()] == names  # sources are the targets
+    places = ct.pl._transfer.decimals(matrix.to_numpy())  # 3 while the spread is below 0.05
     written = sorted(float(t.get_text()) for t in ax.texts)
-    assert written == pytest.approx(sorted(np.round(matrix.to_numpy().ravel(), 2)))
+    assert written == pytest.approx(sorted(np.round(matrix.to_numpy().ravel(), places)))
     assert len(ax.patches) == 2  # the diagonal, outlined
 
 
@@ -190,7 +192,7 @@ def test_finetune_draws_each_approach_at_its_stored_score(remc):
         ("scratch", "scratch"),
     ):
         assert drawn[label] == pytest.approx(metrics.loc[approach, "auroc"])
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["E003"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["H1_Cell_Line (E003)"]
 
 
 # ---------------------------------------------------------------- attention and deletion
