@@ -77,7 +77,8 @@ def test_roc_draws_one_curve_per_model_and_cell_type_with_the_stored_auroc(remc)
     curves = [line for line in ax.get_lines() if not line.get_label().startswith("_")]
     assert len(curves) == 4  # deepchrome and logreg, each on E123 and E003
     for text in _legend(ax):
-        key, cell_type, value = re.match(r"(\w+) · (\w+) \(AUROC ([\d.]+)\)", text).groups()
+        # cell types by their name and code: "deepchrome · K562 (E123) (AUROC 0.920)"
+        key, cell_type, value = re.match(r"(\w+) · .* \((\w+)\) \(AUROC ([\d.]+)\)", text).groups()
         assert float(value) == pytest.approx(_test_metric(remc, key, cell_type, "auroc"), abs=5e-4)
     for line in curves:  # a ROC curve runs from (0, 0) to (1, 1), never down
         x, y = line.get_xdata(), line.get_ydata()
@@ -88,7 +89,7 @@ def test_roc_draws_one_curve_per_model_and_cell_type_with_the_stored_auroc(remc)
 
 def test_pr_legend_gives_the_stored_auprc(remc):
     ax = ct.pl.pr(remc, "deepchrome", cell_types="E003", show=False)
-    (text,) = _legend(ax)
+    (text,) = [t for t in _legend(ax) if not t.startswith("prevalence")]
     value = float(re.search(r"AUPRC ([\d.]+)", text).group(1))
     assert value == pytest.approx(_test_metric(remc, "deepchrome", "E003", "auprc"), abs=5e-4)
     assert ax.get_xlabel() == "Recall"
@@ -96,7 +97,7 @@ def test_pr_legend_gives_the_stored_auprc(remc):
 
 def test_metrics_draws_the_stored_values_intervals_baseline_and_published(remc):
     ax = ct.pl.metrics(remc, ["deepchrome", "attentivechrome"], n_boot=50, show=False)
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["E123", "E003"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["K562 (E123)", "H1_Cell_Line (E003)"]
     dots = {
         c.get_label(): c.get_offsets()
         for c in ax.collections
@@ -133,7 +134,7 @@ def test_learning_curve_draws_the_history_and_marks_the_best_epoch(remc):
     loss = ax.get_lines()[0]
     np.testing.assert_allclose(loss.get_ydata(), history["train_loss"])
     right = {line.get_label(): line.get_ydata() for line in ax.right.get_lines()}
-    np.testing.assert_allclose(right["valid auroc"], history["valid_auroc"])
+    np.testing.assert_allclose(right["validation AUROC"], history["valid_auroc"])
     best = [line for line in ax.get_lines() if line.get_linestyle() == ":"]
     assert best[0].get_xdata()[0] == remc.uns["deepchrome"]["params"]["best_epoch"]
 
@@ -160,10 +161,12 @@ def test_transfer_heatmap_cells_equal_the_stored_matrix(remc):
     ax = ct.pl.transfer_heatmap(remc, show=False)
     matrix = remc.uns["transfer_matrix"]["matrix"]
     np.testing.assert_allclose(ax.get_images()[0].get_array(), matrix.to_numpy(float))
-    assert [t.get_text() for t in ax.get_xticklabels()] == list(matrix.columns)
-    assert [t.get_text() for t in ax.get_yticklabels()] == list(matrix.index)
+    names = [ct.pl._utils.cell_label(remc, c) for c in matrix.columns]
+    assert [t.get_text() for t in ax.get_xticklabels()] == names
+    assert [t.get_text() for t in ax.get_yticklabels()] == names  # sources are the targets
+    places = ct.pl._transfer.decimals(matrix.to_numpy())  # 3 while the spread is below 0.05
     written = sorted(float(t.get_text()) for t in ax.texts)
-    assert written == pytest.approx(sorted(np.round(matrix.to_numpy().ravel(), 2)))
+    assert written == pytest.approx(sorted(np.round(matrix.to_numpy().ravel(), places)))
     assert len(ax.patches) == 2  # the diagonal, outlined
 
 
@@ -190,14 +193,14 @@ def test_finetune_draws_each_approach_at_its_stored_score(remc):
         ("scratch", "scratch"),
     ):
         assert drawn[label] == pytest.approx(metrics.loc[approach, "auroc"])
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["E003"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["H1_Cell_Line (E003)"]
 
 
 # ---------------------------------------------------------------- attention and deletion
 
 
 def test_attention_alpha_is_the_mean_map_of_on_and_off_genes(remc):
-    fig = ct.pl.attention(remc, "attentivechrome", cell_type="E123", show=False)
+    fig = ct.pl.attention(remc, "attentivechrome", cell_types="E123", show=False)
     on_ax, off_ax = fig.axes[:2]
     alpha, _ = ct.get.attention(remc, "attentivechrome")
     alpha = np.asarray(alpha[0], dtype=float)
@@ -223,7 +226,8 @@ def test_attention_beta_heatmap_equals_the_stored_beta(remc):
     np.testing.assert_allclose(image, expected, rtol=1e-6)
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     names = remc.var["gene_name"].iloc[:3]
-    assert labels == [f"{g} · {c}" for g in names for c in ("E123", "E003")]
+    cells = ("K562 (E123)", "H1_Cell_Line (E003)")  # cell_label: name (code)
+    assert labels == [f"{g} · {c}" for g in names for c in cells]
 
 
 def test_deletion_bars_equal_the_summary(remc):
@@ -243,21 +247,21 @@ def test_deletion_bars_equal_the_summary(remc):
 
 def test_signal_draws_each_cell_types_marks_and_the_attribution_shade(remc):
     gene = remc.var_names[5]
-    fig = ct.pl.signal(remc, gene, shade="deepchrome", show=False)
+    fig = ct.pl.signal(remc, gene, highlight="deepchrome", show=False)
     signal = np.asarray(ct.get.histone(remc)[:, 5], dtype=float)
     marks = ct.get.marks(remc)
-    mark_axes = [ax for ax in fig.axes if ax.get_lines() and ax.get_ylabel()]
-    assert [ax.get_ylabel() for ax in mark_axes] == ["E123", "E003"]  # the two with signal
+    mark_axes = [ax for ax in fig.axes if ax.get_lines() and ax.get_title(loc="left")]
+    # the two with signal, by name and code
+    assert [ax.get_title(loc="left") for ax in mark_axes] == ["K562 (E123)", "H1_Cell_Line (E003)"]
     for row, ax in enumerate(mark_axes):
         lines = [line for line in ax.get_lines() if line.get_label() in marks]
         for j, line in enumerate(lines):
             np.testing.assert_allclose(line.get_ydata(), signal[row, j], rtol=1e-6)
-    # E123 was explained: its bins are shaded by |attribution|, scaled to the largest
-    shade = [ax for ax in fig.axes if ax.patches][0]
+    # E123 was explained: its bins are coloured by |attribution| on one scale from 0
+    mesh = [c for ax in fig.axes for c in ax.collections if hasattr(c, "get_array")][0]
     weights = np.abs(np.asarray(ct.get.attributions(remc, "deepchrome")[0, 5])).sum(axis=0)
-    np.testing.assert_allclose(
-        [p.get_height() for p in shade.patches], weights / weights.max(), rtol=1e-5
-    )
+    np.testing.assert_allclose(np.ravel(mesh.get_array()), weights, rtol=1e-5)
+    assert mesh.norm.vmin == 0 and mesh.norm.vmax == pytest.approx(weights.max())
 
 
 # ---------------------------------------------------------------- sequence models
@@ -354,13 +358,15 @@ def test_pl_imports_no_private_module_of_another_subpackage():
 def test_motif_scatter_places_each_tf_at_its_two_signed_d(sequences):
     ax = ct.pl.motif_scatter(sequences, "ct_A", "ct_B", fdr=0.05, show=False)
     joined = sequences.uns["ct_A_vs_ct_B_motifs"].dropna(subset=["ks_d_ct_A", "ks_d_ct_B"])
-    points = np.concatenate([c.get_offsets() for c in ax.collections])
+    # motifs one model did not test are drawn apart, on the edge of its axis
+    tested_in_both = [c for c in ax.collections if "one model" not in c.get_label()]
+    points = np.concatenate([c.get_offsets() for c in tested_in_both])
     assert len(points) == len(joined)
     np.testing.assert_allclose(
         sorted(map(tuple, points)),
         sorted(zip(joined["ks_d_ct_A"], joined["ks_d_ct_B"], strict=True)),
     )
-    counts = {c.get_label().rsplit(" (", 1)[0]: len(c.get_offsets()) for c in ax.collections}
+    counts = {c.get_label(): len(c.get_offsets()) for c in tested_in_both}
     significant_a = (joined["fdr_ct_A"] < 0.05).sum()
     assert counts.get("ct_A only", 0) + counts.get("both", 0) == significant_a
     assert ax.get_xlabel() == "KS D, ct_A" and ax.get_ylabel() == "KS D, ct_B"

@@ -136,7 +136,11 @@ plt.show()
 # (signed D, BH FDR). Paralogs whose matrices match the same sites (TP53,
 # TP63, TP73) share a `family`. The two models' tables, joined, give
 # ChromTransfer's Fig. 3G: TP53 matters to both, REST to A only, ZNF143 to
-# B only.
+# B only. Each model is tested on the regions it predicts open, so a motif
+# with fewer than `min_sites` sites there is tested in one model only: REST
+# (planted in A's regions) in A's, ZNF143 in B's. The scatter draws such
+# motifs as open diamonds on the edge of the other model's axis, coloured
+# by where they are significant; the strongest motif of each colour is named.
 
 # %%
 joined = ct.tl.motif_enrichment(dna, "ct_A", cell_type="A", reference="ct_B", min_sites=20)

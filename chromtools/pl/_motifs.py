@@ -12,7 +12,17 @@ from matplotlib.axes import Axes
 from .. import get
 from .._docs import doc_plot
 from .._results import RESULTS, storage_name
-from ._utils import axes, check_show_save, colour, savefig_or_show, stored, style
+from ._curves import legend_clear_of_lines
+from ._utils import (
+    axes,
+    cell_label,
+    check_show_save,
+    colour,
+    legend_overlaps,
+    savefig_or_show,
+    stored,
+    style,
+)
 
 
 def _enrichment_table(adata: AnnData, key: str, plot: str):
@@ -48,8 +58,8 @@ def motif_ecdf(
 
     A TF's site scores against every other motif's sites that share no base
     with its sites, as the enrichment stored them
-    (:func:`~chromtools.get.motif_site_scores`); the title gives the signed D
-    and the FDR of its table.
+    (:func:`~chromtools.get.motif_site_scores`); the title gives the model (and the
+    cell type its attributions are of), the signed D and the FDR of its table.
 
     Parameters
     ----------
@@ -72,6 +82,8 @@ def motif_ecdf(
     row = table.loc[motif_id]
     tf = str(row["tf_name"])
     importance = "−ISM delta" if params["method"] == "ism" else "attribution"
+    cell_type = params.get("cell_type")
+    where = f", cell type {cell_label(adata, str(cell_type))}" if cell_type is not None else ""
     with style():
         fig, ax = axes(ax)
         for i, (values, label) in enumerate(
@@ -92,12 +104,213 @@ def motif_ecdf(
         ax.set(
             xlabel=f"Site score ({params['score']} {importance})",
             ylabel="Cumulative fraction",
-            title=f"{tf} ({motif_id}): D = {row['ks_d']:+.2f}, FDR = {row['fdr']:.1e}",
+            title=f"{tf} ({motif_id}) · {key}{where}\n"
+            f"D = {row['ks_d']:+.2f}, FDR = {row['fdr']:.1e}",
         )
         # attributions are often ~1e-4: plain tick labels run into each other
         ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
-        ax.legend(loc="lower right")
+        legend_clear_of_lines(ax, ("lower right", "best"))
     return savefig_or_show(fig, ax, show, save)
+
+
+ONE_MODEL = "tested in one model only"
+
+
+def _scatter_points(joined, a: str, b: str, fdr: float) -> dict[str, np.ndarray]:
+    """Where each motif tested in either model goes, and what it is.
+
+    A motif one model did not test (too few sites there) sits on the edge of
+    that model's axis: ``x``/``y`` are the drawn coordinates, ``low`` the edge.
+    """
+    d_a, d_b = joined[f"ks_d_{a}"].to_numpy(float), joined[f"ks_d_{b}"].to_numpy(float)
+    tested_a, tested_b = np.isfinite(d_a), np.isfinite(d_b)
+    finite = np.concatenate([d_a[tested_a], d_b[tested_b], [0.0]])
+    margin = 0.05 * max(finite.max() - finite.min(), 0.2)
+    low, high = finite.min() - margin, finite.max() + margin
+    with np.errstate(invalid="ignore"):
+        in_a = tested_a & (joined[f"fdr_{a}"].to_numpy(float) < fdr)
+        in_b = tested_b & (joined[f"fdr_{b}"].to_numpy(float) < fdr)
+    return {
+        "x": np.where(tested_a, d_a, low),
+        "y": np.where(tested_b, d_b, low),
+        "strength": np.fmax(np.abs(d_a), np.abs(d_b)),
+        "one_model": tested_a != tested_b,
+        "in_a": in_a,
+        "in_b": in_b,
+        "limits": np.array([low, high]),
+    }
+
+
+def _overlaps(box, others) -> bool:
+    return any(box.overlaps(other) for other in others)
+
+
+def _sides(text, renderer) -> dict[str, object]:
+    """The box of ``text`` to the right of its dot and to the left of it, unmoved."""
+    from matplotlib.text import Text
+
+    dx, dy = abs(text.xyann[0]), text.xyann[1]
+    boxes = {}
+    for align, offset in (("left", dx), ("right", -dx)):
+        text.set_horizontalalignment(align)
+        text.xyann = (offset, dy)
+        boxes[align] = Text.get_window_extent(text, renderer)
+    return boxes
+
+
+def _spot(boxes: dict, frame, placed: list) -> tuple[str, int] | None:
+    """The nearest place (side of the dot, steps of one label height up or down) where
+    the label is inside ``frame`` and on no label ``placed``; None if there is none."""
+    step = boxes["left"].height + 1.0
+    n_steps = int(frame.height / step) + 1
+    for shift in (0, *(k * sign for k in range(1, n_steps) for sign in (1, -1))):
+        for align, box in boxes.items():
+            moved = box.translated(0, shift * step)
+            inside = frame.x0 <= moved.x0 and moved.x1 <= frame.x1
+            inside &= frame.y0 <= moved.y0 and moved.y1 <= frame.y1
+            if inside and not _overlaps(moved.padded(2.0), placed):  # a gap between
+                return align, shift
+    return None
+
+
+def place_labels(ax, texts) -> list:
+    """Move each label (an annotation ``offset points`` from its dot, strongest first)
+    to the nearest place inside the axes where it overlaps no label placed before it:
+    right of its dot, else left of it, else up or down by steps of its height, with a
+    thin leader line from the dot. A label with no such place is left out. Returns the
+    labels kept."""
+    from matplotlib.text import Text
+
+    renderer = ax.figure.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    placed, kept = [], []
+    for text in texts:
+        boxes = _sides(text, renderer)
+        spot = _spot(boxes, frame, placed)
+        if spot is None:
+            text.remove()
+            continue
+        align, shift = spot
+        step = boxes["left"].height + 1.0
+        text.set_horizontalalignment(align)
+        dx = abs(text.xyann[0]) * (1 if align == "left" else -1)
+        text.xyann = (dx, text.xyann[1] + shift * step * 72.0 / ax.figure.dpi)
+        placed.append(Text.get_window_extent(text, renderer))
+        kept.append(text)
+        if shift:
+            box = placed[-1]
+            end = (box.x0 if align == "left" else box.x1, (box.y0 + box.y1) / 2)
+            end = ax.transData.inverted().transform(end)
+            ax.plot(
+                *zip(text.xy, end, strict=True),
+                color="0.6",
+                lw=0.5,
+                zorder=1,
+                label="_leader",
+                clip_on=False,
+            )
+    return kept
+
+
+def _legend_clear_of(ax, texts, handles) -> None:
+    """The legend in the first corner or side of the axes where no dot and no label lies
+    under it, else outside to the right."""
+    labels = [t.get_window_extent() for t in texts]
+    for place in ("best", "upper left", "lower right", "center right", "upper center"):
+        legend = ax.legend(handles=handles, fontsize=7, loc=place)
+        ax.figure.canvas.draw()
+        if not legend_overlaps(ax) and not _overlaps(legend.get_window_extent(), labels):
+            return
+        legend.remove()
+    ax.legend(
+        handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0
+    )
+
+
+def _draw_dots(ax, points: dict, groups: dict) -> list:
+    """One dot per motif, coloured by where it is significant; an open diamond for a
+    motif one model did not test. The legend's handles, with each group's count."""
+    from matplotlib.lines import Line2D
+
+    x, y, one = points["x"], points["y"], points["one_model"]
+    handles = []
+    for group, (chosen, shade) in groups.items():
+        size, order = (12, 2) if group == "not significant" else (20, 3)
+        if (chosen & ~one).any():
+            ax.scatter(
+                x[chosen & ~one], y[chosen & ~one], s=size, color=shade, label=group, zorder=order
+            )
+        if (chosen & one).any():  # on the axis line, half outside: not clipped
+            ax.scatter(
+                x[chosen & one],
+                y[chosen & one],
+                s=size + 8,
+                marker="D",
+                facecolors="white",
+                edgecolors=shade,
+                linewidths=1.2,
+                label=f"{group}, {ONE_MODEL}",
+                zorder=4,
+                clip_on=False,
+            )
+        if chosen.any():
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    ls="",
+                    marker="o",
+                    color=shade,
+                    ms=4,
+                    label=f"{group} ({int(chosen.sum())})",
+                )
+            )
+    if one.any():
+        handles.append(
+            Line2D(
+                [],
+                [],
+                ls="",
+                marker="D",
+                mfc="white",
+                mec="0.3",
+                ms=4,
+                label=f"{ONE_MODEL} ({int(one.sum())})",
+            )
+        )
+    return handles
+
+
+def strongest(points: dict, n_labels: int) -> np.ndarray:
+    """Which significant motifs to name: the strongest (largest absolute D) of each
+    group (significant in one model, in the other, in both), then the next strongest
+    of any, ``n_labels`` in all, strongest first."""
+    significant = np.flatnonzero(points["in_a"] | points["in_b"])
+    order = significant[np.argsort(-points["strength"][significant], kind="stable")]
+    group = points["in_a"][order].astype(int) + 2 * points["in_b"][order]
+    _, first = np.unique(group, return_index=True)
+    leaders = order[np.sort(first)][:n_labels]
+    rest = order[~np.isin(order, leaders)][: n_labels - len(leaders)]
+    chosen = np.concatenate([leaders, rest])
+    return order[np.isin(order, chosen)]
+
+
+def _name_strongest(ax, names: np.ndarray, points: dict, n_labels: int) -> list:
+    """The motifs :func:`strongest` picks, named beside their dots and moved apart
+    (:func:`place_labels`); the labels drawn."""
+    texts = [
+        ax.annotate(
+            names[i],
+            (points["x"][i], points["y"][i]),
+            fontsize=7,
+            xytext=(3, 3),
+            textcoords="offset points",
+            zorder=5,
+        )
+        for i in strongest(points, n_labels)
+    ]
+    ax.figure.canvas.draw()
+    return place_labels(ax, texts)
 
 
 @doc_plot
@@ -116,7 +329,12 @@ def motif_scatter(
 
     Reads the joined table ``ct.tl.motif_enrichment(adata, key, reference=...)``
     stored. TFs significant in either (FDR below ``fdr``) are coloured by
-    where they are; the ``n_labels`` with the largest absolute D are named.
+    where they are; ``n_labels`` of them are named: the one of largest
+    absolute D in each colour, then the next largest of any. Labels are moved
+    apart so none covers another (a label that finds no room in the axes is
+    left out).
+    A motif only one model tested (it had too few sites there) is drawn as an
+    open diamond on the edge of the other model's axis.
 
     Parameters
     ----------
@@ -127,7 +345,7 @@ def motif_scatter(
     fdr
         Significance threshold (ChromTransfer's is 0.001).
     n_labels
-        How many significant TFs to name.
+        How many significant TFs to name (each colour's strongest first).
     {ax_show_save}
 
     Returns
@@ -143,57 +361,30 @@ def motif_scatter(
         "motif_scatter",
         f"ct.tl.motif_enrichment(adata, {key!r}, reference={reference!r})",
     )
-    table = joined.dropna(subset=[f"ks_d_{a}", f"ks_d_{b}"])
-    x, y = table[f"ks_d_{a}"].to_numpy(float), table[f"ks_d_{b}"].to_numpy(float)
-    in_a = (table[f"fdr_{a}"] < fdr).to_numpy()
-    in_b = (table[f"fdr_{b}"] < fdr).to_numpy()
+    points = _scatter_points(joined, a, b, fdr)
+    in_a, in_b = points["in_a"], points["in_b"]
     groups = {
-        "not significant": ~in_a & ~in_b,
-        f"{key} only": in_a & ~in_b,
-        f"{reference} only": ~in_a & in_b,
-        "both": in_a & in_b,
+        "not significant": (~in_a & ~in_b, "0.75"),
+        f"{key} only": (in_a & ~in_b, colour(0)),
+        f"{reference} only": (~in_a & in_b, colour(1)),
+        "both": (in_a & in_b, colour(2)),
     }
-    colours = {
-        "not significant": "0.75",
-        f"{key} only": colour(0),
-        f"{reference} only": colour(1),
-        "both": colour(2),
-    }
+    low, high = points["limits"]
     with style():
         fig, ax = axes(ax, figsize=(4.2, 4.0))
-        for group, chosen in groups.items():
-            if chosen.any():
-                ax.scatter(
-                    x[chosen],
-                    y[chosen],
-                    s=12 if group == "not significant" else 20,
-                    color=colours[group],
-                    label=f"{group} ({int(chosen.sum())})",
-                    zorder=2 if group == "not significant" else 3,
-                )
-        low = min(x.min(initial=0), y.min(initial=0)) - 0.05
-        high = max(x.max(initial=0), y.max(initial=0)) + 0.05
-        ax.plot([low, high], [low, high], color="0.8", lw=0.8, zorder=1)
+        handles = _draw_dots(ax, points, groups)
+        ax.plot([low, high], [low, high], color="0.8", lw=0.8, zorder=1, label="_diagonal")
         ax.axhline(0, color="0.9", lw=0.8, zorder=0)
         ax.axvline(0, color="0.9", lw=0.8, zorder=0)
-        significant = np.flatnonzero(in_a | in_b)
-        strongest = significant[np.argsort(-np.maximum(np.abs(x), np.abs(y))[significant])]
-        for i in strongest[:n_labels]:
-            ax.annotate(
-                str(table["tf_name"].iloc[i]),
-                (x[i], y[i]),
-                fontsize=7,
-                xytext=(3, 3),
-                textcoords="offset points",
-            )
         ax.set(
             xlim=(low, high),
             ylim=(low, high),
             xlabel=f"KS D, {key}",
             ylabel=f"KS D, {reference}",
-            title="Motif importance",
+            title="Motif importance (signed KS D)",
         )
-        ax.legend(loc="upper left", fontsize=7)
+        texts = _name_strongest(ax, joined["tf_name"].astype(str).to_numpy(), points, n_labels)
+        _legend_clear_of(ax, texts, handles)
     return savefig_or_show(fig, ax, show, save)
 
 
