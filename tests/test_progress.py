@@ -114,6 +114,7 @@ def test_early_stopping_is_logged_in_one_line(adata, restore_settings, capsys):
     ]
 
 
+@pytest.mark.filterwarnings("ignore::chromtools.tl.NormalizationWarning")
 @pytest.mark.parametrize("scratch", [False, True])
 def test_finetune_shows_one_bar_per_training_of_each_target(
     adata, bars_on, notebook, capsys, scratch
@@ -132,7 +133,10 @@ def test_finetune_shows_one_bar_per_training_of_each_target(
     assert names == expected
 
 
-def test_short_epochs_draw_no_batch_bar(adata, bars_on, notebook, capsys):
+def test_epochs_shorter_than_the_delay_draw_no_batch_bar(
+    adata, bars_on, notebook, capsys, monkeypatch
+):
+    monkeypatch.setattr(_train, "BATCH_BAR_DELAY", 60.0)
     ct.tl.fit(adata, "deepchrome", epochs=2)
     assert "batch" not in capsys.readouterr().err
 
