@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import numbers
 import re
@@ -10,8 +11,8 @@ import warnings
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-from tqdm.auto import tqdm
-from tqdm.dask import TqdmCallback
+from dask.callbacks import Callback
+from tqdm.std import tqdm
 
 from ._settings import settings
 
@@ -28,35 +29,102 @@ _HISTONE_MARK = re.compile(
 _OTHER_TRACKS = {"DNase", "ATAC", "CTCF", "POLR2A", "Input"}
 
 
+def _jupyter() -> bool:
+    """Whether this runs in a Jupyter kernel (notebook, JupyterLab, VS Code, Colab)."""
+    zmqshell, ipython = sys.modules.get("ipykernel.zmqshell"), sys.modules.get("IPython")
+    if zmqshell is None or ipython is None:
+        return False
+    return isinstance(ipython.get_ipython(), zmqshell.ZMQInteractiveShell)
+
+
+def _widgets() -> bool:
+    """Whether ipywidgets is there to draw tqdm's notebook bars (looked for when a bar is
+    drawn in a notebook, never on import; an optional extra, not a dependency)."""
+    if importlib.util.find_spec("ipywidgets") is None:
+        return False
+    from tqdm.notebook import IProgress
+
+    return IProgress is not None
+
+
+class _SharedLine(tqdm):
+    """A text bar for a notebook without ipywidgets.
+
+    A notebook's output keeps ``\\r`` but drops cursor moves, so a bar below
+    another one would add a line at every redraw. Every bar draws on the one
+    line instead, the innermost open bar over the others, and the bar it
+    covered is drawn again when it closes.
+    """
+
+    def close(self) -> None:
+        drawn = not self.disable and self.last_print_t >= self.start_t + self.delay
+        super().close()
+        covered = [bar for bar in self._instances if isinstance(bar, _SharedLine)]
+        if drawn and covered:
+            max(covered, key=lambda bar: bar.start_t).refresh()
+
+
+def _bar_class() -> type[tqdm]:
+    """Widgets in a notebook with ipywidgets, a text line in one without, else tqdm's bar."""
+    if not _jupyter():
+        return tqdm
+    if _widgets():
+        from tqdm.notebook import tqdm as notebook_bar
+
+        return notebook_bar
+    return _SharedLine
+
+
 def _live() -> bool:
-    """Whether bars can redraw in place: a terminal, or a Jupyter notebook (tqdm.auto's widget)."""
-    if tqdm.__module__ != "tqdm.std" and "ipykernel" in sys.modules:
-        return True
+    """Whether bars can redraw in place: in a terminal or a Jupyter notebook."""
     stream = sys.stderr
-    return bool(getattr(stream, "isatty", None) and stream.isatty())
+    return _jupyter() or bool(getattr(stream, "isatty", None) and stream.isatty())
 
 
-def _quiet_when_logged(kwargs: dict) -> dict:
+def _bar_options(kwargs: dict, bar_class: type[tqdm]) -> dict:
     """Bar options for where the output goes.
 
-    In a terminal or a notebook a bar redraws in place. Elsewhere (a log
-    file, CI) each redraw would be one more line: the outermost bar then
-    writes its start and its end only, and bars opened inside another (a
-    fit inside a transfer matrix) are not drawn at all.
+    A bar opened inside another one (the batches of an epoch, a fit inside
+    a transfer matrix) is cleared when it closes unless ``leave`` says
+    otherwise; the outermost bar stays as one line. In a terminal or a
+    notebook a bar redraws in place. Elsewhere (a log file, CI) each redraw
+    would be one more line: the outermost bar then writes its start and its
+    end only, and bars opened inside another are not drawn at all. Bars are
+    off with ``ct.settings.progress = False`` or ``ct.settings.verbosity = 0``.
     """
     kwargs = dict(kwargs)
-    kwargs["disable"] = kwargs.get("disable", False) or not settings.progress
+    nested = bool(len(tqdm._instances))
+    off = not settings.progress or settings.verbosity == 0
+    kwargs["disable"] = kwargs.get("disable", False) or off
+    if kwargs.get("leave") is None:
+        kwargs["leave"] = not nested
     if not _live():
-        if len(getattr(tqdm, "_instances", ())):
-            kwargs["disable"] = True
+        kwargs["disable"] = kwargs["disable"] or nested
         kwargs["mininterval"] = float("inf")
         kwargs["leave"] = True
+        kwargs["delay"] = 0
+    elif nested and bar_class is _SharedLine:
+        kwargs["position"] = 0
     return kwargs
 
 
 def progress(iterable: Iterable | None = None, **kwargs) -> tqdm:
-    """A tqdm bar that respects ``ct.settings.progress``, quiet when the output is logged."""
-    return tqdm(iterable, **_quiet_when_logged(kwargs))
+    """A tqdm bar that respects ``ct.settings.progress`` and ``ct.settings.verbosity``,
+    one line however it is shown (:func:`_bar_options`)."""
+    bar_class = _bar_class()
+    return bar_class(iterable, **_bar_options(kwargs, bar_class))
+
+
+def finish(bar: tqdm, description: str, postfix: str = "") -> None:
+    """Close ``bar`` as complete where it stopped, saying how it ended in ``description``:
+    a fit stopped early reads 9/9 "stopped early at epoch 9", not frozen at 9/30."""
+    bar.total = bar.n or bar.total
+    widget = getattr(bar, "container", None)
+    if widget is not None:
+        widget.children[1].max = bar.total
+    bar.set_description_str(description, refresh=False)
+    bar.set_postfix_str(postfix, refresh=False)
+    bar.close()
 
 
 def user_stacklevel() -> int:
@@ -168,10 +236,29 @@ def check_signal(values: np.ndarray, what: str) -> None:
         )
 
 
-def dask_progress(description: str) -> TqdmCallback:
-    """A tqdm bar over the tasks of any dask computation run inside ``with``;
-    hidden when ``ct.settings.progress`` is off."""
-    return TqdmCallback(**_quiet_when_logged({"desc": description, "leave": False}))
+class _DaskBar(Callback):
+    """A bar over the tasks of the dask computations run inside ``with``."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__()
+        self.bar_class = _bar_class()
+        self.options = _bar_options({"desc": description, "leave": False}, self.bar_class)
+
+    def _start_state(self, _, state: dict) -> None:
+        total = sum(len(state[k]) for k in ("ready", "waiting", "running", "finished"))
+        self.bar = self.bar_class(total=total, **self.options)
+
+    def _posttask(self, *_) -> None:
+        self.bar.update()
+
+    def _finish(self, *_) -> None:
+        self.bar.close()
+
+
+def dask_progress(description: str) -> Callback:
+    """A bar over the tasks of any dask computation run inside ``with``; hidden like
+    :func:`progress`'s."""
+    return _DaskBar(description)
 
 
 def renamed_keyword(

@@ -20,7 +20,7 @@ import json
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -30,7 +30,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from ..._settings import logger
-from ..._utils import progress
+from ..._utils import finish, progress
 from ._checkpoint import load_checkpoint, run_identity, save_checkpoint
 from ._config import TrainingConfig, resolve_device
 from ._data import Batches
@@ -38,6 +38,14 @@ from ._inputs import Inputs
 from ._metrics import score
 from ._options import LossFunction, TrainOptions, default_loss
 from ._predict import autocast, model_output, predict_batches
+
+if TYPE_CHECKING:
+    from tqdm.std import tqdm
+
+
+# An epoch's batches get a bar of their own, below the epoch bar, only once the
+# epoch has run this many seconds: short epochs show the epoch bar alone.
+BATCH_BAR_DELAY = 3.0
 
 
 def _main_target(target: np.ndarray) -> np.ndarray:
@@ -157,7 +165,7 @@ class _Run:
         # this rank's share of the batches, for the bar within an epoch
         n_batches = -(-len(batches) // self.world_size)
         steps = progress(batches, desc=f"epoch {epoch}", total=n_batches, unit="batch",
-                         leave=False, disable=self.rank != 0)  # fmt: skip
+                         leave=False, delay=BATCH_BAR_DELAY, disable=self.rank != 0)  # fmt: skip
         with joined():
             for x, y, _ in steps:
                 x = x.to(device, non_blocking=True)
@@ -194,10 +202,15 @@ class _Run:
             return {"valid_auroc": metrics["auroc"], "valid_auprc": metrics["auprc"]}
         return {"valid_mse": metrics["mse"], "valid_pearson": metrics["pearson"]}
 
+    @property
+    def monitor(self) -> str:
+        """The validation score that picks the best epoch."""
+        return "valid_auroc" if self.higher_is_better else "valid_mse"
+
     def keep_if_best(self, epoch: int, row: dict[str, float]) -> None:
         """Keep the weights of ``epoch`` if it beats every earlier one (validation score, or
         the training loss without validation samples)."""
-        monitor = "valid_auroc" if self.higher_is_better else "valid_mse"
+        monitor = self.monitor
         value = row.get(monitor, -row["train_loss"])
         value = value if self.higher_is_better or monitor not in row else -value
         if np.isfinite(value) and value > self.best_value:
@@ -209,27 +222,44 @@ class _Run:
         patience = self.options.patience
         return patience is not None and epoch - self.best_epoch >= patience
 
+    def scores(self, row: Mapping[str, float]) -> str:
+        """The training loss and the monitored validation score of ``row``, for a bar."""
+        shown = {k: row[k] for k in ("train_loss", self.monitor) if k in row}
+        return ", ".join(f"{name}={value:.4g}" for name, value in shown.items())
+
+    def end(self, bar: tqdm, stopped: int | None) -> None:
+        """Close the epoch bar saying how the run ended, then log it in one line."""
+        best, early = self.best_epoch, f"stopped early at epoch {stopped}, " if stopped else ""
+        best_row = next((row for row in self.history if row["epoch"] == best), {})
+        finish(bar, f"{self.description}: {early}best epoch {best}", self.scores(best_row))
+        if stopped:
+            logger.info(
+                f"{self.description}: no improvement for {self.options.patience} epochs, "
+                f"stopped at epoch {stopped}; best epoch {best}"
+            )
+
     def run(self, checkpoint: Path | None, identity: dict | None) -> None:
         """Train the epochs left, then put the best epoch's weights back."""
         epochs = self.options.epochs
         trained = _data_parallel(self.model, self.device)
-        bar = progress(range(self.first, epochs + 1), desc=self.description, unit="epoch",
-                       leave=False)  # fmt: skip
-        for epoch in [] if self.finished else bar:
+        # one line for the run: epochs done, the latest scores, and how it ended
+        bar = progress(total=epochs, initial=self.first - 1, desc=self.description,
+                       unit="epoch", disable=self.rank != 0)  # fmt: skip
+        stopped = None
+        for epoch in range(self.first, 1 if self.finished else epochs + 1):
             row = {"epoch": epoch, "train_loss": self.train_epoch(trained, epoch)}
             row.update(self.validate())
             self.history.append(row)
             self.keep_if_best(epoch, row)
-            bar.set_postfix({k: round(v, 4) for k, v in row.items() if k != "epoch"}, refresh=False)
+            bar.set_postfix_str(self.scores(row), refresh=False)
+            bar.update()
             stop = self.stops_after(epoch)
             if checkpoint is not None:
                 self.save(checkpoint, identity, epoch, finished=bool(stop or epoch == epochs))
             if stop:
-                logger.info(
-                    f"{self.description}: no improvement for {self.options.patience} epochs, "
-                    f"stopped at {epoch}"
-                )
+                stopped = epoch
                 break
+        self.end(bar, stopped)
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
 

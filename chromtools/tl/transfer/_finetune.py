@@ -22,7 +22,6 @@ from anndata import AnnData
 from ..._docs import SHARED, doc_params
 from ..._results import check_writable, kind_of, storage_name
 from ..._settings import logger
-from ..._utils import progress
 from ..engine import (
     DataView,
     TrainingConfig,
@@ -172,7 +171,8 @@ def finetune(
         resume=resume,
     )
     labelled = set(view.obs_names[labelled_of(data, view.signal)])
-    for cell_type in progress(targets, desc=f"finetune from {source or source_key}", unit="target"):
+    # no bar over the targets: each training draws its own line, which stays
+    for cell_type in targets:
         samples = TargetSamples(view.names, data, cell_type, run.finetune_training)
         if cell_type in labelled:
             run.finetune(samples, source_key)
