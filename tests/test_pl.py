@@ -275,8 +275,10 @@ def test_attribution_draws_the_logo_and_every_site_of_the_region(sequences):
     sites = sites[sites["region"].astype(str) == region]
     assert len(sites_ax.patches) == len(sites) > 0
     labels = sorted(t.get_text() for t in sites_ax.texts)
+    # the strand reads as a sign in brackets, never as a hyphen glued to the name
+    signs = {"+": "+", "-": "\u2212"}
     assert labels == sorted(
-        f"{tf}{s}" for tf, s in zip(sites["tf_name"], sites["strand"], strict=True)
+        f"{tf} ({signs[s]})" for tf, s in zip(sites["tf_name"], sites["strand"], strict=True)
     )
     spans = sorted(
         (round(p.get_x() + 0.5), round(p.get_x() + 0.5 + p.get_width())) for p in sites_ax.patches

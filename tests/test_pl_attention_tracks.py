@@ -20,7 +20,7 @@ from matplotlib.collections import QuadMesh  # noqa: E402
 
 import chromtools as ct  # noqa: E402
 from chromtools.pl._attention import MIN_HALF_SPAN, uniform_span  # noqa: E402
-from chromtools.pl._utils import legend_overlaps  # noqa: E402
+from chromtools.pl._legend import legend_overlaps  # noqa: E402
 
 MODEL = "attentivechrome"
 

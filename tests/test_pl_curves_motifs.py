@@ -20,7 +20,7 @@ import pytest  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
 import chromtools as ct  # noqa: E402
-from chromtools.pl._utils import legend_overlaps  # noqa: E402
+from chromtools.pl._legend import legend_overlaps  # noqa: E402
 
 ONE_MODEL = "tested in one model only"
 

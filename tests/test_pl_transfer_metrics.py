@@ -24,9 +24,12 @@ import pytest  # noqa: E402
 from anndata import AnnData  # noqa: E402
 
 import chromtools as ct  # noqa: E402
-from chromtools.pl._metrics import MIN_SPAN, covered  # noqa: E402
+from chromtools.pl._legend import (
+    covered,  # noqa: E402
+    legend_overlaps,  # noqa: E402
+)
+from chromtools.pl._metrics import MIN_SPAN  # noqa: E402
 from chromtools.pl._transfer import decimals  # noqa: E402
-from chromtools.pl._utils import legend_overlaps  # noqa: E402
 
 K562, H1 = "K562 (E123)", "H1_Cell_Line (E003)"
 

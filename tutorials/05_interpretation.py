@@ -31,7 +31,7 @@ ct.tl.fit(adata, "attentivechrome", cell_types=["E123", "E003"], epochs=10, seed
 
 # %%
 ct.tl.attention(adata, "attentivechrome")
-ct.pl.attention(adata, "attentivechrome", cell_type="E123", show=False)
+ct.pl.attention(adata, "attentivechrome", cell_types="E123", show=False)
 plt.show()
 
 # %% [markdown]
@@ -58,7 +58,7 @@ print(
         index="perturbation", columns=["cell_type", "status"], values="mean_change"
     ).round(3)
 )
-ct.pl.deletion(adata, "attentivechrome_deletion", cell_type="E123", show=False)
+ct.pl.deletion(adata, "attentivechrome_deletion", cell_types="E123", show=False)
 plt.show()
 
 # %% [markdown]
@@ -68,7 +68,7 @@ plt.show()
 # %%
 ct.tl.attribute(adata, "attentivechrome", cell_types=["E123"])
 gene = adata.var_names[np.nanargmax(adata.layers["attentivechrome"][0])]
-ct.pl.signal(adata, gene, shade="attentivechrome", show=False)
+ct.pl.signal(adata, gene, highlight="attentivechrome", show=False)
 plt.show()
 
 # %% [markdown]

@@ -20,12 +20,12 @@ from .._docs import doc_plot
 from .._expression import on_status
 from .._results import RESULTS, kind_of, storage_name
 from .._utils import renamed_keyword
+from ._legend import place_legend
 from ._utils import (
     ON_OFF,
     axes,
     cell_label,
     check_show_save,
-    clear_legend,
     colour,
     dodged,
     grid,
@@ -371,5 +371,5 @@ def deletion(
             ylabel=ylabel,
             title=f"In silico deletion: {model}\n{cell_label(adata, cell_type)}",
         )
-        clear_legend(ax)
+        place_legend(ax)
     return savefig_or_show(fig, ax, show, save)

@@ -12,13 +12,13 @@ from matplotlib.axes import Axes
 
 from .._docs import doc_plot
 from .._utils import check_int
+from ._legend import place_legend
 from ._predicted import labelled
 from ._utils import (
     axes,
     cell_label,
     cell_types_of,
     check_show_save,
-    clear_legend,
     colour,
     keys_of,
     savefig_or_show,
@@ -98,55 +98,6 @@ def _prevalence_lines(ax, adata: AnnData, curves: list) -> None:
         )
 
 
-def _drawn_points(ax, step: float = 2.0) -> np.ndarray:
-    """Display coordinates along every labelled line of ``ax`` (as drawn: steps
-    included), one point every ``step`` pixels, and its scatter points."""
-    from matplotlib.cbook import STEP_LOOKUP_MAP
-
-    points = []
-    for line in ax.get_lines():
-        if line.get_label().startswith("_") or not line.get_visible():
-            continue
-        x, y = STEP_LOOKUP_MAP[line.get_drawstyle()](line.get_xdata(), line.get_ydata())
-        xy = line.get_transform().transform(np.column_stack([x, y]).astype(float))
-        for start, end in zip(xy[:-1], xy[1:], strict=True):
-            n = max(2, int(np.hypot(*(end - start)) / step) + 1)
-            points.append(start + np.linspace(0, 1, n)[:, None] * (end - start))
-        points.append(xy)
-    for collection in ax.collections:
-        if len(collection.get_offsets()):
-            points.append(collection.get_offset_transform().transform(collection.get_offsets()))
-    return np.concatenate(points) if points else np.empty((0, 2))
-
-
-def legend_clear_of_lines(ax, places: Sequence[str] = ("best",), beside=None):
-    """A legend in the first of ``places`` where no line (along its whole length, not
-    only its vertices) and no point runs under it, else outside to the right (of the
-    axes ``beside`` too, a twin with its tick labels there)."""
-    points = None
-    for place in places:
-        legend = clear_legend(ax) if place == "best" else ax.legend(loc=place)
-        if legend.get_bbox_to_anchor().x0 > ax.bbox.x1:  # clear_legend put it outside
-            return legend
-        ax.figure.canvas.draw()
-        points = _drawn_points(ax) if points is None else points
-        box = legend.get_window_extent()
-        inside = (
-            (points[:, 0] >= box.x0)
-            & (points[:, 0] <= box.x1)
-            & (points[:, 1] >= box.y0)
-            & (points[:, 1] <= box.y1)
-        )
-        if not inside.any():
-            return legend
-        legend.remove()
-    right = 1.02
-    if beside is not None:
-        edge = beside.get_tightbbox().x1
-        right = (edge - ax.bbox.x0) / ax.bbox.width + 0.02
-    return ax.legend(loc="upper left", bbox_to_anchor=(right, 1.0), borderaxespad=0)
-
-
 def _curves(
     adata: AnnData,
     keys: str | Sequence[str],
@@ -195,7 +146,7 @@ def _curves(
             _prevalence_lines(ax, adata, curves)
             ax.set(xlabel="Recall", ylabel="Precision")
         ax.set(xlim=(0, 1), ylim=(0, 1.02), title=title)
-        legend_clear_of_lines(ax, ("best", "lower right" if kind == "roc" else "lower left"))
+        place_legend(ax, places=("best", "lower right" if kind == "roc" else "lower left"))
     return savefig_or_show(fig, ax, show, save)
 
 
@@ -371,7 +322,9 @@ def calibration(
             ax.patch.set_visible(False)
         ax.counts = counts
         # the bars of a twin fill the lowest quarter: the legend goes above them
-        legend_clear_of_lines(
-            ax, ("upper left", "lower right")[: 1 if twin else 2], counts if twin else None
+        place_legend(
+            ax,
+            places=("upper left", "lower right")[: 1 if twin else 2],
+            also=[counts] if twin else (),
         )
     return savefig_or_show(fig, ax, show, save)

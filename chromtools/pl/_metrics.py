@@ -1,7 +1,6 @@
 """How well fitted models score: one metric per cell type × model with bootstrap
 intervals, and the learning curve of a network, drawn from what ``ct.tl.fit`` stored.
-And how every score axis is drawn (:func:`metric_axis`) and where a legend goes
-(:func:`place_legend`).
+And how every score axis is drawn (:func:`metric_axis`).
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from matplotlib.axes import Axes
 from .._docs import doc_plot
 from .._utils import check_int
 from ..tl import bootstrap_interval
+from ._legend import place_legend
 from ._predicted import labelled, measured
 from ._utils import (
     axes,
@@ -37,8 +37,6 @@ BOUNDS |= {m: (-1.0, 1.0) for m in ("pearson", "spearman")}
 # The least span of a bounded metric's axis, so that a change of 0.01 looks small.
 MIN_SPAN = 0.1
 LEVEL = 0.95  # coverage of the bootstrap intervals ct.pl.metrics draws
-# where a legend may go inside the axes, in the order tried
-_LOCATIONS = "upper right|upper left|lower right|lower left|center right|center left".split("|")
 
 
 def metric_axis(ax: Axes, values: object, metrics: Sequence[str]) -> None:
@@ -66,56 +64,6 @@ def metric_axis(ax: Axes, values: object, metrics: Sequence[str]) -> None:
         margin = 0.02 * (high - low)  # a tick step is at least a tenth of the span
         low, high = low - margin * (low <= lower), high + margin * (high >= upper)
     ax.set_ylim(low, high)
-
-
-def covered(legend, panels: Sequence[Axes]) -> int:
-    """How many drawn things of ``panels`` (lines, dots, bands, error bars) lie under
-    ``legend``: what :func:`~chromtools.pl._utils.legend_overlaps` counts, and the
-    lines between points, the bands and the error bars, on twin axes too."""
-    from matplotlib.collections import LineCollection, PathCollection
-    from matplotlib.path import Path as Shape
-
-    box = legend.get_window_extent(legend.figure.canvas.get_renderer())
-    count = 0
-    for panel in panels:
-        for line in panel.get_lines():
-            xy = line.get_transform().transform(line.get_xydata())
-            xy = xy[np.isfinite(xy).all(axis=1)]
-            if line.get_visible() and len(xy):
-                inside = box.count_contains(xy) > 0
-                count += inside or (len(xy) > 1 and Shape(xy).intersects_bbox(box, filled=False))
-        for collection in panel.collections:
-            if not collection.get_visible():
-                continue
-            if isinstance(collection, PathCollection):
-                offsets = collection.get_offset_transform().transform(collection.get_offsets())
-                count += box.count_contains(offsets)
-                continue
-            filled = not isinstance(collection, LineCollection)
-            transform = collection.get_transform()
-            count += sum(
-                p.transformed(transform).intersects_bbox(box, filled=filled)
-                for p in collection.get_paths()
-            )
-    return int(count)
-
-
-def place_legend(ax: Axes, handles=None, labels=None, *, also: Sequence[Axes] = ()):
-    """A legend on ``ax`` covering nothing drawn on ``ax`` or on ``also`` (its twin):
-    the first clear place inside the axes, else outside, right of every tick label."""
-    if handles is None:
-        handles, labels = ax.get_legend_handles_labels()
-    for location in _LOCATIONS:
-        legend = ax.legend(handles, labels, loc=location)
-        if not covered(legend, [ax, *also]):
-            return legend
-    legend.remove()
-    renderer = ax.figure.canvas.get_renderer()
-    right = max(panel.get_tightbbox(renderer).x1 for panel in (ax, *also))
-    x = ax.transAxes.inverted().transform((right, 0))[0]
-    return ax.legend(
-        handles, labels, loc="upper left", bbox_to_anchor=(x + 0.02, 1), borderaxespad=0
-    )
 
 
 def _metric_rows(adata: AnnData, keys: list[str], metric: str, split: str) -> pd.DataFrame:

@@ -12,13 +12,12 @@ from matplotlib.axes import Axes
 from .. import get
 from .._docs import doc_plot
 from .._results import RESULTS, storage_name
-from ._curves import legend_clear_of_lines
+from ._legend import place_legend
 from ._utils import (
     axes,
     cell_label,
     check_show_save,
     colour,
-    legend_overlaps,
     savefig_or_show,
     stored,
     style,
@@ -109,7 +108,7 @@ def motif_ecdf(
         )
         # attributions are often ~1e-4: plain tick labels run into each other
         ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
-        legend_clear_of_lines(ax, ("lower right", "best"))
+        place_legend(ax, places=("lower right", "best"))
     return savefig_or_show(fig, ax, show, save)
 
 
@@ -210,21 +209,6 @@ def place_labels(ax, texts) -> list:
                 clip_on=False,
             )
     return kept
-
-
-def _legend_clear_of(ax, texts, handles) -> None:
-    """The legend in the first corner or side of the axes where no dot and no label lies
-    under it, else outside to the right."""
-    labels = [t.get_window_extent() for t in texts]
-    for place in ("best", "upper left", "lower right", "center right", "upper center"):
-        legend = ax.legend(handles=handles, fontsize=7, loc=place)
-        ax.figure.canvas.draw()
-        if not legend_overlaps(ax) and not _overlaps(legend.get_window_extent(), labels):
-            return
-        legend.remove()
-    ax.legend(
-        handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0
-    )
 
 
 def _draw_dots(ax, points: dict, groups: dict) -> list:
@@ -384,7 +368,7 @@ def motif_scatter(
             title="Motif importance (signed KS D)",
         )
         texts = _name_strongest(ax, joined["tf_name"].astype(str).to_numpy(), points, n_labels)
-        _legend_clear_of(ax, texts, handles)
+        place_legend(ax, handles, avoid=texts, fontsize=7)
     return savefig_or_show(fig, ax, show, save)
 
 

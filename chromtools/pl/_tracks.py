@@ -28,6 +28,9 @@ from ._utils import cell_label, check_show_save, colour, grid, savefig_or_show, 
 
 BASES = ("A", "C", "G", "T")
 
+# strand as a site label shows it: a minus sign, not a hyphen that reads as part of the name
+STRANDS = {"+": "+", "-": "\u2212"}
+
 
 def _gene(adata: AnnData, gene: object, plot: str) -> int:
     if not isinstance(gene, str) or gene not in adata.var_names:
@@ -344,8 +347,8 @@ def _draw_sites(ax, sites: pd.DataFrame | None) -> None:
                 lanes.append(0)
             lanes[lane] = e + 2
             ax.barh(-lane, e - s, left=s - 0.5, height=0.7, color="0.8", edgecolor="0.4", lw=0.5)
-            ax.text((s + e) / 2 - 0.5, -lane, f"{tf}{strand}", ha="center", va="center",
-                    fontsize=6)  # fmt: skip
+            label = f"{tf} ({STRANDS.get(strand, strand)})"
+            ax.text((s + e) / 2 - 0.5, -lane, label, ha="center", va="center", fontsize=6)
     ax.set_ylim(-max(len(lanes), 1) + 0.4, 0.6)
     ax.set_yticks([])
     ax.spines["left"].set_visible(False)

@@ -11,7 +11,8 @@ from anndata import AnnData
 from matplotlib.axes import Axes
 
 from .._docs import doc_plot
-from ._metrics import cell_type_ticks, metric_axis, place_legend
+from ._legend import place_legend
+from ._metrics import cell_type_ticks, metric_axis
 from ._utils import (
     axes,
     cell_label,
