@@ -205,7 +205,7 @@ def cell_label(adata: AnnData, code: str) -> str:
     """How a plot names a cell type: ``"K562 (E123)"`` where ``obs['name']`` holds a name
     other than the code, else the code."""
     if "name" in adata.obs and code in adata.obs_names:
-        name = str(adata.obs.loc[code, "name"])
+        name = str(adata.obs.loc[code, "name"]).replace("_", " ")  # "H1 Cell Line"
         if name and name != "nan" and name != code:
             return f"{name} ({code})"
     return str(code)
