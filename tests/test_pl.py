@@ -97,7 +97,7 @@ def test_pr_legend_gives_the_stored_auprc(remc):
 
 def test_metrics_draws_the_stored_values_intervals_baseline_and_published(remc):
     ax = ct.pl.metrics(remc, ["deepchrome", "attentivechrome"], n_boot=50, show=False)
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["K562 (E123)", "H1_Cell_Line (E003)"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["K562 (E123)", "H1 Cell Line (E003)"]
     dots = {
         c.get_label(): c.get_offsets()
         for c in ax.collections
@@ -193,7 +193,7 @@ def test_finetune_draws_each_approach_at_its_stored_score(remc):
         ("scratch", "scratch"),
     ):
         assert drawn[label] == pytest.approx(metrics.loc[approach, "auroc"])
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["H1_Cell_Line (E003)"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["H1 Cell Line (E003)"]
 
 
 # ---------------------------------------------------------------- attention and deletion
@@ -226,7 +226,7 @@ def test_attention_beta_heatmap_equals_the_stored_beta(remc):
     np.testing.assert_allclose(image, expected, rtol=1e-6)
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     names = remc.var["gene_name"].iloc[:3]
-    cells = ("K562 (E123)", "H1_Cell_Line (E003)")  # cell_label: name (code)
+    cells = ("K562 (E123)", "H1 Cell Line (E003)")  # cell_label: name (code)
     assert labels == [f"{g} · {c}" for g in names for c in cells]
 
 
@@ -252,7 +252,7 @@ def test_signal_draws_each_cell_types_marks_and_the_attribution_shade(remc):
     marks = ct.get.marks(remc)
     mark_axes = [ax for ax in fig.axes if ax.get_lines() and ax.get_title(loc="left")]
     # the two with signal, by name and code
-    assert [ax.get_title(loc="left") for ax in mark_axes] == ["K562 (E123)", "H1_Cell_Line (E003)"]
+    assert [ax.get_title(loc="left") for ax in mark_axes] == ["K562 (E123)", "H1 Cell Line (E003)"]
     for row, ax in enumerate(mark_axes):
         lines = [line for line in ax.get_lines() if line.get_label() in marks]
         for j, line in enumerate(lines):
