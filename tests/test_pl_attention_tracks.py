@@ -122,7 +122,7 @@ def test_attention_beta_colours_are_centred_on_the_uniform_level(remc):
     assert bar.ax.get_ylabel() == "attention weight β\n(uniform = 0.2)"
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert labels[:2] == [f"{remc.var['gene_name'].iloc[0]} · {c}" for c in
-                          ("K562 (E123)", "H1_Cell_Line (E003)")]  # fmt: skip
+                          ("K562 (E123)", "H1 Cell Line (E003)")]  # fmt: skip
 
 
 def test_attention_beta_draws_into_the_axes_given(remc):
@@ -221,7 +221,7 @@ def test_signal_draws_into_the_axes_given(remc):
         assert ax.get_ylabel() == "log(1 + signal / track mean)"
     _, ax = plt.subplots()
     ct.pl.signal(remc, remc.var_names[5], cell_types="E003", ax=ax, show=False)
-    assert ax.get_title(loc="left") == "H1_Cell_Line (E003)"
+    assert ax.get_title(loc="left") == "H1 Cell Line (E003)"
     with pytest.raises(ValueError, match=r"ct.pl.signal draws 2 panel\(s\)"):
         ct.pl.signal(remc, remc.var_names[5], ax=ax, show=False)
 

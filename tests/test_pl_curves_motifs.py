@@ -89,7 +89,7 @@ def test_pr_draws_one_prevalence_per_cell_type_where_they_differ(fitted):
         f"prevalence {level:.2f} · {name}": level
         for level, name in (
             (_scored(fitted, "deepchrome", "E123")[0].mean(), "K562 (E123)"),
-            (_scored(fitted, "deepchrome", "E003")[0].mean(), "H1_Cell_Line (E003)"),
+            (_scored(fitted, "deepchrome", "E003")[0].mean(), "H1 Cell Line (E003)"),
         )
     }
     assert levels == pytest.approx(expected)
@@ -102,7 +102,7 @@ def test_pr_draws_one_prevalence_per_cell_type_where_they_differ(fitted):
 def test_pr_names_cell_types_by_their_label_and_the_shared_model_in_the_title(fitted):
     ax = ct.pl.pr(fitted, "deepchrome", show=False)
     curves = [t for t in _legend(ax) if "AUPRC" in t]
-    assert [t.split(" (AUPRC")[0] for t in curves] == ["K562 (E123)", "H1_Cell_Line (E003)"]
+    assert [t.split(" (AUPRC")[0] for t in curves] == ["K562 (E123)", "H1 Cell Line (E003)"]
     assert ax.get_title() == "Precision–recall (test genes)\ndeepchrome"
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("Recall", "Precision")
 
@@ -137,7 +137,7 @@ def test_calibration_is_labelled_and_names_cell_types(fitted):
     assert ax.counts.get_xlabel() == "Mean predicted probability"
     assert ax.counts.get_ylabel() == "Genes per bin"
     names = [t.split(" (Brier")[0] for t in _legend(ax)]
-    assert names == ["K562 (E123)", "H1_Cell_Line (E003)"]
+    assert names == ["K562 (E123)", "H1 Cell Line (E003)"]
     assert ax.get_title() == "Calibration (test genes)\nlogreg"
 
 
@@ -147,7 +147,7 @@ def test_calibration_is_labelled_and_names_cell_types(fitted):
 def test_roc_names_model_and_cell_type_where_they_differ(fitted):
     ax = ct.pl.roc(fitted, ["deepchrome", "logreg"], cell_types="E003", show=False)
     assert [t.split(" (AUROC")[0] for t in _legend(ax)] == ["deepchrome", "logreg"]
-    assert ax.get_title() == "ROC (test genes)\nH1_Cell_Line (E003)"
+    assert ax.get_title() == "ROC (test genes)\nH1 Cell Line (E003)"
 
 
 # ---------------------------------------------------------------- every plot

@@ -31,7 +31,7 @@ from chromtools.pl._legend import (
 from chromtools.pl._metrics import MIN_SPAN  # noqa: E402
 from chromtools.pl._transfer import decimals  # noqa: E402
 
-K562, H1 = "K562 (E123)", "H1_Cell_Line (E003)"
+K562, H1 = "K562 (E123)", "H1 Cell Line (E003)"
 
 
 @pytest.fixture(autouse=True)
