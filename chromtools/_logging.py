@@ -45,6 +45,19 @@ class _Handler(logging.StreamHandler):
     def stream(self):
         return sys.stderr
 
+    def emit(self, record: logging.LogRecord) -> None:
+        """The message on a line of its own: while a progress bar is open, tqdm clears
+        the bar, writes the message and draws the bar again below it."""
+        from tqdm.std import tqdm
+
+        if not any(not bar.disable for bar in list(tqdm._instances)):
+            super().emit(record)
+            return
+        try:
+            tqdm.write(self.format(record), file=self.stream)
+        except Exception:  # as logging does: a failed message never stops the work
+            self.handleError(record)
+
 
 def get_logger(name: str = PACKAGE) -> logging.Logger:
     """The ``chromtools`` logger, or a child of it for a module (``get_logger(__name__)``).

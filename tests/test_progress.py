@@ -241,3 +241,18 @@ def test_a_notebook_without_ipywidgets_gets_no_tqdm_warning():
     assert result.stdout.decode().split() == ["_SharedLine", "False", "0"]
     (line,) = shown(result.stderr.decode())
     assert line.startswith("stage: 100%")
+
+
+@pytest.mark.parametrize("where", ["log", "notebook"])
+def test_a_message_logged_while_a_bar_is_open_gets_its_own_line(bars_on, capsys, request, where):
+    if where == "notebook":
+        request.getfixturevalue("notebook")
+    ct.settings.verbosity = 1
+    with progress(range(3), desc="outer work", total=3) as bar:
+        for step in bar:
+            if step == 1:
+                ct._logging.logger.warning("transfer: something to say")
+    lines = shown(capsys.readouterr().err)
+    said = [line for line in lines if "something to say" in line]
+    # the message is a line of its own, not glued to the end of the bar's line
+    assert said == ["WARNING: transfer: something to say"]
