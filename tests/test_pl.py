@@ -481,3 +481,16 @@ def test_no_plot_saves_a_figure_but_through_the_one_helper():
             continue
         source = inspect.getsource(importlib.import_module(f"chromtools.pl.{module.name}"))
         assert "savefig(" not in source and "print_figure(" not in source, module.name
+
+
+def test_every_plot_has_one_signature_shape():
+    """ax=, show=, save= keyword-only on every plot; a cell-type argument is cell_types."""
+    import inspect
+
+    for name in ct.pl.__all__:
+        parameters = inspect.signature(getattr(ct.pl, name)).parameters
+        for option in ("ax", "show", "save"):
+            assert parameters[option].kind is inspect.Parameter.KEYWORD_ONLY, (name, option)
+            assert parameters[option].default is None, (name, option)
+        cell = [p for p in parameters if p.startswith("cell")]
+        assert cell in ([], ["cell_types"]), (name, cell)
