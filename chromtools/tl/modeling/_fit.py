@@ -11,6 +11,7 @@ from anndata import AnnData
 
 from ... import models
 from ..._docs import SHARED, doc_params
+from ..._matching import signal_quantiles
 from ..._results import RESERVED_KEYS, check_writable, kind_of, record_params, storage_name
 from ..._utils import check_int, renamed_keyword
 from ..engine import (
@@ -173,6 +174,11 @@ def fit_view(
         "cell_types": chosen,
         "train_genes": [str(g) for g in view.var_names[data.masks["train"]]],
     }
+    if data.config["input"] == models.HISTONE:  # what ct.pp.match_signal maps other data onto
+        cells = view.obs_names.get_indexer(chosen)
+        quantiles = signal_quantiles(data.inputs.array, cells, data.masks["train"])
+        recorded = dict(zip(data.config["marks"], quantiles.tolist(), strict=True))
+        entries["config"]["data"]["input_quantiles"] = recorded
     params = record_params(
         "fit",
         model=model,
@@ -269,7 +275,7 @@ def _predict(
     if data_config.get("input", models.HISTONE) == models.HISTONE:
         refuse_without_signal(view.obs_names, view.signal, cell_types, "cell_types")
     check_model(adata, record, f"the model under uns[{key!r}]", cell_types=cell_types,
-                meta=view.meta)  # fmt: skip
+                meta=view.meta, signal=view.histone)  # fmt: skip
     name = storage_name(key)
     if name in RESERVED_KEYS:
         raise ValueError(
