@@ -75,6 +75,24 @@ def _cdf(quantiles: np.ndarray, at: np.ndarray) -> np.ndarray:
     return np.interp(at, x, top, left=0.0, right=1.0)
 
 
+def track_maps(
+    signal, row: int, have: list[str], reference: dict, what: str
+) -> dict[int, tuple[np.ndarray, np.ndarray]] | None:
+    """For one cell type (``row`` of ``signal``, marks ``have``): per mark position, the
+    :func:`quantile_map` of its signal onto ``reference`` (mark → quantiles); None when it
+    has no signal at all (no ChIP-seq). A mark without signal is refused, naming ``what``."""
+    quantiles = signal_quantiles(signal, [row])
+    if np.isnan(quantiles).all():
+        return None
+    maps = {}
+    for mark, target in reference.items():
+        position = have.index(mark)
+        if np.isnan(quantiles[position]).any():
+            raise ValueError(f"{what}: no {mark} signal to match")
+        maps[position] = quantile_map(quantiles[position], np.asarray(target, np.float64))
+    return maps
+
+
 def matched_array(array, tables: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]):
     """``array`` (cell types, genes, marks, bins) with the (cell, mark) tracks named in
     ``tables`` mapped: a new numpy array, or a lazy dask array for a dask one."""

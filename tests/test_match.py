@@ -169,3 +169,36 @@ def test_bad_references_are_refused_before_any_change(fitted):
     with pytest.raises(KeyError, match=r"cell_types \['E999'\]"):
         ct.pp.match_signal(target, "deepchrome", "E999")
     np.testing.assert_array_equal(target.obsm["histone"], before)
+
+
+def test_predict_can_match_its_inputs_without_changing_the_object(fitted):
+    unshifted = zero_shot(fitted.copy(), "deepchrome")
+    target = shifted(fitted)
+    before = target.obsm["histone"].copy()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ct.tl.predict(target, "deepchrome", cell_types=["cell1"], match_input=True)
+    assert not [x for x in caught if issubclass(x.category, ct.tl.DistributionWarning)]
+    row, test = target.obs_names.get_loc("cell1"), (target.var["split"] == "test").to_numpy()
+    auroc = roc_auc_score(target.layers["label"][row, test], target.layers["deepchrome"][row, test])
+    assert auroc >= unshifted - 0.01
+    np.testing.assert_array_equal(target.obsm["histone"], before)
+    with pytest.raises(ValueError, match="match_input must be True or False"):
+        ct.tl.predict(target, "deepchrome", match_input="yes")
+
+
+def test_finetune_can_match_its_targets_and_records_it(fitted):
+    unshifted = zero_shot(fitted.copy(), "deepchrome")
+    target = shifted(fitted)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NormalizationWarning)  # raw signal: said elsewhere
+        ct.tl.finetune(target, source_key="deepchrome", target="cell1", scratch=False,
+                       match_input=True, epochs=2, seed=0)  # fmt: skip
+    result = target.uns["finetune"]
+    assert result["params"]["match_input"] is True
+    scores = result["metrics"].set_index("approach")
+    assert scores.loc["zero_shot", "auroc"] >= unshifted - 0.01
+    with pytest.warns(ct.tl.DistributionWarning, match="match_input=True"):
+        ct.tl.finetune(target, source_key="deepchrome", target="cell1", scratch=False,
+                       epochs=1, seed=0, key_added="unmatched")  # fmt: skip
+    assert target.uns["unmatched"]["params"]["match_input"] is False

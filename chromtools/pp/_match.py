@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 from anndata import AnnData
 
-from .._matching import PROBS, matched_array, quantile_map, signal_quantiles
+from .._matching import PROBS, matched_array, track_maps
 from .._results import kind_of
 from ..get._aligned import histone, marks
 from ._signal import HISTONE, binned_metadata, record, start
@@ -66,7 +66,7 @@ def match_signal(
     ``None``, or the copy. Rewrites ``obsm['histone']`` of the cell types (lazy
     signal stays lazy) and records ``uns['chromtools']['pp']['match_signal']``:
     ``params`` (``reference``, ``cell_types``, ``marks``) and ``quantiles``,
-    each matched track's own quantiles before matching. Nothing undoes it:
+    each matched track's own distinct quantile values before matching. Nothing undoes it:
     match a fresh copy (``copy=True``) to keep the original.
     """
     what = "match_signal"
@@ -90,18 +90,13 @@ def match_signal(
     rows = adata.obs_names.get_indexer(cell_types)
     tables, own = {}, {}
     for cell, row in zip(cell_types, rows, strict=True):
-        quantiles = signal_quantiles(signal, [row])
-        if np.isnan(quantiles).all():
-            if cell in trained or len(cell_types) == 1:
+        maps = track_maps(signal, row, have, reference_q, f"{what}: cell type {cell!r}")
+        if maps is None:
+            if len(cell_types) == 1 or cell in trained:
                 raise ValueError(f"{what}: cell type {cell!r} has no histone signal to match")
             continue  # no ChIP-seq: nothing to match
-        own[cell] = {}
-        for mark, target in reference_q.items():
-            position = have.index(mark)
-            if np.isnan(quantiles[position]).any():
-                raise ValueError(f"{what}: cell type {cell!r} has no {mark} signal to match")
-            tables[row, position] = quantile_map(quantiles[position], target)
-            own[cell][mark] = quantiles[position].tolist()
+        tables.update({(row, position): table for position, table in maps.items()})
+        own[cell] = {have[position]: table[0].tolist() for position, table in maps.items()}
     adata = start(adata, copy)
     adata.obsm[HISTONE] = matched_array(adata.obsm[HISTONE], tables)
     params = {"reference": reference, "cell_types": list(own), "marks": list(reference_q)}

@@ -1,7 +1,7 @@
 """Tools: fit, predict and evaluate models; transfer them; interpret them."""
 
 from ._differential import differential
-from .engine import NormalizationWarning, TrainingConfig
+from .engine import DistributionWarning, NormalizationWarning, TrainingConfig
 from .engine import bootstrap_interval as bootstrap_interval  # for ct.pl.metrics
 from .interpret import attention, attention_agreement, attribute, in_silico_deletion
 from .modeling import evaluate, fit, load_model, predict, pretrain, save_model
@@ -10,6 +10,7 @@ from .transfer import LeakageWarning, finetune, subsample_curve, transfer_matrix
 
 __all__ = [
     "LeakageWarning",
+    "DistributionWarning",
     "NormalizationWarning",
     "TrainingConfig",
     "attention",

@@ -12,7 +12,7 @@ from ._checkpoint import (
 )
 from ._config import FIELDS, PRECISIONS, TrainingConfig, resolve_device, training_config
 from ._data import Batches
-from ._inputs import Inputs
+from ._inputs import Inputs, matched_inputs
 from ._metrics import METRICS, bootstrap_interval, score, score_table
 from ._model_data import (
     DataView,
@@ -29,6 +29,7 @@ from ._options import LossFunction, TrainOptions
 from ._pairs import PairData, check_pair, pair_data
 from ._predict import inference_network, predict_batches
 from ._records import (
+    DistributionWarning,
     NormalizationWarning,
     check_finite_weights,
     check_model,
@@ -62,6 +63,8 @@ __all__ = [
     "LossFunction",
     "METRICS",
     "ModelData",
+    "DistributionWarning",
+    "DistributionWarning",
     "NormalizationWarning",
     "PRECISIONS",
     "PairData",
@@ -93,6 +96,7 @@ __all__ = [
     "inference_network",
     "labelled_of",
     "marks_of",
+    "matched_inputs",
     "model_data",
     "model_inputs",
     "pair_data",

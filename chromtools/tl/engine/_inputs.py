@@ -19,6 +19,7 @@ import torch
 from anndata import AnnData
 
 from ... import get
+from ..._matching import matched_array, track_maps
 
 # Gene block of in-memory arrays, for the same streaming code path when forced.
 DEFAULT_BLOCK = 1024
@@ -152,3 +153,22 @@ class Inputs:
         self._resident[have] = data
         _LOADED[self.array.name, have] = data
         return data, cells
+
+
+def matched_inputs(
+    inputs: Inputs, marks: list[str], reference: dict | None, rows: list[int], what: str
+) -> Inputs:
+    """``inputs`` (histone, with ``marks`` along axis 2) with the cell types at ``rows``
+    mapped onto the training distribution ``reference`` (mark → quantiles) of a model,
+    as ``ct.pp.match_signal`` maps them; the other rows as they are."""
+    if reference is None:
+        raise ValueError(
+            f"{what}: match_input=True needs the distribution of the model's training signal, "
+            "which this model does not record (a sequence model, or fitted before chromtools "
+            "recorded it): fit it again with ct.tl.fit"
+        )
+    tables = {}
+    for row in rows:
+        maps = track_maps(inputs.array, row, marks, reference, what)
+        tables.update({(row, position): table for position, table in (maps or {}).items()})
+    return Inputs(matched_array(inputs.array, tables), per_cell=True)

@@ -34,6 +34,11 @@ class NormalizationWarning(UserWarning):
     """A model's training signal and this object's were normalised differently (or not at all)."""
 
 
+class DistributionWarning(NormalizationWarning):
+    """The signal of cell types a model is moved to is distributed unlike its training
+    signal, as another pipeline's would be: ``ct.pp.match_signal`` or ``match_input=True``."""
+
+
 def normalization(meta: Mapping) -> dict:
     """How the histone signal was normalised, from an object's metadata (``uns['chromtools']``):
     ``ct.pp.normalize``'s method and scalar options."""
@@ -216,7 +221,7 @@ def check_distribution(
     what: str,
     key: str,
 ) -> None:
-    """Warn (:class:`NormalizationWarning`) when the signal of ``cell_types`` (in ``signal``,
+    """Warn (:class:`DistributionWarning`) when the signal of ``cell_types`` (in ``signal``,
     whose marks are ``have``) is distributed unlike the model's training signal of a mark,
     as another pipeline's would be, and say how to match it."""
     reference = data_config["input_quantiles"]
@@ -234,8 +239,8 @@ def check_distribution(
             f"(largest gap between the CDFs, per mark: {found}), as signal from another "
             "pipeline or normalisation would be; its predictions there may be off. "
             f"ct.pp.match_signal(adata, reference={key!r}) maps it onto the model's "
-            "training distribution",
-            NormalizationWarning,
+            "training distribution (or pass match_input=True)",
+            DistributionWarning,
             stacklevel=user_stacklevel(),
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from ..._results import RESERVED_KEYS, check_writable, kind_of, record_params, s
 from ..._utils import check_int, renamed_keyword
 from ..engine import (
     DataView,
+    DistributionWarning,
     Inputs,
     ModelData,
     Task,
@@ -30,6 +32,7 @@ from ..engine import (
     checkpoint_file,
     checkpoint_folder,
     choose_cell_types,
+    matched_inputs,
     record_in,
     record_of,
     refuse_without_signal,
@@ -206,6 +209,7 @@ def predict(
     cell_types: Sequence[str] | str | None = None,
     device: str | None = None,
     batch_size: int = 1024,
+    match_input: bool = False,
 ) -> None:
     """Predict every gene of some cell types with the model stored under ``key``.
 
@@ -225,6 +229,10 @@ def predict(
         ``"auto"``, ``"cpu"``, ``"cuda"``…; ``ct.settings.device`` by default.
     batch_size
         Genes per inference batch.
+    match_input
+        Map the signal of the cell types the model was not trained on onto its
+        training distribution first, as :func:`~chromtools.pp.match_signal` does,
+        without changing ``adata``: for signal from another pipeline.
 
     The model is checked against the object first (:func:`check_model`): marks,
     bins and window must be the model's and its weights finite; a
@@ -248,6 +256,8 @@ def predict(
             f"adata.var[{key!r}]; run ct.tl.differential again for other cell types"
         )
     batch_size = check_int(batch_size, "batch_size", minimum=1)
+    if not isinstance(match_input, bool):
+        raise ValueError(f"match_input must be True or False, got {match_input!r}")
     resolve_device(device)  # refuse a bad device before any work
     if cell_types is None and data_config.get("input", models.HISTONE) != models.HISTONE:
         cell_types = list(data_config["cell_types"])
@@ -255,7 +265,7 @@ def predict(
         cell_types = list(view.obs_names[view.signal])
         if not cell_types:
             raise ValueError(f"predict({key!r}): no cell type has histone signal")
-    _predict(view, key, record, cell_types, device=device, batch_size=batch_size)
+    _predict(view, key, record, cell_types, device=device, batch_size=batch_size, match=match_input)
 
 
 def _predict(
@@ -267,15 +277,20 @@ def _predict(
     device: str | None,
     batch_size: int,
     inputs: Inputs | None = None,
+    match: bool = False,
 ) -> None:
     """:func:`predict` of ``cell_types`` with the model ``record`` (``uns[key]``), on the
-    object ``view`` read; ``inputs``: the model's inputs, when the caller has them."""
+    object ``view`` read; ``inputs``: the model's inputs, when the caller has them;
+    ``match``: the moved cell types' inputs matched onto the training distribution."""
     adata, data_config = view.adata, record["config"]["data"]
     cell_types = check_cell_types(view.obs_names, cell_types, names=view.cell_names)
     if data_config.get("input", models.HISTONE) == models.HISTONE:
         refuse_without_signal(view.obs_names, view.signal, cell_types, "cell_types")
-    check_model(adata, record, f"the model under uns[{key!r}]", cell_types=cell_types,
-                meta=view.meta, signal=view.histone)  # fmt: skip
+    with warnings.catch_warnings():
+        if match:  # the distribution is matched below: no cause to say it differs
+            warnings.simplefilter("ignore", DistributionWarning)
+        check_model(adata, record, f"the model under uns[{key!r}]", cell_types=cell_types,
+                    meta=view.meta, signal=view.histone)  # fmt: skip
     name = storage_name(key)
     if name in RESERVED_KEYS:
         raise ValueError(
@@ -288,6 +303,12 @@ def _predict(
             f"result uns[{name!r}]; rename one of them"
         )
     inputs = view.inputs(data_config) if inputs is None else inputs
+    if match:
+        trained = [str(c) for c in data_config.get("cell_types", [])]
+        moved = [view.obs_names.get_loc(c) for c in cell_types if c not in trained]
+        reference = data_config.get("input_quantiles")
+        marks = data_config.get("marks", [])
+        inputs = matched_inputs(inputs, marks, reference, moved, f"predict({key!r})")
     cells, genes, _ = samples_at(view.obs_names, cell_types, np.ones(adata.n_vars, bool), None)
     check_finite_inputs(inputs, cells, genes, f"predict({key!r})", view.obs_names)
     values = adapter_of(record).predict(

@@ -12,6 +12,7 @@ and the results are written here.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,10 +25,12 @@ from ..._results import check_writable, kind_of, storage_name
 from ..._settings import logger
 from ..engine import (
     DataView,
+    DistributionWarning,
     TrainingConfig,
     check_checkpoint_files,
     checkpoint_folder,
     labelled_of,
+    matched_inputs,
     rebuild,
     run_options,
     state_arrays,
@@ -110,8 +113,14 @@ def finetune(
         ``finetune_<target>_finetuned.pt`` and ``finetune_<target>_scratch.pt``.
     resume
         {resume}
+    match_input
+        ``match_input=True`` maps each target's signal onto the source model's
+        training distribution first, as :func:`~chromtools.pp.match_signal`
+        does, without changing ``adata``: for targets from another pipeline.
+        Recorded in ``params``.
     **options
-        ``checkpoint_dir=`` and ``resume=`` (above), and {training_options}
+        ``checkpoint_dir=``, ``resume=`` and ``match_input=`` (above), and
+        {training_options}
 
     Returns
     -------
@@ -136,6 +145,9 @@ def finetune(
         was chosen), ``source_fitted`` (whether this call fitted it) and the
         ``finetune`` and ``scratch_training`` options in full.
     """
+    match_input = options.pop("match_input", False)
+    if not isinstance(match_input, bool):
+        raise ValueError(f"finetune: match_input must be True or False, got {match_input!r}")
     checkpoint_dir, resume, training_options = run_options(options)
     fraction = check_fraction(fraction)
     check_strategy(strategy)
@@ -152,10 +164,18 @@ def finetune(
     )
     # the source and from-scratch models train at the model's own rate
     at_default_lr = dataclasses.replace(config, lr=None)
-    source_key, record, data = prepare_transfer(
-        view, chosen, targets, split_key, labels_needed=False, training=at_default_lr,
-        checkpoint_dir=folder, resume=resume,
-    )  # fmt: skip
+    with warnings.catch_warnings():
+        if match_input:  # the targets' distribution is matched below
+            warnings.simplefilter("ignore", DistributionWarning)
+        source_key, record, data = prepare_transfer(
+            view, chosen, targets, split_key, labels_needed=False, training=at_default_lr,
+            checkpoint_dir=folder, resume=resume,
+        )  # fmt: skip
+    if match_input:
+        reference = record["config"]["data"].get("input_quantiles")
+        rows = list(view.obs_names.get_indexer(targets))
+        inputs = matched_inputs(data.inputs, data.config["marks"], reference, rows, "finetune")
+        data = dataclasses.replace(data, inputs=inputs)
     name = record["config"]["model"]["name"]
     run = _Run(
         adata,
@@ -179,7 +199,8 @@ def finetune(
         else:
             run.zero_shot(samples, source_key)
     run.store({"source": source, "source_key": source_key, "source_selection": chosen.selection,
-               "source_fitted": chosen.key is None, "targets": targets})  # fmt: skip
+               "source_fitted": chosen.key is None, "targets": targets,
+               "match_input": match_input})  # fmt: skip
 
 
 class _Run:
