@@ -12,6 +12,12 @@ Three tables, each on ``ct.datasets.remc_sample()`` (K562 ``E123`` and H1
 2. **Subsample curve** E123 → E003: mean ± sd test AUROC of fine-tuned and
    from-scratch models trained on a share of E003's labels (ChromTransfer's
    Table 1 design).
+4. **Another pipeline** (part 4, ``--parts 4``): E003's read counts made as
+   another lab's pipeline would (a log of coverage with another background;
+   a square root after smoothing over 5 bins; another depth with a
+   background), then normalised like the source; the zero-shot test AUROC of
+   each model fitted on E123, on the unshifted E003 (the anchor), the
+   shifted one, and the shifted one after ``ct.pp.match_signal``.
 3. **DeepDiff** E123 vs E003: test Pearson of every variant on
    log2((count_E003 + 1) / (count_E123 + 1)) over the full ±10 kb, next to
    the two baselines on the same split (the difference of two
@@ -20,7 +26,7 @@ Three tables, each on ``ct.datasets.remc_sample()`` (K562 ``E123`` and H1
 A test split holds ~80 genes: read the intervals before the point estimates.
 Where transfer does not help, the table shows it.
 
-    python benchmarks/transfer.py [--model deepchrome] [--seeds 0 1 2] [--quick]
+    python benchmarks/transfer.py [--model deepchrome] [--seeds 0 1 2] [--quick] [--parts 1 2 3 4]
 """
 
 from __future__ import annotations
@@ -142,7 +148,7 @@ def main() -> None:
     parser.add_argument("--n-boot", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="one seed, 2 boots, 2 variants")
     parser.add_argument(
-        "--parts", type=int, nargs="+", default=[1, 2, 3], help="which tables to make (1 2 3)"
+        "--parts", type=int, nargs="+", default=[1, 2, 3, 4], help="which tables (1 2 3 4)"
     )
     args = parser.parse_args()
     ct.settings.progress = False
@@ -164,11 +170,72 @@ def main() -> None:
         )
         print(curve_table(args.model, fractions, args.n_boot).round(3).to_string(index=False))
         print(f"({time.perf_counter() - start:.0f} s)\n", flush=True)
+    if 4 in args.parts:
+        shift_part()
     if 3 in args.parts:
         start = time.perf_counter()
         print("3. DeepDiff E123 vs E003, ±10 kb, split seed 0 (test Pearson)")
         print(deepdiff_table(variants, epochs).round(3).to_string(index=False))
         print(f"({time.perf_counter() - start:.0f} s)")
+
+
+# Another lab's pipeline, applied to E003's read counts (bins on the last axis).
+PIPELINES = {
+    "log coverage": lambda h: np.log1p(h * 3.0) * 10.0 + 2.0,
+    "smoothed sqrt": lambda h: (
+        np.sqrt(np.apply_along_axis(lambda row: np.convolve(row, np.ones(5) / 5, "same"), -1, h))
+        * 4.0
+        + 1.0
+    ),
+    "depth x0.3 + background": lambda h: h * 0.3 + 1.5,
+}
+SHIFT_MODELS = ("logreg", "deepchrome", "attentivechrome", "transferchrome")
+
+
+def _zero_shot(adata: AnnData, key: str) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NormalizationWarning)
+        ct.tl.predict(adata, key, cell_types=["E003"])
+    row, test = adata.obs_names.get_loc("E003"), (adata.var["split"] == "test").to_numpy()
+    return score(adata.layers["label"][row, test], adata.layers[key][row, test],
+                 "classification")["auroc"]  # fmt: skip
+
+
+def shift_table(normalize: bool) -> pd.DataFrame:
+    """Zero-shot E123 → E003 test AUROC per model and pipeline: unshifted, shifted, matched."""
+    raw = ct.datasets.remc_sample()
+    raw = raw[raw.obs["has_histone"]].copy()
+    ct.pp.crop(raw, (-5000, 5000))
+    ct.pp.split(raw, seed=0)
+    prepared = raw.copy()
+    ct.pp.normalize(prepared, "depth_log1p" if normalize else None)
+    rows = []
+    for model in SHIFT_MODELS:
+        ct.tl.fit(prepared, model, cell_types=["E123"], seed=0)
+        anchor = _zero_shot(prepared, model)
+        for name, pipeline in PIPELINES.items():
+            target = raw.copy()
+            row = target.obs_names.get_loc("E003")
+            target.obsm["histone"][row] = pipeline(target.obsm["histone"][row])
+            ct.pp.normalize(target, "depth_log1p" if normalize else None)
+            target.uns[model] = prepared.uns[model]
+            shifted = _zero_shot(target, model)
+            ct.pp.match_signal(target, model, "E003")
+            rows.append({"model": model, "pipeline": name, "unshifted": anchor,
+                         "shifted": shifted, "matched": _zero_shot(target, model)})  # fmt: skip
+    table = pd.DataFrame(rows)
+    table["matched - unshifted"] = table["matched"] - table["unshifted"]
+    return table
+
+
+def shift_part() -> None:
+    """Print table 4, on depth-normalised and on raw signal."""
+    for normalize in (True, False):
+        start = time.perf_counter()
+        what = "depth-normalised (depth_log1p)" if normalize else "raw counts"
+        print(f"4. Another pipeline for E003, models fitted on E123, {what} (zero-shot test AUROC)")
+        print(shift_table(normalize).round(3).to_string(index=False))
+        print(f"({time.perf_counter() - start:.0f} s)\n", flush=True)
 
 
 def transfer_part(model: str, seeds: list[int]) -> None:

@@ -166,6 +166,9 @@ def attention(
         Where to draw: two axes (ON, OFF) for ``kind="alpha"``, one for
         ``kind="beta"``; a new figure by default.
     {show_save}
+    **options
+        Old keyword names, still accepted with a ``FutureWarning``: ``cell_type=``
+        (``cell_types``); any other name is refused.
 
     Returns
     -------
@@ -331,6 +334,9 @@ def deletion(
         summary has several. ``cell_type=`` is its old name, still accepted
         with a ``FutureWarning``.
     {ax_show_save}
+    **options
+        Old keyword names, still accepted with a ``FutureWarning``: ``cell_type=``
+        (``cell_types``); any other name is refused.
 
     Returns
     -------

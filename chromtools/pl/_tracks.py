@@ -160,6 +160,9 @@ def signal(
         Where to draw: one Axes per cell type drawn (a sequence); a new
         figure by default.
     {show_save}
+    **options
+        Old keyword names, still accepted with a ``FutureWarning``: ``shade=``
+        (``highlight``) and ``shade_by=`` (``highlight_by``); any other name is refused.
 
     Returns
     -------
@@ -278,6 +281,9 @@ def attribution(
     ax
         Two axes, the logo's and the sites'; a new figure by default.
     {show_save}
+    **options
+        Old keyword names, still accepted with a ``FutureWarning``: ``cell_type=``
+        (``cell_types``); any other name is refused.
 
     Returns
     -------
