@@ -102,8 +102,8 @@ unlabelled.layers["label"][:] = np.nan
 both = ad.concat([adata, unlabelled], merge="same", uns_merge="same")
 both.uns["k562"] = adata.uns["k562"]
 ct.tl.finetune(both, source_key="k562", target="E003_no_rnaseq", key_added="new_cell_type")
-targets = both.uns["new_cell_type"]["targets"]
-print(targets[["target", "approach", "evaluated", "reason"]].to_string())
+targets = both.uns["new_cell_type"]["targets"].set_index("target")
+print(targets.loc["E003_no_rnaseq", ["approach", "evaluated", "reason"]].to_string())
 predicted = both.layers["new_cell_type"][both.obs_names.get_loc("E003_no_rnaseq")]
 print("genes predicted high:", int((predicted > 0.5).sum()), "of", both.n_vars)
 
