@@ -88,7 +88,7 @@ features
 # %%
 sc.pp.pca(features, n_comps=10)
 features.obs["label"] = features.obs["label"].map({0.0: "low", 1.0: "high"}).astype("category")
-sc.pl.pca(features, color=["label", "deepchrome"], show=False)
+sc.pl.pca(features, color=["label", "deepchrome"], ncols=1, show=False)
 plt.show()
 
 # %%
