@@ -35,6 +35,7 @@ exclude_patterns = [
 ]
 templates_path = ["_templates"]
 html_static_path = ["_static"]
+html_css_files = ["chromtools.css"]  # docs/_static: long code and output lines wrap
 
 # Sources: MyST markdown, reStructuredText (the generated API pages) and the
 # tutorials, jupytext percent-format scripts read as notebooks.
@@ -47,7 +48,9 @@ myst_heading_anchors = 3
 # The tutorials run at every build whose cache does not hold their current code
 # (docs/_build/.jupyter_cache); CHROMTOOLS_NB_EXECUTION=force runs them anyway.
 nb_execution_mode = os.environ.get("CHROMTOOLS_NB_EXECUTION", "cache")
-nb_execution_timeout = 300
+# Seconds one cell may run before the build fails; CHROMTOOLS_NB_TIMEOUT changes it
+# (a slow or busy machine). Every tutorial runs in about a minute on two cores.
+nb_execution_timeout = int(os.environ.get("CHROMTOOLS_NB_TIMEOUT", "1800"))
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_merge_streams = True

@@ -61,8 +61,11 @@ ct.pl.roc(adata, keys, cell_types="E123", show=False)
 plt.show()
 
 # %% [markdown]
-# Learning curves: the training loss falls while the validation AUROC levels
-# off; the dotted line is the epoch that was kept (best validation AUROC).
+# Learning curves: the training loss falls in both. DeepChrome's validation
+# AUROC is highest early and then drifts down as it fits the training genes,
+# so an early epoch is kept; AttentiveChrome's is still rising at its last
+# epoch, so more epochs could help it (at more time). The dotted line is the
+# epoch that was kept (best validation AUROC).
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))

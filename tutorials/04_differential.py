@@ -48,14 +48,16 @@ metrics.query("split == 'test'").round(3)
 test = (adata.var["split"] == "test").to_numpy()
 columns = [c for c in adata.var.columns if c.startswith("deepdiff")]
 measured = adata.var["log2fc"].to_numpy(float)
-fig, axes = plt.subplots(1, len(columns), figsize=(3.3 * len(columns), 3.2), squeeze=False)
+size = (2.6 * len(columns), 3.0)
+fig, axes = plt.subplots(1, len(columns), figsize=size, sharey=True, squeeze=False)
 for ax, column in zip(axes[0], columns, strict=True):
     predicted = adata.var[column].to_numpy(float)
     r = np.corrcoef(measured[test], predicted[test])[0, 1]
     ax.scatter(measured[test], predicted[test], s=8, color="#0072B2")
     ax.axline((0, 0), slope=1, color="0.7", lw=0.8)
-    ax.set(xlabel="Measured log2 FC (E003 / E123)", ylabel="Predicted")
+    ax.set_xlabel("Measured log2 FC\n(E003 / E123)")
     ax.set_title(f"{column}\nr = {r:.2f}", fontsize=9)
+axes[0, 0].set_ylabel("Predicted log2 FC")
 fig.tight_layout()
 plt.show()
 

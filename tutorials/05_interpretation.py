@@ -141,10 +141,22 @@ plt.show()
 # (planted in A's regions) in A's, ZNF143 in B's. The scatter draws such
 # motifs as open diamonds on the edge of the other model's axis, coloured
 # by where they are significant; the strongest motif of each colour is named.
+#
+# The FDRs are printed in scientific notation: rounded to a few decimals,
+# the top ones would all read 0. A KS p-value too small for a float64 is
+# stored as its smallest positive value (about 2e-308), an upper bound, and
+# would print here as `< 1e-300`.
+
 
 # %%
+def fdr_text(p: float) -> str:
+    """An FDR in scientific notation; those at float64's floor as the bound they are."""
+    return "< 1e-300" if p < 1e-300 else f"{p:.1e}"
+
+
 joined = ct.tl.motif_enrichment(dna, "ct_A", cell_type="A", reference="ct_B", min_sites=20)
-print(dna.uns["ct_A_motifs"][["tf_name", "family", "n_sites", "ks_d", "fdr"]].head(6).round(4))
+top = dna.uns["ct_A_motifs"][["tf_name", "family", "n_sites", "ks_d", "fdr"]].head(6)
+print(top.to_string(formatters={"ks_d": "{:+.3f}".format, "fdr": fdr_text}))
 ct.pl.motif_scatter(dna, "ct_A", "ct_B", show=False)
 plt.show()
 

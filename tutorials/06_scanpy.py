@@ -70,9 +70,9 @@ plt.show()
 
 # %%
 sc.tl.rank_genes_groups(both, "source", method="t-test", reference="measured")
-sc.get.rank_genes_groups_df(both, group="predicted").head(8).merge(
-    adata.var[["gene_name"]], left_on="names", right_index=True
-)
+ranked = sc.get.rank_genes_groups_df(both, group="predicted").head(8)
+ranked.insert(0, "gene_name", adata.var.loc[ranked["names"], "gene_name"].to_numpy())
+ranked.drop(columns="names").set_index("gene_name")
 
 # %% [markdown]
 # ## The histone signal for scverse tools
@@ -88,7 +88,7 @@ features
 # %%
 sc.pp.pca(features, n_comps=10)
 features.obs["label"] = features.obs["label"].map({0.0: "low", 1.0: "high"}).astype("category")
-sc.pl.pca(features, color=["label", "deepchrome"], show=False)
+sc.pl.pca(features, color=["label", "deepchrome"], ncols=1, show=False)
 plt.show()
 
 # %%

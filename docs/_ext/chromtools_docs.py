@@ -67,14 +67,23 @@ def write_if_changed(path: Path, text: str) -> None:
 
 
 def public_names(module: object) -> dict[str, list[str]]:
-    """The names of ``module.__all__`` by kind: classes, exceptions and warnings, functions,
-    data; submodules are left out (each has its own page)."""
-    kinds: dict[str, list[str]] = {"Functions": [], "Classes": [], "Exceptions": [], "Data": []}
+    """The names of ``module.__all__`` by kind: functions, classes, exceptions, warnings
+    (what a call may warn, as :class:`~chromtools.tl.LeakageWarning`), data; submodules
+    are left out (each has its own page)."""
+    kinds: dict[str, list[str]] = {
+        "Functions": [],
+        "Classes": [],
+        "Exceptions": [],
+        "Warnings": [],
+        "Data": [],
+    }
     for name in sorted(module.__all__, key=str.lower):
         value = getattr(module, name)
         if inspect.ismodule(value):
             continue
-        if inspect.isclass(value) and issubclass(value, BaseException):
+        if inspect.isclass(value) and issubclass(value, Warning):
+            kinds["Warnings"].append(name)
+        elif inspect.isclass(value) and issubclass(value, BaseException):
             kinds["Exceptions"].append(name)
         elif inspect.isclass(value):
             kinds["Classes"].append(name)
@@ -85,12 +94,23 @@ def public_names(module: object) -> dict[str, list[str]]:
     return {kind: names for kind, names in kinds.items() if names}
 
 
+#: The text above a module's warnings: what they are for and how to act on one.
+WARNINGS_INTRO = (
+    "Issued when a call runs but its result may mislead; the call itself goes on. "
+    'Make one an error with ``warnings.simplefilter("error", {example})``, or '
+    'silence it with ``"ignore"``.'
+)
+
+
 def api_page(module_name: str, title: str, module: object) -> str:
     """The reStructuredText of one module's page."""
     lines = [title, "=" * len(title), "", f".. automodule:: {module_name}", ""]
     lines += [f".. currentmodule:: {module_name}", ""]
     for kind, names in public_names(module).items():
-        lines += [kind, "-" * len(kind), "", ".. autosummary::", "   :toctree: generated", ""]
+        lines += [kind, "-" * len(kind), ""]
+        if kind == "Warnings":
+            lines += [WARNINGS_INTRO.format(example=f"{title}.{names[0]}"), ""]
+        lines += [".. autosummary::", "   :toctree: generated", ""]
         lines += [f"   {name}" for name in names]
         lines.append("")
     return "\n".join(lines)

@@ -14,6 +14,10 @@ import pandas as pd
 
 from ...get._motifs import overlapping
 
+#: The smallest p-value stored. A KS p-value below it underflows to 0.0 in float64, which
+#: reads as certainty and ranks nothing: it is stored as this bound instead.
+SMALLEST_PVALUE = float(np.finfo(np.float64).tiny)
+
 
 def site_scores(
     per_base: np.ndarray, row: np.ndarray, start: np.ndarray, end: np.ndarray, score: str
@@ -73,7 +77,9 @@ def ks_enrichment(
     Returns
     -------
     DataFrame indexed by motif code with ``n_sites``, ``ks_d`` (signed) and
-    ``pvalue``; a motif without background sites gets NaN.
+    ``pvalue``; a motif without background sites gets NaN. A p-value too small
+    for float64 is stored as ``np.finfo(np.float64).tiny`` (about 2.2e-308), an
+    upper bound, never as 0.
     """
     from scipy.stats import ks_2samp
 
@@ -94,5 +100,6 @@ def ks_enrichment(
             others, foreground, "right"
         )
         higher = below.sum() / 2 >= len(foreground) * len(others) / 2
-        rows.append((m, len(own), test.statistic * (1 if higher else -1), test.pvalue))
+        pvalue = max(float(test.pvalue), SMALLEST_PVALUE)
+        rows.append((m, len(own), test.statistic * (1 if higher else -1), pvalue))
     return pd.DataFrame(rows, columns=["motif", "n_sites", "ks_d", "pvalue"]).set_index("motif")
