@@ -57,14 +57,15 @@ def test_the_api_pages_list_warnings_apart_from_exceptions():
     finally:
         sys.path.remove(str(DOCS / "_ext"))
     kinds = chromtools_docs.public_names(ct.tl)
-    assert kinds["Warnings"] == ["LeakageWarning", "NormalizationWarning"]
+    assert kinds["Warnings"] == ["DistributionWarning", "LeakageWarning", "NormalizationWarning"]
     assert "Exceptions" not in kinds
     page = chromtools_docs.api_page("chromtools.tl", "ct.tl", ct.tl)
     section = page.split("Warnings\n--------\n", 1)[1]
-    assert "   LeakageWarning\n   NormalizationWarning" in section
+    assert "   DistributionWarning\n   LeakageWarning\n   NormalizationWarning" in section
     assert "warnings.simplefilter" in section
     # The docstring the table shows for each warning says what it warns about.
-    assert ct.tl.LeakageWarning.__doc__ and ct.tl.NormalizationWarning.__doc__
+    for warning in (ct.tl.DistributionWarning, ct.tl.LeakageWarning, ct.tl.NormalizationWarning):
+        assert warning.__doc__
 
 
 def test_a_pvalue_too_small_for_float64_is_stored_as_its_floor_not_zero():

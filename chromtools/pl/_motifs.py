@@ -104,7 +104,7 @@ def motif_ecdf(
             xlabel=f"Site score ({params['score']} {importance})",
             ylabel="Cumulative fraction",
             title=f"{tf} ({motif_id}) · {key}{where}\n"
-            f"D = {row['ks_d']:+.2f}, FDR = {row['fdr']:.1e}",
+            f"D = {row['ks_d']:+.2f}, FDR = {_small(row['fdr'])}",
         )
         # attributions are often ~1e-4: plain tick labels run into each other
         ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
@@ -378,3 +378,8 @@ def sites_in(adata: AnnData, region: str):
     if sites is None:
         return None
     return sites[sites["region"].astype(str) == region]
+
+
+def _small(p: float) -> str:
+    """A p-value or FDR as text: scientific notation, ``< 1e-300`` at float64's floor."""
+    return "< 1e-300" if p < 1e-300 else f"{p:.1e}"
