@@ -369,8 +369,8 @@ def materialised(adata: AnnData) -> AnnData:
 def registry_table() -> str:
     """:data:`RESULTS` as a Markdown table, one row per kind (the docs render it)."""
     rows = [
-        "| result | written by | slots (`key` = its key) | key by default | read with | drawn by |",
-        "|---|---|---|---|---|---|",
+        "| result | written by | slots (`key` = its key), key by default | read with, drawn by |",
+        "|---|---|---|---|",
     ]
     for result in RESULTS.values():
         slots = "<br>".join(
@@ -381,10 +381,11 @@ def registry_table() -> str:
         default = f"`{result.default_key}`" + "".join(
             f"; `{template}` for {method}" for method, template in result.defaults.items()
         )
+        readers = [f"`{result.reader}`"] if result.reader else []
+        readers += [f"`ct.pl.{p}`" for p in result.plots]
         rows.append(
             f"| {result.kind}: {result.description} "
-            f"| {', '.join(f'`ct.tl.{f}`' for f in result.functions)} | {slots} | {default} "
-            f"| {f'`{result.reader}`' if result.reader else '—'} "
-            f"| {', '.join(f'`ct.pl.{p}`' for p in result.plots) or '—'} |"
+            f"| {', '.join(f'`ct.tl.{f}`' for f in result.functions)} "
+            f"| {slots}<br>by default: {default} | {', '.join(readers) or '—'} |"
         )
     return "\n".join(rows) + "\n"
