@@ -367,13 +367,12 @@ def materialised(adata: AnnData) -> AnnData:
 
 
 def registry_table() -> str:
-    """:data:`RESULTS` as a Markdown table, one row per kind (the docs render it)."""
-    rows = [
-        "| result | written by | slots (`key` = its key), key by default | read with, drawn by |",
-        "|---|---|---|---|",
-    ]
+    """:data:`RESULTS` in Markdown, one block per kind (the docs render it): what it is,
+    who writes it, its slots and default key, what reads and draws it. A list, not a
+    table, so that it reads on a narrow page."""
+    blocks = []
     for result in RESULTS.values():
-        slots = "<br>".join(
+        slots = ", ".join(
             f"`{slot}[{template!r}]`".replace("'", '"')
             for slot in SLOTS
             for template in getattr(result, slot)
@@ -383,9 +382,10 @@ def registry_table() -> str:
         )
         readers = [f"`{result.reader}`"] if result.reader else []
         readers += [f"`ct.pl.{p}`" for p in result.plots]
-        rows.append(
-            f"| {result.kind}: {result.description} "
-            f"| {', '.join(f'`ct.tl.{f}`' for f in result.functions)} "
-            f"| {slots}<br>by default: {default} | {', '.join(readers) or '—'} |"
+        blocks.append(
+            f"**{result.kind}**: {result.description}\n\n"
+            f"- written by {', '.join(f'`ct.tl.{f}`' for f in result.functions)}\n"
+            f"- slots (`key` = its key): {slots}; key by default: {default}\n"
+            f"- read with, drawn by: {', '.join(readers) or '—'}\n"
         )
-    return "\n".join(rows) + "\n"
+    return "\n".join(blocks)

@@ -7,7 +7,7 @@
   ``__all__`` yet, as ``ct.pl`` while it is being written) is skipped with a
   message, never a warning.
 - ``{chromtools-api-toctree}``: a toctree directive over the pages that were made.
-- ``docs/api/_registry.inc``: the results registry as a table
+- ``docs/api/_registry.inc``: the results registry, one block per kind
   (:func:`chromtools._results.registry_table`), included by ``design.md``.
 - ``docs/api/_layout.inc``: every module of the package with what it holds (the
   first sentence of its docstring) and its length, included by ``design.md``.
