@@ -29,6 +29,24 @@ def _quiet_progress():
     ct.settings.progress = before
 
 
+@pytest.fixture
+def restore_settings():
+    """Every ``ct.settings`` field as it was before the test."""
+    saved = {name: getattr(ct.settings, name) for name in ct.settings.__dataclass_fields__}
+    yield
+    for name, value in saved.items():
+        setattr(ct.settings, name, value)
+
+
+@pytest.fixture
+def close_figures():
+    """Every matplotlib figure closed after the test (plot tests use it)."""
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():

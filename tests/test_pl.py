@@ -27,11 +27,7 @@ from scipy.stats import ks_2samp  # noqa: E402
 
 import chromtools as ct  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("close_figures")
 
 
 @pytest.fixture(scope="module")

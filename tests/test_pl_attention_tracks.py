@@ -25,10 +25,7 @@ from chromtools.pl._legend import legend_overlaps  # noqa: E402
 MODEL = "attentivechrome"
 
 
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("close_figures")
 
 
 @pytest.fixture(scope="module")

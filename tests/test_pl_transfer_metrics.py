@@ -34,10 +34,7 @@ from chromtools.pl._transfer import decimals  # noqa: E402
 K562, H1 = "K562 (E123)", "H1 Cell Line (E003)"
 
 
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("close_figures")
 
 
 @pytest.fixture(scope="module")

@@ -39,14 +39,6 @@ def bars(stream: str) -> list[str]:
 
 
 @pytest.fixture
-def restore_settings():
-    saved = {name: getattr(ct.settings, name) for name in ct.settings.__dataclass_fields__}
-    yield
-    for name, value in saved.items():
-        setattr(ct.settings, name, value)
-
-
-@pytest.fixture
 def bars_on(restore_settings):
     """Bars on, as they are outside the tests (conftest switches them off)."""
     ct.settings.progress = True

@@ -12,14 +12,6 @@ import chromtools as ct
 from chromtools._logging import get_logger
 
 
-@pytest.fixture
-def restore_settings():
-    saved = {name: getattr(ct.settings, name) for name in ct.settings.__dataclass_fields__}
-    yield
-    for name, value in saved.items():
-        setattr(ct.settings, name, value)
-
-
 def test_defaults():
     assert ct.settings.device == "auto"
     assert ct.settings.seed == 0
