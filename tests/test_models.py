@@ -335,6 +335,49 @@ def test_deepdiff_variant_forward_loss_backward(variant):
     torch.testing.assert_close(stacked["diff"], model(x_a, x_b)["diff"])
 
 
+@pytest.mark.parametrize("variant", ["raw_aux_siamese", "aux_siamese", "raw_aux"])
+def test_deepdiff_one_recurrence_equals_each_encoder_on_its_own(variant):
+    """Level I runs every track in one recurrence, with the Siamese weights standing in for
+    A and for B; it must give what each encoder gives on its own tracks, and the shared
+    weights' gradient must be the sum over both cell types."""
+    torch.manual_seed(0)
+    model = models.build("deepdiff", n_marks=3, n_bins=12, variant=variant)
+    x_a, x_b = torch.rand(5, 3, 12), torch.rand(5, 3, 12)
+    out = model(x_a, x_b, return_attention=True)
+    tracks = {"A": x_a, "B": x_b, "A-B": x_a - x_b}
+    alphas, embeddings = [], []
+    if "bins" in model.encoder:
+        own = torch.cat([tracks[name] for name in model.own_tracks], dim=1)
+        embedded, alpha = model.encoder["bins"](own)
+        embeddings.append(embedded), alphas.append(alpha)
+    if model.siamese:
+        for x in (x_a, x_b):
+            embedded, alpha = model.encoder["shared_bins"](x)
+            embeddings.append(embedded), alphas.append(alpha)
+        torch.testing.assert_close(out["embed_a"], embeddings[-2].flatten(1))
+        torch.testing.assert_close(out["embed_b"], embeddings[-1].flatten(1))
+    torch.testing.assert_close(out["alpha"], torch.cat(alphas, dim=1))
+    if model.siamese:
+        shared = model.encoder["shared_bins"]
+        (out["embed_a"].sum() + 2 * out["embed_b"].sum()).backward()
+        fused = shared.weight_hh.grad.clone()
+        shared.weight_hh.grad = None
+        (shared(x_a)[0].sum() + 2 * shared(x_b)[0].sum()).backward()
+        torch.testing.assert_close(fused, shared.weight_hh.grad)
+
+
+def test_deepdiff_aux_residual_adds_the_auxiliary_difference():
+    torch.manual_seed(0)
+    model = models.build("deepdiff", n_marks=3, n_bins=12, variant="raw_aux_siamese",
+                         aux_residual=True)  # fmt: skip
+    x_a, x_b = torch.rand(5, 3, 12), torch.rand(5, 3, 12)
+    out = model(x_a, x_b)
+    head = model.head["diff"](model.encode(x_a, x_b)).squeeze(-1)
+    torch.testing.assert_close(out["diff"], head + out["aux_b"] - out["aux_a"])
+    with pytest.raises(ValueError, match="aux_residual=True adds aux_b − aux_a.*'raw_d'"):
+        models.build("deepdiff", n_marks=3, n_bins=12, variant="raw_d", aux_residual=True)
+
+
 def test_deepdiff_auxiliary_variants_need_cell_type_targets():
     model = models.build("deepdiff", n_marks=2, n_bins=10, variant="aux")
     out = model(torch.rand(4, 2, 10), torch.rand(4, 2, 10))

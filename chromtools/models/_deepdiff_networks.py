@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import torch
 from torch import nn
 
+from ._grouped_lstm import bilstm_attention
 from .attentivechrome import BinLevelEncoder, MarkLevelEncoder
 
 VARIANTS = ("raw_d", "raw_c", "raw", "aux", "raw_aux", "aux_siamese", "raw_aux_siamese")
@@ -73,6 +75,27 @@ def build_encoder(parts: Layout, n_marks: int, bin_hidden: int, mark_hidden: int
         encoder["marks_a"] = MarkLevelEncoder(embedding, mark_hidden)
         encoder["marks_b"] = MarkLevelEncoder(embedding, mark_hidden)
     return encoder
+
+
+def level_one(encoder: nn.ModuleDict, tracks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every level-I track in one recurrence: (embeddings, α) of ``tracks`` (batch, tracks, bins).
+
+    ``tracks`` holds the own tracks, then (Siamese) A and B. The shared
+    encoder's weights stand in twice, once for A and once for B, so both cell
+    types, the raw tracks and the difference advance together in one batched
+    recurrence instead of two (about a third less time per step on a CPU);
+    the shared weights' gradient is the sum over both uses, as before.
+    """
+    parts = [encoder["bins"]] if "bins" in encoder else []
+    if "shared_bins" in encoder:
+        parts += [encoder["shared_bins"]] * 2
+    if len(parts) == 1:
+        return parts[0](tracks)
+    weights = [
+        torch.cat([getattr(part, name) for part in parts])
+        for name in ("weight_ih", "weight_hh", "bias", "context")
+    ]
+    return bilstm_attention(tracks, *weights)
 
 
 def build_head(parts: Layout, mark_hidden: int) -> nn.ModuleDict:

@@ -7,7 +7,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._base import HISTONE_PAIR, ChromModel, check_histone_input
-from ._deepdiff_networks import VARIANTS, build_encoder, build_head, check_one_output, layout
+from ._deepdiff_networks import (
+    VARIANTS,
+    build_encoder,
+    build_head,
+    check_one_output,
+    layout,
+    level_one,
+)
 
 
 def contrastive_loss(
@@ -91,6 +98,13 @@ class DeepDiff(ChromModel):
         Margin of the contrastive loss.
     different_threshold
         ``|target_diff|`` from which a pair counts as different (S = 1).
+    aux_residual
+        Auxiliary variants only: predict the difference as ``aux_b − aux_a``
+        (what the two per-cell-type regressions say) plus the difference
+        head's correction, so the differential output starts from, and
+        inherits, the single-cell predictions. Off by default: measured on
+        the REMC sample over 3 split seeds it did not beat the paper's head
+        beyond noise (``benchmarks/transfer.py``, part 3).
 
     Notes
     -----
@@ -130,10 +144,18 @@ class DeepDiff(ChromModel):
         contrastive_weight: float = 4.0,
         margin: float = 2.0,
         different_threshold: float = 2.0,
+        aux_residual: bool = False,
     ) -> None:
         super().__init__(locals())
         parts = layout(variant)
         check_one_output(n_outputs)
+        if aux_residual and not parts.auxiliary:
+            raise ValueError(
+                f"DeepDiff: aux_residual=True adds aux_b − aux_a, which the variant {variant!r} "
+                "does not predict; use an auxiliary variant (aux, raw_aux, aux_siamese, "
+                "raw_aux_siamese)"
+            )
+        self.aux_residual = bool(aux_residual)
         self.n_marks, self.n_bins, self.variant = n_marks, n_bins, variant
         self._layout = parts
         self.raw_tracks, self.own_tracks = parts.raw_tracks, parts.own_tracks
@@ -221,20 +243,14 @@ class DeepDiff(ChromModel):
         marks = self.n_marks
         inputs = {"A": x_a, "B": x_b, "A-B": x_a - x_b}
         out: dict[str, torch.Tensor] = {}
-        alphas, embedded = [], None
-        if self.own_tracks:
-            tracks = torch.cat([inputs[source] for source in self.own_tracks], dim=1)
-            embedded, alpha = self.encoder["bins"](tracks)
-            alphas.append(alpha)
+        sources = list(self.own_tracks) + (["A", "B"] if self.siamese else [])
+        tracks = torch.cat([inputs[source] for source in sources], dim=1)
+        embedded, alpha = level_one(self.encoder, tracks)
+        if self.auxiliary:  # A's and B's own embeddings: the last two blocks
+            embed_a = embedded[:, -2 * marks : -marks]
+            embed_b = embedded[:, -marks:]
         if self.siamese:
-            pair, alpha = self.encoder["shared_bins"](torch.cat([x_a, x_b], dim=0))
-            embed_a, embed_b = pair.chunk(2, dim=0)
-            alphas += list(alpha.chunk(2, dim=0))
             out["embed_a"], out["embed_b"] = embed_a.flatten(1), embed_b.flatten(1)
-        elif self.auxiliary:
-            start = len(self.raw_tracks) * marks
-            embed_a = embedded[:, start : start + marks]
-            embed_b = embedded[:, start + marks : start + 2 * marks]
         betas = []
         if self.auxiliary:
             v_a, beta_a = self.encoder["marks_a"](self.dropout(embed_a))
@@ -242,16 +258,16 @@ class DeepDiff(ChromModel):
             out["aux_a"] = self.head["aux_a"](v_a).squeeze(-1)
             out["aux_b"] = self.head["aux_b"](v_b).squeeze(-1)
         if self.raw_tracks:
-            level_one = embedded[:, : len(self.raw_tracks) * marks]
+            raw = embedded[:, : len(self.raw_tracks) * marks]
             if self.auxiliary:
-                level_one = torch.cat([level_one, embed_a, embed_b], dim=1)
-            representation, beta = self.encoder["marks"](self.dropout(level_one))
+                raw = torch.cat([raw, embed_a, embed_b], dim=1)
+            representation, beta = self.encoder["marks"](self.dropout(raw))
             betas.append(beta)
         else:
             representation = torch.cat([v_a, v_b], dim=-1)
             betas += [beta_a, beta_b]
         out["representation"] = representation
-        out["alpha"] = torch.cat(alphas, dim=1)
+        out["alpha"] = alpha
         out["beta"] = torch.cat(betas, dim=1)
         return out
 
@@ -283,6 +299,8 @@ class DeepDiff(ChromModel):
         """
         out = self._run(*self._split_pair(x_a, x_b))
         out["diff"] = self.head["diff"](out.pop("representation")).squeeze(-1)
+        if self.aux_residual:
+            out["diff"] = out["diff"] + (out["aux_b"] - out["aux_a"])
         if not return_attention:
             del out["alpha"], out["beta"]
         return out

@@ -194,10 +194,12 @@ def _fit_deepdiff(
     prediction for every gene. Every output layer starts at its training target."""
     torch.manual_seed(training.seed)
     network = models.build("deepdiff", **data.shape, n_outputs=1, variant=variant, **architecture)
+    train = data.target[data.masks["train"]]
     for column, name in enumerate(("diff", "aux_a", "aux_b")):
         if name in network.head:
-            train_values = data.target[data.masks["train"], column]
-            _start_at_target(_output_layer(network.head[name]), train_values)
+            if name == "diff" and network.aux_residual:
+                continue  # the head corrects aux_b − aux_a, which already has the target's scale
+            _start_at_target(_output_layer(network.head[name]), train[:, column])
 
     def loss_function(outputs: dict[str, torch.Tensor], y: torch.Tensor) -> torch.Tensor:
         return network.loss(outputs, y[:, 0], y[:, 1], y[:, 2])
@@ -338,7 +340,8 @@ def differential(
         Marks to use, by name; all by default.
     hyperparameters
         DeepDiff architecture options (``bin_hidden``, ``mark_hidden``,
-        ``dropout``, ``contrastive_weight``, ``margin``, ``different_threshold``).
+        ``dropout``, ``contrastive_weight``, ``margin``, ``different_threshold``,
+        ``aux_residual``).
     training
         {training} DeepDiff's defaults are 30 epochs, batch 32, lr 1e-3 (the
         authors': batch 10 at lr 1e-4, much slower on a CPU); the seed also
