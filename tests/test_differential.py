@@ -94,6 +94,9 @@ def test_results_and_baselines_are_stored(planted):
     assert params["marks"] == MARKS and params["seed"] == 0 and params["lr"] == 1e-2
     assert params["epochs"] == 12 and params["batch_size"] == 32
     assert params["baselines"] == ["attentivechrome_difference", "svr2"]
+    seconds = record["seconds"]  # each part's time, for the user and benchmarks/transfer.py
+    assert list(seconds) == ["deepdiff", "attentivechrome_difference", "svr2"]
+    assert all(value > 0 for value in seconds.values())
     assert 1 <= params["best_epoch"] <= 12 and len(record["history"]) <= 12
     data = record["config"]["data"]
     assert data["cell_types"] == ["cell0", "cell1"] and data["marks"] == MARKS
