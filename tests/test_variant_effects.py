@@ -286,3 +286,64 @@ def _glyph_heights(ax) -> dict[int, float]:
         sign = -1.0 if extents.y0 < -1e-9 else 1.0
         heights[centre] = sign * extents.height
     return heights
+
+
+def test_a_minus_strand_region_counts_from_its_end_with_complemented_alleles(fitted):
+    adata = fitted.copy()
+    region = str(adata.var_names[0])
+    adata.var["strand"] = "+"
+    adata.var.loc[region, "strand"] = "-"
+    start, chrom = int(adata.var.loc[region, "start"]), adata.var.loc[region, "chrom"]
+    stored = _base(adata, region, WIDTH - 1 - 10)  # genomic base 10 is read from the end
+    genomic = {"A": "T", "C": "G", "G": "C", "T": "A"}[stored]
+    alt = "A" if genomic != "A" else "C"
+    variants = pd.DataFrame({"chrom": [chrom], "pos": [start + 11], "ref": [genomic], "alt": [alt]})
+    ct.tl.variant_effects(adata, "ct_A", variants, motifs=[REST])
+    effect = adata.uns["variant_effects"]["effects"].iloc[0]
+    assert (effect["position"], effect["ref"]) == (WIDTH - 1 - 10, stored)
+    assert effect["alt"] == {"A": "T", "C": "G"}[alt]
+
+
+def test_several_models_give_one_block_of_rows_each(fitted):
+    adata = fitted.copy()
+    adata.uns["ct_A_copy"] = adata.uns["ct_A"]
+    region, position, ref, alt, _ = _core_variant(adata)
+    variants = _table((region, position, ref, alt), (region, 0, _base(adata, region, 0), "N"))
+    variants.loc[1, "alt"] = "A" if variants.loc[1, "ref"] != "A" else "C"
+    ct.tl.variant_effects(adata, ["ct_A", "ct_A_copy"], variants, motifs=[REST])
+    effects = adata.uns["variant_effects"]["effects"]
+    assert effects["model"].tolist() == ["ct_A", "ct_A", "ct_A_copy", "ct_A_copy"]
+    assert effects["cell_type"].tolist() == ["A"] * 4
+    halves = effects.iloc[:2].reset_index(drop=True), effects.iloc[2:].reset_index(drop=True)
+    pd.testing.assert_frame_equal(halves[0].drop(columns="model"), halves[1].drop(columns="model"))
+    assert adata.uns["variant_effects"]["attributions"].shape[0] == 4
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        ({"variant": "nope"}, KeyError, r"no variant 'nope'"),
+        ({"key_added": "ct_A"}, ValueError, r"uns\['ct_A'\] is not a result of ct.tl.variant"),
+        ({"ax": "one"}, ValueError, r"draws 3 panel\(s\): ax must be a sequence of 3 Axes"),
+        ({"cell_types": "B"}, ValueError, r"draws one cell type, got cell_types='B'"),
+        ({"colour": "red"}, TypeError, r"unexpected keyword argument 'colour'"),
+    ],
+)
+def test_the_plot_refuses_what_was_not_stored(fitted, close_figures, call, error, match):
+    adata = fitted.copy()
+    region, position, ref, alt, _ = _core_variant(adata)
+    ct.tl.variant_effects(adata, "ct_A", _table((region, position, ref, alt)), motifs=[REST])
+    arguments = {"variant": f"{region}:{position}:{ref}>{alt}", "show": False, **call}
+    with pytest.raises(error, match=match):
+        ct.pl.variant_effect(adata, **arguments)
+
+
+def test_the_plot_title_names_the_variant_as_stored(fitted, close_figures):
+    adata = fitted.copy()
+    region, position, ref, alt, _ = _core_variant(adata)
+    ct.tl.variant_effects(adata, "ct_A", _table((region, position, ref, alt)), motifs=[REST])
+    effect = adata.uns["variant_effects"]["effects"].iloc[0]
+    fig = ct.pl.variant_effect(adata, effect["variant"], show=False)
+    title = fig.axes[0].get_title()
+    assert title.startswith(f"{region}:{position}:{ref}>{alt} · ct_A, A: P(open) ")
+    assert title.endswith(f"(Δ {effect['delta']:+.3f})".replace("-", "\u2212"))

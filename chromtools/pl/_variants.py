@@ -156,10 +156,11 @@ def _shared_limits(values: np.ndarray) -> tuple[float, float]:
 
 def _title(adata: AnnData, effect: pd.Series) -> str:
     what = "P(open)" if np.isfinite(effect["log_odds_delta"]) else "prediction"
+    delta = f"{effect['delta']:+.3f}".replace("-", "\u2212")  # a minus sign, not a hyphen
     return (
         f"{effect['variant']} · {effect['model']}, {cell_label(adata, effect['cell_type'])}: "
         f"{what} {effect['ref_prediction']:.3f} → {effect['alt_prediction']:.3f} "
-        f"(Δ {effect['delta']:+.3f})"
+        f"(Δ {delta})"
     )
 
 

@@ -24,6 +24,7 @@ from ..._results import check_writable, materialised, record_params
 from ..._utils import check_int, check_number
 from ...io._motifs import JASPAR_RELEASE, jaspar_collection, read_jaspar
 from ...io._variants import variant_table
+from ...models import ChromTransfer
 from ..motifs import site_changes, site_names
 from ._variant_scores import FLANK, locate, scored_variants, variant_models
 
@@ -131,6 +132,12 @@ def variant_effects(
     if path not in ("auto", "windowed", "full"):
         raise ValueError(f"path must be 'auto', 'windowed' or 'full', got {path!r}")
     models = variant_models(adata, key, device)
+    plain = [m.key for m in models if not isinstance(m.network, ChromTransfer)]
+    if path == "windowed" and plain:
+        raise ValueError(
+            f"variant_effects: path='windowed' needs ChromTransfer models; {plain} are not. "
+            "Use path='full' or 'auto'"
+        )
     located = locate(adata, table, onehot)
     record_name = check_writable(adata, "variant_effects", key_added)["uns"][0]
     release, collection, tax_group = jaspar_collection(JASPAR_RELEASE, "CORE", "vertebrates")
