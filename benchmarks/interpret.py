@@ -9,8 +9,11 @@
    against a bare ``torch.autograd.grad`` loop.
 4. ``_interpret_histone.py``: what the histone models rely on in the real
    REMC sample (β, mark deletion, gradient×input; E123 and E003).
+5. ``_interpret_variants.py``: scoring 200 substitutions in one 600 bp region
+   (``ct.tl.variant_effects``' core), windowed against a naive loop of full
+   forward passes.
 
-    python benchmarks/interpret.py [--quick] [--only motifs speed attribute histone]
+    python benchmarks/interpret.py [--quick] [--only motifs speed attribute histone variants]
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ PARTS = {
     "speed": "_interpret_speed",
     "attribute": "_interpret_attribute",
     "histone": "_interpret_histone",
+    "variants": "_interpret_variants",
 }
 # the real-data part has no quick mode; fewer epochs make it quick
 QUICK = {"histone": ["--epochs", "5"]}

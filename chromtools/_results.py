@@ -176,6 +176,15 @@ RESULTS: dict[str, Result] = {
             plots=("deletion",),
         ),
         Result(
+            "variant_effects",
+            ("variant_effects",),
+            "single-base variants' effects on sequence models' predictions (ref and alt, "
+            "delta, log-odds delta), the JASPAR sites the alt allele breaks or creates, and "
+            "both alleles' attributions around each variant",
+            default_key="variant_effects",
+            plots=("variant_effect",),
+        ),
+        Result(
             "motif_sites",
             ("scan_motifs",),
             "JASPAR binding sites in every region (a table) and how they were found",

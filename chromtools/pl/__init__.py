@@ -6,6 +6,7 @@ from ._metrics import learning_curve, metrics
 from ._motifs import motif_ecdf, motif_scatter
 from ._tracks import attribution, signal
 from ._transfer import finetune, subsample_curve, transfer_heatmap
+from ._variants import variant_effect
 
 __all__ = [
     "attention",
@@ -22,4 +23,5 @@ __all__ = [
     "signal",
     "subsample_curve",
     "transfer_heatmap",
+    "variant_effect",
 ]

@@ -3,7 +3,13 @@
 from ._differential import differential
 from .engine import DistributionWarning, NormalizationWarning, TrainingConfig
 from .engine import bootstrap_interval as bootstrap_interval  # for ct.pl.metrics
-from .interpret import attention, attention_agreement, attribute, in_silico_deletion
+from .interpret import (
+    attention,
+    attention_agreement,
+    attribute,
+    in_silico_deletion,
+    variant_effects,
+)
 from .modeling import evaluate, fit, load_model, predict, pretrain, save_model
 from .motifs import motif_enrichment, scan_motifs
 from .transfer import LeakageWarning, finetune, subsample_curve, transfer_matrix
@@ -29,4 +35,5 @@ __all__ = [
     "scan_motifs",
     "subsample_curve",
     "transfer_matrix",
+    "variant_effects",
 ]

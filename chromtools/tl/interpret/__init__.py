@@ -8,6 +8,8 @@ from ._interpreted import scalar_output
 from ._ism import ism, naive_ism
 from ._methods import deeplift_shap, grad_x_input, gradients, integrated_gradients, ism_scores
 from ._shuffle import dinucleotide_shuffle, shuffled_references
+from ._variant_scores import substitution_scores as substitution_scores  # for the benchmark
+from ._variants import variant_effects
 
 __all__ = [
     "attention",
@@ -24,4 +26,5 @@ __all__ = [
     "naive_ism",
     "scalar_output",
     "shuffled_references",
+    "variant_effects",
 ]

@@ -10,6 +10,8 @@ and ``_families`` (families of similar matrices).
 from ._enrichment import motif_enrichment
 from ._ks import ks_enrichment
 from ._scan_motifs import scan_motifs
+from ._variant_sites import site_changes as site_changes  # for ct.tl.variant_effects
+from ._variant_sites import site_names as site_names
 
 __all__ = [
     "ks_enrichment",
