@@ -25,27 +25,16 @@ Run: ``.venv/bin/python benchmarks/_interpret_variants.py [--quick] [--threads 2
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
 
 import torch
+from _interpret_speed import (  # the sibling part's timer: best of repeats after a warm-up
+    _best,
+    _network,
+)
 from torch import nn
 
 from chromtools._substitutions import Mutants
-from chromtools.models import ChromTransfer
 from chromtools.tl.interpret import substitution_scores
-
-
-def _network(quick: bool, seed: int = 0) -> ChromTransfer:
-    torch.manual_seed(seed)
-    network = ChromTransfer(**({"filters": 16, "hidden": [16]} if quick else {}))
-    for module in network.modules():
-        if isinstance(module, nn.BatchNorm1d):
-            module.running_mean.uniform_(0.0, 0.5)
-            module.running_var.uniform_(0.1, 0.6)
-            module.weight.data.uniform_(0.5, 1.5)
-            module.bias.data.uniform_(-0.5, 0.5)
-    return network.eval()
 
 
 def _variants(length: int, n: int, seed: int = 1) -> tuple[torch.Tensor, Mutants]:
@@ -70,18 +59,6 @@ def _naive(fused: nn.Module, x: torch.Tensor, mutants: Mutants) -> torch.Tensor:
             alt[0, position, base] = 1
             changes.append(fused(alt)[0, 0] - reference)
     return torch.stack(changes)
-
-
-def _best(functions: dict[str, Callable[[], torch.Tensor]], repeats: int) -> dict[str, float]:
-    for function in functions.values():
-        function()
-    best = dict.fromkeys(functions, float("inf"))
-    for _ in range(repeats):
-        for name, function in functions.items():
-            start = time.perf_counter()
-            function()
-            best[name] = min(best[name], time.perf_counter() - start)
-    return best
 
 
 def main() -> None:

@@ -30,6 +30,16 @@ def _quiet_progress():
 
 
 @pytest.fixture
+def one_thread():
+    """Run on one thread: tiny models on a shared two-core machine run fastest and steadiest
+    so, and float sums then do not depend on the thread count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def restore_settings():
     """Every ``ct.settings`` field as it was before the test."""
     saved = {name: getattr(ct.settings, name) for name in ct.settings.__dataclass_fields__}

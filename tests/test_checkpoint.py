@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 import chromtools as ct
 from chromtools.tl.engine._checkpoint import read_checkpoint
@@ -64,14 +63,6 @@ FILES = {
     "pretrain": ["fit_deepchrome.pt"],
     "finetune": ["fit_deepchrome.pt", "finetune_cell1_finetuned.pt", "finetune_cell1_scratch.pt"],
 }
-
-
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # the child's; float sums depend on the thread count
-    yield
-    torch.set_num_threads(before)
 
 
 def _checkpoint_epoch(path: Path) -> tuple[int, bool]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -68,9 +71,14 @@ def test_every_variant_learns_the_planted_difference(planted, variant):
     assert adata.uns["deepdiff"]["config"]["model"]["variant"] == variant
 
 
-def test_results_and_baselines_are_stored(planted):
+def test_results_and_baselines_are_stored(planted, caplog):
     adata = planted.copy()
-    ct.tl.differential(adata, "cell0", "cell1", key_added="dd", **FAST)
+    with caplog.at_level(logging.INFO, logger="chromtools"):
+        ct.tl.differential(adata, "cell0", "cell1", key_added="dd", **FAST)
+    # where the time went, per part (benchmarks/transfer.py part 5 reads this line)
+    timed = re.search(r"differential: deepdiff ([\d.]+) s, attentivechrome_difference "
+                      r"([\d.]+) s, svr2 ([\d.]+) s", caplog.text)  # fmt: skip
+    assert timed and float(timed.group(1)) > 0  # the SVR may round to 0.0 s on 60 genes
     for column in ("dd", "dd_attentivechrome_difference", "dd_svr2"):
         values = adata.var[column].to_numpy()
         assert values.dtype.kind == "f" and np.isfinite(values).all(), column
@@ -94,9 +102,6 @@ def test_results_and_baselines_are_stored(planted):
     assert params["marks"] == MARKS and params["seed"] == 0 and params["lr"] == 1e-2
     assert params["epochs"] == 12 and params["batch_size"] == 32
     assert params["baselines"] == ["attentivechrome_difference", "svr2"]
-    seconds = record["seconds"]  # each part's time, for the user and benchmarks/transfer.py
-    assert list(seconds) == ["deepdiff", "attentivechrome_difference", "svr2"]
-    assert all(value > 0 for value in seconds.values())
     assert 1 <= params["best_epoch"] <= 12 and len(record["history"]) <= 12
     data = record["config"]["data"]
     assert data["cell_types"] == ["cell0", "cell1"] and data["marks"] == MARKS

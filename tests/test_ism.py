@@ -18,14 +18,7 @@ from torch import nn
 from chromtools.models import ChromTransfer
 from chromtools.tl.interpret._ism import ism, ism_path, naive_ism
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models on a shared two-core machine run fastest (and steadiest) on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest
 
 
 def random_chromtransfer(seed: int = 0, n_outputs: int = 1) -> ChromTransfer:

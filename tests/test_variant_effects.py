@@ -26,13 +26,7 @@ REST = "MA0138.3"
 WIDTH = 100
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models on a shared two-core machine run fastest (and steadiest) on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest
 
 
 @pytest.fixture(scope="module")

@@ -97,7 +97,7 @@ class _Layer:
     offset: int
 
 
-class _Weights:
+class FoldedWeights:
     """The network's convolutions as channels-last 2-d kernels and its BatchNorms as affines."""
 
     def __init__(self, network: ChromTransfer) -> None:
@@ -119,7 +119,7 @@ class _Weights:
         return x.mul_(scale).add_(shift)
 
 
-def _conv(same: nn.Sequential, layer: _Layer, windows: _Windows, weights: _Weights) -> _Layer:
+def _conv(same: nn.Sequential, layer: _Layer, windows: _Windows, weights: FoldedWeights) -> _Layer:
     """A "same"-padded convolution (``same_conv``) of the reference and of the windows."""
     pad, conv = same[0], same[1]
     left, right = pad.padding
@@ -131,7 +131,7 @@ def _conv(same: nn.Sequential, layer: _Layer, windows: _Windows, weights: _Weigh
     return _Layer(reference, weights.conv(conv, widened), layer.offset - right)
 
 
-def _unit(unit: ConvUnit, layer: _Layer, windows: _Windows, weights: _Weights) -> _Layer:
+def _unit(unit: ConvUnit, layer: _Layer, windows: _Windows, weights: FoldedWeights) -> _Layer:
     """Convolution → ReLU → BatchNorm (dropout is off in eval), reference and windows."""
     convolved = _conv(unit[0], layer, windows, weights)
     reference = weights.batchnorm(unit[2], convolved.reference.relu_())
@@ -150,7 +150,9 @@ def _sum(first: _Layer, second: _Layer, windows: _Windows) -> _Layer:
     return _Layer(first.reference + second.reference, first.values + widened, first.offset)
 
 
-def _block(block: ResidualBlock, layer: _Layer, windows: _Windows, weights: _Weights) -> _Layer:
+def _block(
+    block: ResidualBlock, layer: _Layer, windows: _Windows, weights: FoldedWeights
+) -> _Layer:
     """A residual block: two units plus the identity or a projecting unit."""
     first = _unit(block.body[0], layer, windows, weights)
     body = _unit(block.body[1], first, windows, weights)
@@ -179,7 +181,7 @@ def _pooled(
     x: torch.Tensor,
     windows: _Windows,
     base: torch.Tensor,
-    weights: _Weights,
+    weights: FoldedWeights,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Globally averaged features of the reference sequences and of every mutant."""
     encoder = network.encoder
@@ -214,19 +216,32 @@ def _head_score(network: ChromTransfer, features: torch.Tensor, output: int | No
     return network.head(features)[:, 0 if output is None else output].float()
 
 
+def windowed_changes(
+    network: ChromTransfer,
+    x: torch.Tensor,
+    chunk: Mutants,
+    output: int | None,
+    weights: FoldedWeights | None = None,
+) -> torch.Tensor:
+    """The change of the scored output for each mutant of ``chunk`` (sequence of ``x``,
+    position, base), recomputing only each mutant's window of every layer. ``weights``
+    (``FoldedWeights(network)``) may be passed to reuse the folded weights between chunks."""
+    weights = FoldedWeights(network) if weights is None else weights
+    sequences, owner = torch.unique(chunk.sequence, return_inverse=True)
+    windows = _Windows(
+        Mutants(owner, chunk.position, chunk.base), x.shape[1], receptive_margin(network)
+    )
+    reference, mutant = _pooled(network, x[sequences], windows, chunk.base, weights)
+    return _head_score(network, mutant, output) - _head_score(network, reference, output)[owner]
+
+
 def windowed_ism(
     network: ChromTransfer, x: torch.Tensor, batch_size: int, output: int | None
 ) -> torch.Tensor:
     """ChromTransfer ISM recomputing only each mutant's window of every layer."""
     deltas = torch.zeros(x.shape, dtype=torch.float32, device=x.device)
-    margin = receptive_margin(network)
-    weights = _Weights(network)
+    weights = FoldedWeights(network)
     for chunk in mutant_chunks(x, batch_size):
-        sequences, owner = torch.unique(chunk.sequence, return_inverse=True)
-        windows = _Windows(Mutants(owner, chunk.position, chunk.base), x.shape[1], margin)
-        reference, mutant = _pooled(network, x[sequences], windows, chunk.base, weights)
-        change = (
-            _head_score(network, mutant, output) - _head_score(network, reference, output)[owner]
-        )
+        change = windowed_changes(network, x, chunk, output, weights)
         deltas[chunk.sequence, chunk.position, chunk.base] = change
     return deltas

@@ -28,6 +28,7 @@ from anndata import AnnData
 from .. import get, models
 from .._docs import SHARED, doc_params
 from .._results import check_writable
+from .._settings import logger
 from ..models.deepdiff import VARIANTS
 from ..pp._labels import raw_counts
 from .engine import (
@@ -364,8 +365,8 @@ def differential(
         validation MSE and Pearson), ``state_dict`` (weights as arrays) and
         ``metrics``: a DataFrame with one row per model (``deepdiff`` and the
         baselines) × split, columns ``model``, ``split``, ``pearson``,
-        ``spearman``, ``mse``, ``n``; ``seconds``: how long DeepDiff and each
-        baseline took to fit and predict.
+        ``spearman``, ``mse``, ``n``. How long DeepDiff and each baseline took is
+        logged (``ct.settings.verbosity`` 2 or more).
     """
     training = training_config(training, training_options, "differential").resolved("deepdiff")
     architecture = _checked_options(adata, key_added, variant, baselines, hyperparameters)
@@ -395,4 +396,5 @@ def differential(
         "baselines": list(BASELINES) if baselines else [],
     }
     _store(adata, key_added, data, params, network, history, predictions)
-    adata.uns[key_added]["seconds"] = seconds
+    parts = ", ".join(f"{name} {value:.1f} s" for name, value in seconds.items())
+    logger.info(f"differential: {parts}")

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from ..._docs import SHARED, doc_params
-from ..._substitutions import mutant_chunks, mutants
+from ..._substitutions import Mutants, mutant_chunks, mutants
 from ..engine import inference_network
 from ._interpreted import placed, scalar_output
 
@@ -145,12 +145,12 @@ def naive_ism(
     deltas = torch.zeros(x.shape, dtype=torch.float32, device=x.device)
     with torch.inference_mode():
         for b in range(x.shape[0]):
-            observed = _score(network, x[b : b + 1], output)
+            observed = score_of(network, x[b : b + 1], output)
             for position, base in _substitutions(x[b]):
                 mutant = x[b : b + 1].clone()
                 mutant[0, position] = 0
                 mutant[0, position, base] = 1
-                deltas[b, position, base] = _score(network, mutant, output)[0] - observed[0]
+                deltas[b, position, base] = score_of(network, mutant, output)[0] - observed[0]
     return deltas.to(on)
 
 
@@ -179,7 +179,7 @@ def _checked(network: nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tens
     return x
 
 
-def _score(network: nn.Module, x: torch.Tensor, output: int | None) -> torch.Tensor:
+def score_of(network: nn.Module, x: torch.Tensor, output: int | None) -> torch.Tensor:
     """One value per sequence: the chosen output column or the scalar output."""
     if output is None:
         return scalar_output(network, x)
@@ -197,13 +197,21 @@ def _generic_deltas(
     """ISM of any module: the mutants batched through full forward passes."""
     deltas = torch.zeros(x.shape, dtype=torch.float32, device=x.device)
     observed = torch.cat(
-        [_score(network, x[i : i + batch_size], output) for i in range(0, len(x), batch_size)]
+        [score_of(network, x[i : i + batch_size], output) for i in range(0, len(x), batch_size)]
     )
     for chunk in mutant_chunks(x, batch_size):
-        mutant = x[chunk.sequence].clone()
-        rows = torch.arange(len(mutant), device=x.device)
-        mutant[rows, chunk.position] = 0
-        mutant[rows, chunk.position, chunk.base] = 1
-        change = _score(network, mutant, output) - observed[chunk.sequence]
+        change = full_changes(network, x, chunk, observed, output)
         deltas[chunk.sequence, chunk.position, chunk.base] = change
     return deltas
+
+
+def full_changes(
+    network: nn.Module, x: torch.Tensor, chunk: Mutants, observed: torch.Tensor, output: int | None
+) -> torch.Tensor:
+    """The change of the scored output for each mutant of ``chunk``, each mutant through the
+    whole network; ``observed`` holds the scores of ``x`` itself."""
+    mutant = x[chunk.sequence].clone()
+    rows = torch.arange(len(mutant), device=x.device)
+    mutant[rows, chunk.position] = 0
+    mutant[rows, chunk.position, chunk.base] = 1
+    return score_of(network, mutant, output) - observed[chunk.sequence]

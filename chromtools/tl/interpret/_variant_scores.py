@@ -24,10 +24,10 @@ from torch import nn
 
 from ..._substitutions import Mutants
 from ...models import SEQUENCE, ChromTransfer
-from ...models._chromtransfer_ism import _head_score, _pooled, _Weights, _Windows, receptive_margin
+from ...models._chromtransfer_ism import FoldedWeights, windowed_changes
 from ..engine import inference_network
-from ._interpreted import Interpreted, interpreted_model, scalar_output
-from ._ism import ism_path
+from ._interpreted import Interpreted, interpreted_model
+from ._ism import full_changes, ism_path, score_of
 from ._methods import grad_x_input
 
 BASES = "ACGT"
@@ -194,38 +194,18 @@ def substitution_scores(
     fast = inference_network(network)
     with torch.inference_mode():
         reference = torch.cat(
-            [_score(fast, x[i : i + batch_size], output) for i in range(0, len(x), batch_size)]
+            [score_of(fast, x[i : i + batch_size], output) for i in range(0, len(x), batch_size)]
         )
         changes = torch.empty(len(mutants.sequence), device=x.device)
-        weights = _Weights(network) if chosen == "windowed" else None
+        weights = FoldedWeights(network) if chosen == "windowed" else None
         for start in range(0, len(changes), batch_size):
             part = slice(start, start + batch_size)
             chunk = Mutants(mutants.sequence[part], mutants.position[part], mutants.base[part])
             if weights is None:
-                mutant = x[chunk.sequence].clone()
-                rows = torch.arange(len(mutant), device=x.device)
-                mutant[rows, chunk.position] = 0
-                mutant[rows, chunk.position, chunk.base] = 1
-                changes[part] = _score(fast, mutant, output) - reference[chunk.sequence]
+                changes[part] = full_changes(fast, x, chunk, reference, output)
             else:
-                changes[part] = _windowed(network, x, chunk, weights, output)
+                changes[part] = windowed_changes(network, x, chunk, output, weights)
     return reference, changes
-
-
-def _score(network: nn.Module, x: torch.Tensor, output: int | None) -> torch.Tensor:
-    return scalar_output(network, x) if output is None else network(x)[:, output].float()
-
-
-def _windowed(
-    network: ChromTransfer, x: torch.Tensor, chunk: Mutants, weights: _Weights, output: int | None
-) -> torch.Tensor:
-    """ChromTransfer's windowed ISM step for one chunk of chosen mutants."""
-    sequences, owner = torch.unique(chunk.sequence, return_inverse=True)
-    windows = _Windows(
-        Mutants(owner, chunk.position, chunk.base), x.shape[1], receptive_margin(network)
-    )
-    reference, mutant = _pooled(network, x[sequences], windows, chunk.base, weights)
-    return _head_score(network, mutant, output) - _head_score(network, reference, output)[owner]
 
 
 def variant_models(adata: AnnData, key: object, device: str | None) -> list[Interpreted]:
