@@ -396,5 +396,5 @@ def differential(
         "baselines": list(BASELINES) if baselines else [],
     }
     _store(adata, key_added, data, params, network, history, predictions)
-    parts = ", ".join(f"{name} {value:.1f} s" for name, value in seconds.items())
+    parts = ", ".join(f"{name} {value:.2f} s" for name, value in seconds.items())
     logger.info(f"differential: {parts}")
