@@ -95,8 +95,9 @@ def _made_up(adata, rng: np.random.Generator) -> np.ndarray:
     return frequencies
 
 
-# The model-based tests: under pytest on the shared machine one run found no CTCF pattern
-# (a standalone run of the same fixture found both in 37 s); slow until that is understood.
+# The model-based tests. Under pytest the fit runs ~10x slower and ends elsewhere (best epoch 5,
+# valid AUROC 0.79) than the same calls in a plain script (best epoch 7, AUROC 0.87, both motifs
+# found); there no CTCF pattern is found. Slow (excluded by default) until that is understood.
 slow = pytest.mark.slow
 
 
@@ -200,9 +201,10 @@ def test_bad_inputs_are_refused_before_any_work(found, change, arguments, match)
     if change == "drop":
         del adata.varm["ct_any_attr_any"]
     arguments = {"key": "ct_any", **arguments}
+    before = adata.uns["denovo_motifs"]
     with pytest.raises(ValueError, match=match):
         ct.tl.denovo_motifs(adata, arguments.pop("key"), **arguments)
-    assert "denovo_motifs" not in adata.uns or change is None
+    assert adata.uns["denovo_motifs"] is before  # nothing written
 
 
 def _stored_result() -> anndata.AnnData:
