@@ -1,16 +1,15 @@
 """The results registry: every kind of result a ``ct.tl`` function writes, declared once.
 
-A kind of result (a fitted model, an attention map, the attributions of one
-method…) is a :class:`Result`: the ``ct.tl`` functions that write it, the
-slots it fills in ``uns``, ``obsm``, ``varm``, ``layers`` and ``var`` as
-templates of its key, how its key is chosen when none is given, the
-``ct.get`` reader that reads it back and the ``ct.pl`` functions that draw
-it. Everything else goes through this module:
+A kind of result (a fitted model, an attention map, the attributions of one method…) is a
+:class:`Result`: the ``ct.tl`` functions that write it, the slots it fills in ``uns``, ``obsm``,
+``varm``, ``layers`` and ``var`` as templates of its key, how its key is chosen when none is
+given, the ``ct.get`` reader that reads it back and the ``ct.pl`` functions that draw it.
+Everything else goes through this module:
 
 - slot names are made here (:meth:`Result.slots`), nowhere else;
-- :func:`check_writable` is the one guard: a slot held by another function's
-  result, by the data layout or by the user is refused by name, and a rerun
-  of the same function replaces its own result;
+- :func:`check_writable` is the one guard: a slot held by another function's result, by the
+  data layout or by the user is refused by name, and a rerun of the same function replaces
+  its own result;
 - :func:`record_params` is the one writer of ``uns[...]["params"]``: the function,
   the package version and every argument;
 - :func:`kind_of` says who wrote a record, from ``params["function"]``.
@@ -45,13 +44,12 @@ def storage_name(key: str) -> str:
 class Result:
     """One kind of result: who writes it, where it goes, who reads and draws it.
 
-    Slot templates name ``{key}`` (the result's key, ``/`` written ``_``) and
-    may name ``{cell_type}``, ``{method}``, ``{reference}`` or ``{name}``,
-    given to :meth:`slots`. ``default_key`` is a template of ``{model}`` (the
-    model's key) and ``{method}``; ``defaults`` overrides it per method.
-    ``record`` is the position, among the ``uns`` templates, of the entry that
-    holds ``params`` (with the writing ``function``); motif tables, which are
-    DataFrames, keep theirs in a sibling ``_params`` entry.
+    Slot templates name ``{key}`` (the result's key, ``/`` written ``_``) and may name
+    ``{cell_type}``, ``{method}``, ``{reference}`` or ``{name}``, given to :meth:`slots`.
+    ``default_key`` is a template of ``{model}`` (the model's key) and ``{method}``; ``defaults``
+    overrides it per method. ``record`` is the position, among the ``uns`` templates, of the entry
+    that holds ``params`` (with the writing ``function``); motif tables, which are DataFrames, keep
+    theirs in a sibling ``_params`` entry.
     """
 
     kind: str
@@ -185,6 +183,13 @@ RESULTS: dict[str, Result] = {
             plots=("variant_effect",),
         ),
         Result(
+            "denovo_motifs",
+            ("denovo_motifs",),
+            "motifs found de novo in a sequence model's attributions, matched against JASPAR",
+            default_key="denovo_motifs",
+            plots=("denovo_motifs",),
+        ),
+        Result(
             "motif_sites",
             ("scan_motifs",),
             "JASPAR binding sites in every region (a table) and how they were found",
@@ -221,11 +226,8 @@ def record_params(function: str, **arguments: object) -> dict:
 
 
 # Records written before ``params["function"]`` was recorded: the entry that tells them apart.
-_LEGACY_MARKERS = (
-    ("finetune", "models"),
-    ("transfer_matrix", "matrix"),
-    ("subsample_curve", "summary"),
-)
+_LEGACY_MARKERS = (("finetune", "models"), ("transfer_matrix", "matrix"),
+                   ("subsample_curve", "summary"))  # fmt: skip
 
 
 def kind_of(value: object) -> str | None:
@@ -318,14 +320,12 @@ def check_writable(
 ) -> dict[str, list[str]]:
     """The slots result ``kind`` of ``key`` writes, after refusing any it may not write.
 
-    The one guard of every ``ct.tl`` writer. A slot is free when it is empty,
-    or when the result's ``uns`` record there was written by a function of
-    the same kind (a rerun replaces its own result); with ``owned_layers``
-    (the layers the earlier result listed as its own: a deletion's
-    perturbations) only those of its layers are. A slot that holds the data
-    layout, the user's data or another function's result is refused, naming
-    each. ``extra`` adds names the caller made of the registry's templates
-    itself (one layer per perturbation).
+    The one guard of every ``ct.tl`` writer. A slot is free when it is empty, or when the result's
+    ``uns`` record there was written by a function of the same kind (a rerun replaces its own
+    result); with ``owned_layers`` (the layers the earlier result listed as its own: a deletion's
+    perturbations) only those of its layers are. A slot that holds the data layout, the user's data
+    or another function's result is refused, naming each. ``extra`` adds names the caller made of
+    the registry's templates itself (one layer per perturbation).
     """
     result = RESULTS[kind]
     key = check_key(key, what)

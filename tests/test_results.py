@@ -18,7 +18,7 @@ PACKAGE = Path(ct.__file__).parent
 WRITERS = {
     "fit", "pretrain", "load_model", "finetune", "transfer_matrix", "subsample_curve",
     "differential", "attention", "attribute", "in_silico_deletion", "scan_motifs",
-    "motif_enrichment", "variant_effects",
+    "motif_enrichment", "variant_effects", "denovo_motifs",
 }  # fmt: skip
 # predict fills the model's layer, evaluate its metrics, attention_agreement the attention
 # record, save_model writes a folder: each goes into a result declared by its writer

@@ -2,6 +2,7 @@
 
 from ._attention import attention, deletion
 from ._curves import calibration, pr, roc
+from ._denovo import denovo_motifs
 from ._metrics import learning_curve, metrics
 from ._motifs import motif_ecdf, motif_scatter
 from ._tracks import attribution, signal
@@ -13,6 +14,7 @@ __all__ = [
     "attribution",
     "calibration",
     "deletion",
+    "denovo_motifs",
     "finetune",
     "learning_curve",
     "metrics",

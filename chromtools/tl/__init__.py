@@ -11,7 +11,7 @@ from .interpret import (
     variant_effects,
 )
 from .modeling import evaluate, fit, load_model, predict, pretrain, save_model
-from .motifs import motif_enrichment, scan_motifs
+from .motifs import denovo_motifs, motif_enrichment, scan_motifs
 from .transfer import LeakageWarning, finetune, subsample_curve, transfer_matrix
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "attention",
     "attention_agreement",
     "attribute",
+    "denovo_motifs",
     "differential",
     "evaluate",
     "finetune",

@@ -3,10 +3,12 @@
 ``_pvalues`` (log-odds, exact tail p-values), ``_scan`` (the scan of one-hot
 arrays: unknown bases, chunks, site table), ``_scan_motifs`` (``scan_motifs``
 on an AnnData), ``_ks`` (site scores, the signed KS test), ``_plan`` (what
-``motif_enrichment`` reads, checked), ``_enrichment`` (``motif_enrichment``)
-and ``_families`` (families of similar matrices).
+``motif_enrichment`` reads, checked), ``_enrichment`` (``motif_enrichment``),
+``_families`` (families of similar matrices), ``_seqlets`` (seqlets clustered into
+patterns) and ``_denovo`` (``denovo_motifs``).
 """
 
+from ._denovo import denovo_motifs
 from ._enrichment import motif_enrichment
 from ._ks import ks_enrichment
 from ._scan_motifs import scan_motifs
@@ -14,6 +16,7 @@ from ._variant_sites import site_changes as site_changes  # for ct.tl.variant_ef
 from ._variant_sites import site_names as site_names
 
 __all__ = [
+    "denovo_motifs",
     "ks_enrichment",
     "motif_enrichment",
     "scan_motifs",

@@ -1,0 +1,250 @@
+"""``denovo_motifs``: the patterns a sequence model's attributions carry, named by JASPAR.
+
+The AnnData wrapper of :mod:`._seqlets`: it reads one cell type's stored
+attributions (``ct.tl.attribute``), calls seqlets, clusters them into
+patterns and matches each pattern's base frequencies against a JASPAR
+collection with memelite's TOMTOM; q-values are Benjamini–Hochberg over every
+target of a pattern, and a significant best match is named with its family
+(:func:`~chromtools.tl.motifs._families.motif_families`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+from scipy.stats import false_discovery_control
+
+from ... import get
+from ..._results import (
+    RESULTS,
+    check_writable,
+    find_result,
+    materialised,
+    record_params,
+    storage_name,
+)
+from ..._utils import check_int, check_number
+from ...get import attributed_cell_type
+from ...io._motifs import JASPAR_RELEASE, jaspar_collection, read_jaspar
+from ...models import SEQUENCE
+from ._families import motif_families
+from ._plan import _attributed, _attribution_slot
+from ._seqlets import FLANK, Pattern, call_seqlets, find_patterns
+
+SIGNIFICANT = 0.05  # a best match with a q-value below this names the pattern's family
+N_MATCHES = 5  # matches stored per pattern
+
+
+def _check_model(adata: AnnData, key: object) -> str:
+    """``key`` names a fitted sequence model in ``adata.uns``."""
+    if not isinstance(key, str) or not key:
+        raise ValueError(f"key must be the uns key of a fitted sequence model, got {key!r}")
+    record = adata.uns.get(key)
+    config = record.get("config") if isinstance(record, Mapping) else None
+    if not isinstance(config, Mapping) or "data" not in config:
+        raise ValueError(
+            f"denovo_motifs: uns[{key!r}] is not a fitted model; fit one with "
+            f"ct.tl.fit(adata, 'chromtransfer', key_added={key!r})"
+        )
+    kind = config["data"].get("input", "histone")
+    if kind != SEQUENCE:
+        raise ValueError(
+            f"denovo_motifs: uns[{key!r}] is a {kind} model; de novo motifs are found in a "
+            "sequence model's attributions over DNA (e.g. ct.tl.fit(adata, 'chromtransfer'))"
+        )
+    return key
+
+
+def _contributions(values: np.ndarray, onehot: np.ndarray, method: str) -> np.ndarray:
+    """Each observed base's contribution (regions, length, 4; zero at the other letters).
+
+    ISM stores the change of each substitution (0 at the observed base); the
+    observed base's contribution is then minus their mean.
+    """
+    if method == "ism":
+        return onehot * (-values.sum(axis=2, keepdims=True) / 3)
+    return values * onehot
+
+
+def _matches(patterns: list[Pattern], jaspar: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """TOMTOM p-values of every pattern against every JASPAR matrix, and BH q-values."""
+    from memelite import tomtom
+
+    queries = [p.frequencies.T.astype(np.float64) for p in patterns]
+    targets = [m["frequencies"].T.astype(np.float64) for m in jaspar]
+    pvalues = np.nan_to_num(np.asarray(tomtom(queries, targets)[0], np.float64), nan=1.0)
+    pvalues = np.clip(pvalues, 0.0, 1.0)
+    return pvalues, np.vstack([false_discovery_control(row) for row in pvalues])
+
+
+def _family(pvalues: np.ndarray, qvalues: np.ndarray, jaspar: list[dict]) -> tuple[str, str]:
+    """The family of a pattern's best match and its members among the significant matches."""
+    order = np.argsort(pvalues, kind="stable")
+    significant = [int(i) for i in order if qvalues[i] < SIGNIFICANT]
+    if not significant:
+        return "", ""
+    names = [jaspar[i]["name"] for i in significant]
+    family = motif_families([jaspar[i]["frequencies"] for i in significant], names)
+    members = dict.fromkeys(n for n, f in zip(names, family, strict=True) if f == family[0])
+    return family[0], ",".join(members)
+
+
+def _tables(adata, patterns, region, pvalues, qvalues, jaspar) -> dict[str, object]:
+    """The summary, match and seqlet tables and the per-pattern arrays."""
+    names = [f"pattern_{i}" for i in range(len(patterns))]
+    rows, matches, seqlets = [], [], []
+    for i, (name, pattern) in enumerate(zip(names, patterns, strict=True)):
+        best = int(np.argmin(pvalues[i])) if len(jaspar) else -1
+        family, members = _family(pvalues[i], qvalues[i], jaspar)
+        rows.append({"pattern": name, "n_seqlets": len(pattern.members),
+                     "n_regions": len(np.unique(region[pattern.members])),
+                     "length": len(pattern.frequencies),
+                     "best_match": jaspar[best]["matrix_id"], "best_match_tf": jaspar[best]["name"],
+                     "pvalue": float(pvalues[i, best]), "qvalue": float(qvalues[i, best]),
+                     "family": family, "family_members": members})  # fmt: skip
+        for rank, j in enumerate(np.argsort(pvalues[i], kind="stable")[:N_MATCHES]):
+            matches.append((name, rank, jaspar[j]["matrix_id"], jaspar[j]["name"],
+                            float(pvalues[i, j]), float(qvalues[i, j])))  # fmt: skip
+        seqlets.append(pd.DataFrame({
+            "pattern": name, "region": adata.var_names[region[pattern.members]].astype(str),
+            "start": pattern.start, "end": pattern.start + len(pattern.frequencies),
+            "strand": np.where(pattern.minus, "-", "+")}))  # fmt: skip
+    columns = ["pattern", "rank", "matrix_id", "tf_name", "pvalue", "qvalue"]
+    seqlet_table = pd.concat(seqlets, ignore_index=True) if seqlets else pd.DataFrame(
+        {c: [] for c in ("pattern", "region", "start", "end", "strand")})  # fmt: skip
+    for column in ("pattern", "region", "strand"):
+        seqlet_table[column] = seqlet_table[column].astype(str).astype("category")
+    summary = pd.DataFrame(rows, columns=["pattern", "n_seqlets", "n_regions", "length",
+                                          "best_match", "best_match_tf", "pvalue", "qvalue",
+                                          "family", "family_members"])  # fmt: skip
+    by_id = {m["matrix_id"]: m["frequencies"] for m in jaspar}
+    return {
+        "patterns": summary,
+        "matches": pd.DataFrame(matches, columns=columns),
+        "seqlets": seqlet_table.astype({"start": np.int64, "end": np.int64}),
+        "pwms": {n: p.frequencies.astype(np.float32) for n, p in zip(names, patterns, strict=True)},
+        "contributions": {
+            n: p.contributions.astype(np.float32) for n, p in zip(names, patterns, strict=True)
+        },
+        "match_pwms": {
+            n: by_id[m].astype(np.float32)
+            for n, m in zip(names, summary["best_match"], strict=True)
+        },
+    }
+
+
+def denovo_motifs(
+    adata: AnnData,
+    key: str,
+    *,
+    cell_type: str | None = None,
+    width: int = 15,
+    fdr: float = 0.05,
+    min_similarity: float = 0.6,
+    min_seqlets: int = 20,
+    max_seqlets: int = 2000,
+    release: str = JASPAR_RELEASE,
+    collection: str = "CORE",
+    tax_group: str = "vertebrates",
+    key_added: str = "denovo_motifs",
+) -> None:
+    """Motifs found de novo in a sequence model's attributions, matched against JASPAR.
+
+    Seqlets (windows of ``width`` bases, plus 5 on each side, whose summed
+    contribution is high) are called in the stored attributions of one cell
+    type; the threshold is the least window sum whose false discovery rate,
+    estimated from the windows as far below zero, is at most ``fdr``. The
+    seqlets are compared at every offset up to 5 bases on both strands,
+    clustered (average linkage of the best cosine of their contribution
+    matrices) into patterns aligned to their most central seqlet, alike
+    patterns merged and small ones dropped. Each pattern's base frequencies
+    are matched against every matrix of a JASPAR collection with TOMTOM
+    (memelite); q-values are Benjamini–Hochberg over those matrices.
+
+    Parameters
+    ----------
+    adata
+        Object with one-hot DNA (``varm['onehot']``) and the attributions of
+        ``ct.tl.attribute`` for the model ``key``.
+    key
+        The ``uns`` key of a fitted sequence model (ChromTransfer).
+    cell_type
+        The cell type whose attributions are read; the only one attributed by default.
+    width
+        Bases of a seqlet's core.
+    fdr
+        Estimated false discovery rate of the seqlets.
+    min_similarity
+        Least similarity (cosine of aligned contribution matrices, 0–1) at
+        which seqlets cluster and patterns merge.
+    min_seqlets
+        Patterns with fewer seqlets are dropped.
+    max_seqlets
+        Seqlets clustered at most, the strongest (all are compared pairwise).
+    release, collection, tax_group
+        The JASPAR matrices matched (see :func:`~chromtools.tl.scan_motifs`).
+    key_added
+        Where the results go: ``uns[key_added]``; a rerun replaces its own result only.
+
+    Returns
+    -------
+    ``None``. Writes ``adata.uns[key_added]`` with
+
+    ``patterns``
+        DataFrame, one row per pattern, most seqlets first: ``pattern``,
+        ``n_seqlets``, ``n_regions``, ``length``, ``best_match`` (JASPAR
+        matrix id) and ``best_match_tf``, its TOMTOM ``pvalue`` and ``qvalue``,
+        ``family`` (named by the best match; empty without a match at q <
+        0.05) and ``family_members`` (the significant matches of that family,
+        comma-separated).
+    ``matches``
+        DataFrame of each pattern's 5 best JASPAR matches: ``pattern``,
+        ``rank``, ``matrix_id``, ``tf_name``, ``pvalue``, ``qvalue``.
+    ``seqlets``
+        DataFrame: ``pattern``, ``region`` (var name), ``start``, ``end``
+        (0-based, end exclusive; may pass a region's ends where the pattern
+        does) and ``strand`` of each seqlet, aligned and trimmed as its pattern.
+    ``pwms``, ``contributions``, ``match_pwms``
+        Per pattern: its base frequencies and mean contribution (length × 4,
+        A, C, G, T) and its best match's frequencies.
+    ``params``
+        ``function``, the arguments, ``attributions`` (their key),
+        ``method``, ``threshold`` (of the window sums) and ``n_seqlets``.
+    """
+    key = _check_model(adata, key)
+    name = find_result(adata, "attribution", key) or storage_name(key)
+    cell_type = attributed_cell_type(adata, key, name, cell_type, what="denovo_motifs")
+    width = check_int(width, "width", minimum=1)
+    fdr = check_number(fdr, "fdr", minimum=0, maximum=1, strict_minimum=True)
+    min_similarity = check_number(min_similarity, "min_similarity", minimum=0, maximum=1)
+    min_seqlets = check_int(min_seqlets, "min_seqlets", minimum=1)
+    max_seqlets = check_int(max_seqlets, "max_seqlets", minimum=2)
+    (uns_key,) = check_writable(adata, "denovo_motifs", key_added)["uns"]
+    release, collection, tax_group = jaspar_collection(release, collection, tax_group)
+    jaspar = read_jaspar(release, collection, tax_group)
+    slot = _attribution_slot(name, cell_type)
+    record = adata.uns.get(RESULTS["attribution"].record_name(name), {})
+    method = str(record.get("params", {}).get("method", "grad_x_input"))
+
+    rows = np.flatnonzero(_attributed(adata.varm[slot]))
+    onehot = np.asarray(get.onehot(adata)[rows], np.float32)
+    contributions = _contributions(np.asarray(adata.varm[slot][rows], np.float32), onehot, method)
+    region, start, _, threshold = call_seqlets(contributions.sum(axis=2), width, fdr, max_seqlets)
+    patterns = find_patterns(contributions, onehot, region, start, width=width,
+                             min_similarity=min_similarity, min_seqlets=min_seqlets)  # fmt: skip
+    if patterns:
+        pvalues, qvalues = _matches(patterns, jaspar)
+    else:
+        pvalues = qvalues = np.zeros((0, len(jaspar)))
+    tables = _tables(adata, patterns, rows[region], pvalues, qvalues, jaspar)
+    params = record_params("denovo_motifs", key_added=key_added, model=key, cell_type=cell_type,
+                           width=width, fdr=fdr, min_similarity=min_similarity,
+                           min_seqlets=min_seqlets, max_seqlets=max_seqlets, release=release,
+                           collection=collection, tax_group=tax_group)  # fmt: skip
+    params.update(attributions=name, method=method, flank=FLANK, threshold=float(threshold),
+                  n_seqlets=len(region))  # fmt: skip
+    materialised(adata)
+    adata.uns[uns_key] = {"params": params, **tables}
