@@ -217,7 +217,7 @@ def _stored_result() -> anndata.AnnData:
     return adata
 
 
-def test_the_plot_draws_each_patterns_contributions_and_its_match():
+def test_the_plot_draws_each_patterns_contributions_and_its_match(close_figures):
     import matplotlib
 
     matplotlib.use("Agg")

@@ -93,6 +93,10 @@ def denovo_motifs(
     ax
         Two axes per pattern (pattern, match, pattern, match, …); a new figure by default.
     {show_save}
+
+    Returns
+    -------
+    With ``show=False``, each pattern's (logo, match logo) pair of axes.
     """
     check_show_save(show, save)
     result = stored(adata, "uns", key_added, "denovo_motifs", "ct.tl.denovo_motifs(adata, key)")
