@@ -19,19 +19,15 @@ from scipy.stats import false_discovery_control
 
 from ... import get
 from ..._results import (
-    RESULTS,
     check_writable,
-    find_result,
     materialised,
     record_params,
-    storage_name,
 )
 from ..._utils import check_int, check_number
-from ...get import attributed_cell_type
 from ...io._motifs import JASPAR_RELEASE, jaspar_collection, read_jaspar
 from ...models import SEQUENCE
 from ._families import motif_families
-from ._plan import _attributed, _attribution_slot
+from ._plan import _attributed, stored_attributions
 from ._seqlets import FLANK, Pattern, call_seqlets, find_patterns
 
 SIGNIFICANT = 0.05  # a best match with a q-value below this names the pattern's family
@@ -215,8 +211,7 @@ def denovo_motifs(
         ``method``, ``threshold`` (of the window sums) and ``n_seqlets``.
     """
     key = _check_model(adata, key)
-    name = find_result(adata, "attribution", key) or storage_name(key)
-    cell_type = attributed_cell_type(adata, key, name, cell_type, what="denovo_motifs")
+    name, cell_type, slot, method = stored_attributions(adata, key, cell_type, what="denovo_motifs")
     width = check_int(width, "width", minimum=1)
     fdr = check_number(fdr, "fdr", minimum=0, maximum=1, strict_minimum=True)
     min_similarity = check_number(min_similarity, "min_similarity", minimum=0, maximum=1)
@@ -225,9 +220,7 @@ def denovo_motifs(
     (uns_key,) = check_writable(adata, "denovo_motifs", key_added)["uns"]
     release, collection, tax_group = jaspar_collection(release, collection, tax_group)
     jaspar = read_jaspar(release, collection, tax_group)
-    slot = _attribution_slot(name, cell_type)
-    record = adata.uns.get(RESULTS["attribution"].record_name(name), {})
-    method = str(record.get("params", {}).get("method", "grad_x_input"))
+    method = method or "grad_x_input"
 
     rows = np.flatnonzero(_attributed(adata.varm[slot]))
     onehot = np.asarray(get.onehot(adata)[rows], np.float32)

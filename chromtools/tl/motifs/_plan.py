@@ -81,6 +81,24 @@ def _predicted_positive(adata: AnnData, key: str, name: str, cell_type: str) -> 
     return positive
 
 
+def stored_attributions(
+    adata: AnnData,
+    key: str,
+    cell_type: object,
+    attributions: str | None = None,
+    what: str = "motif_enrichment",
+) -> tuple[str, str, str, str | None]:
+    """The attributions of model ``key`` that ``what`` reads (those named ``attributions``
+    when given): their stored name, the cell type (checked), its ``varm`` slot, and the
+    method their record names (None without one)."""
+    named = key if attributions is None else attributions
+    name = find_result(adata, "attribution", named) or storage_name(named)
+    cell_type = attributed_cell_type(adata, key, name, cell_type, what=what)
+    record = adata.uns.get(RESULTS["attribution"].record_name(name), {})
+    method = record.get("params", {}).get("method")
+    return name, cell_type, _attribution_slot(name, cell_type), method and str(method)
+
+
 def _plan(
     adata: AnnData,
     key: object,
@@ -93,18 +111,14 @@ def _plan(
     """One model's :class:`_Enrichment`, every argument checked."""
     if not isinstance(key, str) or not key:
         raise ValueError(f"key must be the uns key of a fitted model, got {key!r}")
-    named = key if attributions is None else attributions
-    name = find_result(adata, "attribution", named) or storage_name(named)
-    cell_type = attributed_cell_type(adata, key, name, cell_type)
-    slot = _attribution_slot(name, cell_type)
+    name, cell_type, slot, method = stored_attributions(adata, key, cell_type, attributions)
     values = adata.varm[slot]
     if values.ndim != 3 or values.shape[2] != 4 or values.shape[1] < length:
         raise ValueError(
             f"adata.varm[{slot!r}] has shape {values.shape}; expected (regions, length, 4) "
             f"covering the sites (up to base {length})"
         )
-    record = adata.uns.get(RESULTS["attribution"].record_name(name), {})
-    method = str(record.get("params", {}).get("method", "unknown"))
+    method = method or "unknown"
     if score is None:
         score = "min" if method == "ism" else "max"
     if score not in SCORES:
