@@ -139,6 +139,26 @@ def test_the_planted_jaspar_motif_is_found_and_named(found):
     assert ctcf["n_seqlets"].iloc[0] >= 40
 
 
+def test_the_match_is_stored_with_tomtoms_alignment(found):
+    """Read on its stored strand and placed at its stored offset, CTCF's JASPAR matrix lines
+    up with the pattern's base frequencies; the alignment differs from the unaligned one."""
+    adata, _ = found
+    result = adata.uns["denovo_motifs"]
+    ctcf = result["patterns"][result["patterns"]["best_match"] == CTCF].iloc[0]
+    pwm, match = result["pwms"][ctcf["pattern"]], result["match_pwms"][ctcf["pattern"]]
+    oriented = reverse_complement(match) if ctcf["match_strand"] == "-" else match
+    offset = int(ctcf["match_offset"])
+    first, last = max(0, offset), min(len(pwm), offset + len(match))
+    assert last - first >= 10  # CTCF's core lies inside the pattern
+    overlap = pwm[first:last], oriented[first - offset : last - offset]
+    aligned = np.corrcoef(overlap[0].ravel(), overlap[1].ravel())[0, 1]
+    assert aligned > 0.8
+    matches = result["matches"]
+    best = matches[(matches["pattern"] == ctcf["pattern"]) & (matches["rank"] == 0)].iloc[0]
+    assert (best["offset"], best["strand"]) == (offset, ctcf["match_strand"])
+    assert set(result["patterns"]["match_strand"]) <= {"+", "-"}
+
+
 def test_the_made_up_motif_is_found_unmatched_and_as_planted(found):
     adata, frequencies = found
     result = adata.uns["denovo_motifs"]
@@ -209,12 +229,28 @@ def _stored_result() -> anndata.AnnData:
     table = pd.DataFrame({"pattern": ["pattern_0", "pattern_1"], "n_seqlets": [30, 20],
                           "best_match": ["MA0139.2", "MA0090.4"],
                           "best_match_tf": ["CTCF", "TEAD1"],
-                          "qvalue": [1e-5, 0.5], "family": ["CTCF", ""]})  # fmt: skip
+                          "qvalue": [1e-5, 0.5], "family": ["CTCF", ""],
+                          "match_offset": [-2, 1], "match_strand": ["-", "+"]})  # fmt: skip
     names = list(table["pattern"])
     adata.uns["denovo_motifs"] = {"patterns": table,
                                   "contributions": {n: pwm * (i + 1) for i, n in enumerate(names)},
                                   "match_pwms": {n: pwm for n in names}}  # fmt: skip
     return adata
+
+
+def test_the_match_is_drawn_on_the_patterns_strand_and_positions():
+    from chromtools.pl._denovo import aligned_match, information
+
+    pwm = np.eye(4)[_codes("AACGT")] * 0.7 + 0.075
+    minus = aligned_match(pwm, pd.Series({"match_offset": -2, "match_strand": "-"}))
+    assert list(minus.index) == [-2, -1, 0, 1, 2]
+    # read backwards and complemented: the last column's T becomes the first column's A
+    np.testing.assert_allclose(minus.to_numpy(), information(reverse_complement(pwm)))
+    assert minus.idxmax(axis=1).tolist() == list("ACGTT")
+    plus = aligned_match(pwm, pd.Series({"match_offset": 3, "match_strand": "+"}))
+    assert list(plus.index) == [3, 4, 5, 6, 7] and plus.idxmax(axis=1).tolist() == list("AACGT")
+    unaligned = aligned_match(pwm, pd.Series({"qvalue": 0.5}))  # a result stored before
+    assert list(unaligned.index) == [0, 1, 2, 3, 4]
 
 
 def test_the_plot_draws_each_patterns_contributions_and_its_match(close_figures):
@@ -225,8 +261,12 @@ def test_the_plot_draws_each_patterns_contributions_and_its_match(close_figures)
     panels = ct.pl.denovo_motifs(adata, show=False)
     assert panels.shape == (2, 2)
     assert panels[0, 0].get_title() == "pattern_0: 30 seqlets"
-    assert panels[0, 1].get_title().startswith("CTCF (MA0139.2), q = 1e-05")
+    assert panels[0, 1].get_title().startswith("CTCF (−) (MA0139.2), q = 1e-05")
     assert panels[1, 1].get_title().startswith("no significant match")
+    # Both panels of a row share pattern positions: the match (5 columns) starts 2 bases
+    # before pattern_0 and 1 base into pattern_1.
+    assert panels[0, 0].get_xlim() == panels[0, 1].get_xlim() == (-2.5, 4.5)
+    assert panels[1, 0].get_xlim() == panels[1, 1].get_xlim() == (-0.5, 5.5)
     for row, scale in ((0, 1), (1, 2)):
         top = panels[row, 0].get_ylim()[1]
         assert top == pytest.approx(0.925 * scale, rel=0.1)  # the tallest letter as stored

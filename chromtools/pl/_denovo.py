@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from anndata import AnnData
+from matplotlib.ticker import MaxNLocator
 
 from .._docs import doc_plot
 from ._utils import check_show_save, grid, savefig_or_show, stored, style
@@ -23,6 +24,20 @@ def information(frequencies: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         entropy = -np.nansum(np.where(frequencies > 0, frequencies * np.log2(frequencies), 0), 1)
     return frequencies * (2 - entropy)[:, None]
+
+
+def aligned_match(frequencies: np.ndarray, row: pd.Series) -> pd.DataFrame:
+    """The match's information logo as TOMTOM aligned it: on the pattern's strand, indexed
+    by pattern position (its first column at ``match_offset``).
+
+    Results stored before the alignment was recorded are drawn as JASPAR has them.
+    """
+    heights = information(frequencies)
+    offset, strand = row.get("match_offset", 0), row.get("match_strand", "+")
+    if strand == "-":
+        heights = heights[::-1, ::-1]  # the reverse complement: A, C, G, T read backwards
+    index = pd.RangeIndex(int(offset), int(offset) + len(heights))
+    return pd.DataFrame(heights, columns=list("ACGT"), index=index)
 
 
 def _chosen(table: pd.DataFrame, patterns: object, key_added: str) -> list[str]:
@@ -61,7 +76,9 @@ def _title(row: pd.Series) -> tuple[str, str]:
     if float(row["qvalue"]) >= SIGNIFICANT:
         return left, f"no significant match (best {row['best_match_tf']}, q = {row['qvalue']:.2g})"
     family = f", family {row['family']}" if row["family"] else ""
-    return left, f"{row['best_match_tf']} ({row['best_match']}), q = {row['qvalue']:.2g}{family}"
+    strand = " (−)" if row.get("match_strand") == "-" else ""
+    match = f"{row['best_match_tf']}{strand} ({row['best_match']})"
+    return left, f"{match}, q = {row['qvalue']:.2g}{family}"
 
 
 @doc_plot
@@ -80,7 +97,10 @@ def denovo_motifs(
     The left logo draws each base at its mean contribution in the pattern's
     aligned seqlets; the right one the best TOMTOM match, titled with its TF,
     matrix id, q-value and family, or "no significant match" where q ≥ 0.05
-    (the match is still drawn, greyed).
+    (the match is still drawn, greyed). The match is drawn as TOMTOM aligned
+    it, on the pattern's strand ("(−)" in the title: reverse-complemented)
+    and shifted to the pattern positions it matches; both panels share those
+    positions.
 
     Parameters
     ----------
@@ -115,7 +135,7 @@ def denovo_motifs(
                 np.asarray(result["contributions"][name]), columns=list("ACGT")
             )
             logomaker.Logo(contributions, ax=left, color_scheme="classic")
-            match = pd.DataFrame(information(result["match_pwms"][name]), columns=list("ACGT"))
+            match = aligned_match(result["match_pwms"][name], row)
             significant = float(row["qvalue"]) < SIGNIFICANT
             logomaker.Logo(match, ax=right, color_scheme="classic" if significant else "grays")
             titles = _title(row)
@@ -124,6 +144,12 @@ def denovo_motifs(
             left.set_ylabel("contribution")
             right.set_ylabel("bits")
             right.set_ylim(0, 2)
+            span = (
+                min(0, match.index[0]) - 0.5,
+                max(len(contributions), match.index[-1] + 1) - 0.5,
+            )
             for panel in (left, right):
-                panel.set_xlabel("position (bp)")
+                panel.set_xlabel("position in the pattern (bp)")
+                panel.set_xlim(*span)
+                panel.xaxis.set_major_locator(MaxNLocator(integer=True))
     return savefig_or_show(fig, panels, show, save)

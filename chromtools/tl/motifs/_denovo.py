@@ -11,6 +11,7 @@ target of a pattern, and a significant best match is named with its family
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -65,15 +66,30 @@ def _contributions(values: np.ndarray, onehot: np.ndarray, method: str) -> np.nd
     return values * onehot
 
 
-def _matches(patterns: list[Pattern], jaspar: list[dict]) -> tuple[np.ndarray, np.ndarray]:
-    """TOMTOM p-values of every pattern against every JASPAR matrix, and BH q-values."""
+class _Matches(NamedTuple):
+    """TOMTOM of every pattern (rows) against every JASPAR matrix (columns)."""
+
+    pvalues: np.ndarray
+    qvalues: np.ndarray  # Benjamini–Hochberg over a pattern's row
+    offsets: np.ndarray  # the pattern position where the match's first column sits
+    minus: np.ndarray  # the match aligns reverse-complemented
+
+
+def _matches(patterns: list[Pattern], jaspar: list[dict]) -> _Matches:
+    """TOMTOM p-values, q-values and best alignments of every pattern against every matrix."""
     from memelite import tomtom
 
     queries = [p.frequencies.T.astype(np.float64) for p in patterns]
     targets = [m["frequencies"].T.astype(np.float64) for m in jaspar]
-    pvalues = np.nan_to_num(np.asarray(tomtom(queries, targets)[0], np.float64), nan=1.0)
-    pvalues = np.clip(pvalues, 0.0, 1.0)
-    return pvalues, np.vstack([false_discovery_control(row) for row in pvalues])
+    pvalues, _, offsets, _, strands = tomtom(queries, targets)[:5]
+    pvalues = np.clip(np.nan_to_num(np.asarray(pvalues, np.float64), nan=1.0), 0.0, 1.0)
+    # TOMTOM aligns pattern position q with position q + offset of the (oriented) match.
+    return _Matches(
+        pvalues,
+        np.vstack([false_discovery_control(row) for row in pvalues]),
+        -np.asarray(offsets, np.int64),
+        np.asarray(strands) == 1,
+    )
 
 
 def _family(pvalues: np.ndarray, qvalues: np.ndarray, jaspar: list[dict]) -> tuple[str, str]:
@@ -88,9 +104,11 @@ def _family(pvalues: np.ndarray, qvalues: np.ndarray, jaspar: list[dict]) -> tup
     return family[0], ",".join(members)
 
 
-def _tables(adata, patterns, region, pvalues, qvalues, jaspar) -> dict[str, object]:
+def _tables(adata, patterns, region, found: _Matches, jaspar) -> dict[str, object]:
     """The summary, match and seqlet tables and the per-pattern arrays."""
     names = [f"pattern_{i}" for i in range(len(patterns))]
+    pvalues, qvalues = found.pvalues, found.qvalues
+    strand = np.where(found.minus, "-", "+")
     rows, matches, seqlets = [], [], []
     for i, (name, pattern) in enumerate(zip(names, patterns, strict=True)):
         best = int(np.argmin(pvalues[i])) if len(jaspar) else -1
@@ -100,22 +118,26 @@ def _tables(adata, patterns, region, pvalues, qvalues, jaspar) -> dict[str, obje
                      "length": len(pattern.frequencies),
                      "best_match": jaspar[best]["matrix_id"], "best_match_tf": jaspar[best]["name"],
                      "pvalue": float(pvalues[i, best]), "qvalue": float(qvalues[i, best]),
-                     "family": family, "family_members": members})  # fmt: skip
+                     "family": family, "family_members": members,
+                     "match_offset": int(found.offsets[i, best]),
+                     "match_strand": strand[i, best]})  # fmt: skip
         for rank, j in enumerate(np.argsort(pvalues[i], kind="stable")[:N_MATCHES]):
             matches.append((name, rank, jaspar[j]["matrix_id"], jaspar[j]["name"],
-                            float(pvalues[i, j]), float(qvalues[i, j])))  # fmt: skip
+                            float(pvalues[i, j]), float(qvalues[i, j]),
+                            int(found.offsets[i, j]), strand[i, j]))  # fmt: skip
         seqlets.append(pd.DataFrame({
             "pattern": name, "region": adata.var_names[region[pattern.members]].astype(str),
             "start": pattern.start, "end": pattern.start + len(pattern.frequencies),
             "strand": np.where(pattern.minus, "-", "+")}))  # fmt: skip
-    columns = ["pattern", "rank", "matrix_id", "tf_name", "pvalue", "qvalue"]
+    columns = ["pattern", "rank", "matrix_id", "tf_name", "pvalue", "qvalue", "offset", "strand"]
     seqlet_table = pd.concat(seqlets, ignore_index=True) if seqlets else pd.DataFrame(
         {c: [] for c in ("pattern", "region", "start", "end", "strand")})  # fmt: skip
     for column in ("pattern", "region", "strand"):
         seqlet_table[column] = seqlet_table[column].astype(str).astype("category")
     summary = pd.DataFrame(rows, columns=["pattern", "n_seqlets", "n_regions", "length",
                                           "best_match", "best_match_tf", "pvalue", "qvalue",
-                                          "family", "family_members"])  # fmt: skip
+                                          "family", "family_members", "match_offset",
+                                          "match_strand"])  # fmt: skip
     by_id = {m["matrix_id"]: m["frequencies"] for m in jaspar}
     return {
         "patterns": summary,
@@ -194,18 +216,23 @@ def denovo_motifs(
         ``n_seqlets``, ``n_regions``, ``length``, ``best_match`` (JASPAR
         matrix id) and ``best_match_tf``, its TOMTOM ``pvalue`` and ``qvalue``,
         ``family`` (named by the best match; empty without a match at q <
-        0.05) and ``family_members`` (the significant matches of that family,
-        comma-separated).
+        0.05), ``family_members`` (the significant matches of that family,
+        comma-separated), and TOMTOM's alignment of the best match:
+        ``match_strand`` (``-``: the match reverse-complemented) and
+        ``match_offset`` (the pattern position of the match's first column
+        on that strand; negative where the match starts before the pattern).
     ``matches``
         DataFrame of each pattern's 5 best JASPAR matches: ``pattern``,
-        ``rank``, ``matrix_id``, ``tf_name``, ``pvalue``, ``qvalue``.
+        ``rank``, ``matrix_id``, ``tf_name``, ``pvalue``, ``qvalue``,
+        ``offset`` and ``strand`` (as ``match_offset``, ``match_strand``).
     ``seqlets``
         DataFrame: ``pattern``, ``region`` (var name), ``start``, ``end``
         (0-based, end exclusive; may pass a region's ends where the pattern
         does) and ``strand`` of each seqlet, aligned and trimmed as its pattern.
     ``pwms``, ``contributions``, ``match_pwms``
         Per pattern: its base frequencies and mean contribution (length × 4,
-        A, C, G, T) and its best match's frequencies.
+        A, C, G, T) and its best match's frequencies, as JASPAR has them
+        (``ct.pl.denovo_motifs`` draws them aligned).
     ``params``
         ``function``, the arguments, ``attributions`` (their key),
         ``method``, ``threshold`` (of the window sums) and ``n_seqlets``.
@@ -229,10 +256,11 @@ def denovo_motifs(
     patterns = find_patterns(contributions, onehot, region, start, width=width,
                              min_similarity=min_similarity, min_seqlets=min_seqlets)  # fmt: skip
     if patterns:
-        pvalues, qvalues = _matches(patterns, jaspar)
+        found = _matches(patterns, jaspar)
     else:
-        pvalues = qvalues = np.zeros((0, len(jaspar)))
-    tables = _tables(adata, patterns, rows[region], pvalues, qvalues, jaspar)
+        none = np.zeros((0, len(jaspar)))
+        found = _Matches(none, none, none.astype(np.int64), none.astype(bool))
+    tables = _tables(adata, patterns, rows[region], found, jaspar)
     params = record_params("denovo_motifs", key_added=key_added, model=key, cell_type=cell_type,
                            width=width, fdr=fdr, min_similarity=min_similarity,
                            min_seqlets=min_seqlets, max_seqlets=max_seqlets, release=release,
