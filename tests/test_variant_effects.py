@@ -138,6 +138,33 @@ def test_a_variant_in_the_core_of_the_site_breaks_it_and_closes_the_region(fitte
     assert far["log_odds_delta"].abs().median() < 0.1 * abs(core["log_odds_delta"]), far
 
 
+def test_a_variant_that_restores_a_broken_site_creates_it_and_opens_the_region(fitted):
+    """The mirror of the core variant: in DNA where the planted REST site carries the
+    breaking base, the variant back to the original base gains the site."""
+    adata = fitted.copy()
+    region, position, ref, alt, start = _core_variant(adata)
+    p_intact, p_broken = _site_pvalues(adata, region, position, alt, start)
+    row = adata.var_names.get_loc(region)
+    onehot = np.array(adata.varm["onehot"])
+    onehot[row, position] = np.eye(4, dtype=onehot.dtype)["ACGT".index(alt)]
+    adata.varm["onehot"] = onehot
+    threshold = float(np.sqrt(p_intact * p_broken))
+    ct.tl.variant_effects(adata, "ct_A", _table((region, position, alt, ref)), motifs=[REST],
+                          pvalue=threshold)  # fmt: skip
+    result = adata.uns["variant_effects"]
+    restored = result["effects"].iloc[0]
+    assert restored["delta"] > 0 and restored["log_odds_delta"] > 0, restored
+    assert restored["sites_gained"] == "REST" and restored["sites_lost"] == ""
+    (gained,) = result["sites"].itertuples(index=False)
+    assert (gained.variant, gained.change, gained.tf_name) == (
+        f"{region}:{position}:{alt}>{ref}",
+        "gained",
+        "REST",
+    )
+    assert (gained.start, gained.end) == (start, start + len(jaspar_motif(REST)["frequencies"]))
+    assert gained.pvalue == pytest.approx(p_intact, rel=1e-9)  # the alt allele's site
+
+
 def test_variants_by_chromosome_and_vcf_position_match_region_and_position(fitted, tmp_path):
     adata = fitted.copy()
     region, position, ref, alt, _ = _core_variant(adata)
