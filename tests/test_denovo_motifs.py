@@ -17,6 +17,7 @@ import pytest
 import torch
 
 import chromtools as ct
+from chromtools.tl.motifs._modisco import modisco_patterns
 from chromtools.tl.motifs._seqlets import call_seqlets, find_patterns, reverse_complement
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest
@@ -159,6 +160,62 @@ def test_the_match_is_stored_with_tomtoms_alignment(found):
     assert set(result["patterns"]["match_strand"]) <= {"+", "-"}
 
 
+def test_modisco_lite_patterns_hold_every_seqlet_at_its_planted_place_and_strand():
+    """modisco-lite's patterns come back as the built-in finder's: each seqlet's trimmed
+    window starts at the planted site, on the planted strand relative to its pattern."""
+    onehot, contributions, truth = _planted(n=300)
+    patterns, region = modisco_patterns(contributions, onehot, min_seqlets=20, max_seqlets=2000)
+    consensus = ["".join("ACGT"[i] for i in p.frequencies.argmax(axis=1)) for p in patterns]
+    motifs = {MOTIF_A: 0, MOTIF_B: 1}  # parity of the regions each is planted in
+    reverse = {"".join("TGCA"[i] for i in _codes(m)[::-1]): parity for m, parity in motifs.items()}
+    assert {motifs.get(c, reverse.get(c)) for c in consensus} == {0, 1}
+    for pattern, letters in zip(patterns, consensus, strict=True):
+        rows = region[pattern.members]
+        assert (rows % 2 == motifs.get(letters, reverse.get(letters))).all()
+        planted = np.array([truth[r][1:] for r in rows])
+        np.testing.assert_array_equal(pattern.start, planted[:, 0])
+        np.testing.assert_array_equal(
+            pattern.minus, planted[:, 1].astype(bool) ^ (letters in reverse)
+        )
+        np.testing.assert_allclose(pattern.frequencies.sum(axis=1), 1, atol=1e-6)
+    assert len(region) == sum(len(p.members) for p in patterns)
+
+
+@pytest.mark.slow  # ~60 s: modisco-lite's Leiden runs on some 800 seqlets
+def test_modisco_lite_finds_both_planted_motifs_stored_the_same_way(found):
+    """finder='modisco': TF-MoDISco (modisco-lite, its defaults) on the same attributions.
+    It splits CTCF into several patterns (five here, every one named CTCF with q < 0.01)
+    and finds the made-up motif unmatched."""
+    adata = found[0].copy()
+    ct.tl.denovo_motifs(adata, "ct_any", finder="modisco", key_added="modisco")
+    result = adata.uns["modisco"]
+    patterns = result["patterns"]
+    assert result["params"]["finder"] == "modisco" and "threshold" not in result["params"]
+    assert patterns["n_seqlets"].is_monotonic_decreasing and len(patterns) >= 2
+    ctcf = patterns[patterns["family"] == "CTCF"]
+    assert len(ctcf) and (ctcf["qvalue"] < 0.01).all()
+    unmatched = patterns[patterns["qvalue"] >= 0.05]
+    correlations = [_correlation(result["pwms"][p], found[1]) for p in unmatched["pattern"]]
+    assert max(correlations) > 0.8
+    seqlets = result["seqlets"]
+    counts = seqlets["pattern"].value_counts()
+    assert counts[patterns["pattern"]].tolist() == patterns["n_seqlets"].tolist()
+    assert result["params"]["n_seqlets"] == len(seqlets)
+    # each stored seqlet window holds its pattern's consensus at twice chance (0.25) or more
+    onehot = np.asarray(adata.varm["onehot"])
+    rows = adata.var_names.get_indexer(seqlets["region"].astype(str))
+    first = patterns.iloc[0]
+    mine = seqlets[seqlets["pattern"] == first["pattern"]]
+    consensus = result["pwms"][first["pattern"]].argmax(axis=1)
+    agree = []
+    for row, start, strand in zip(rows[mine.index], mine["start"], mine["strand"], strict=True):
+        window = onehot[row, max(start, 0) : start + len(consensus)].argmax(axis=1)
+        window = 3 - window[::-1] if strand == "-" else window
+        if len(window) == len(consensus):
+            agree.append(np.mean(window == consensus))
+    assert np.mean(agree) > 0.5
+
+
 def test_the_made_up_motif_is_found_unmatched_and_as_planted(found):
     adata, frequencies = found
     result = adata.uns["denovo_motifs"]
@@ -209,6 +266,8 @@ def test_a_rerun_replaces_its_own_result_and_refuses_another(found):
         (None, {"width": 0}, "width"),
         (None, {"fdr": 0}, "fdr"),
         (None, {"min_similarity": 2}, "min_similarity"),
+        (None, {"finder": "homer"}, "finder must be one of"),
+        (None, {"finder": "modisco", "width": 21}, r"width=21 set the built-in finder"),
     ],
 )
 def test_bad_inputs_are_refused_before_any_work(found, change, arguments, match):

@@ -89,6 +89,33 @@ def _reorder_gates(weight: torch.Tensor, hidden: int) -> torch.Tensor:
     return torch.cat([blocks[k] for k in _TO_INTERNAL], dim=1)
 
 
+def _score_gradients(
+    states: tuple[torch.Tensor, ...],
+    pooling: torch.Tensor,
+    grad_pooled: torch.Tensor,
+    grad_alpha: torch.Tensor | None,
+) -> torch.Tensor:
+    """Gradients of the attention scores (time, groups, 1, batch), by direction.
+
+    The pooling is ``pooled = Σ_t w_t h_t`` with ``w`` the softmax of the scores
+    over time; ``grad_alpha`` (time, marks, batch) is the gradient reaching α
+    directly, when α is used downstream.
+    """
+    steps, (groups, _, batch), marks = len(states), states[0].shape, pooling.shape[1] // 2
+    grad_pooling = grad_pooled.new_empty(steps, groups, batch)
+    scratch = torch.empty_like(grad_pooled)
+    for h, grad in zip(states, grad_pooling.unbind(0), strict=True):
+        torch.sum(torch.mul(h, grad_pooled, out=scratch), dim=1, out=grad)
+    grad_pooling = grad_pooling.view(steps, marks, 2, batch)
+    grad_alpha_total = grad_pooling[:, :, 0] + grad_pooling[:, :, 1].flip(0)
+    if grad_alpha is not None:
+        grad_alpha_total = grad_alpha_total + grad_alpha
+    alpha = pooling.view(steps, marks, 2, batch)[:, :, 0]
+    grad_scores = alpha * (grad_alpha_total - (alpha * grad_alpha_total).sum(0, keepdim=True))
+    grad_partial = torch.stack([grad_scores, grad_scores.flip(0)], dim=2)
+    return grad_partial.view(steps, groups, 1, batch)
+
+
 class _BiLSTMAttention(torch.autograd.Function):
     """Grouped one-layer BiLSTMs over bins with attention pooling; see the module docstring.
 
@@ -193,25 +220,12 @@ class _BiLSTMAttention(torch.autograd.Function):
         ctx.saved = None
         steps, groups, hidden_2, batch = gate_acts.shape
         hidden = hidden_2 // 4
-        marks = groups // 2
         if grad_pooled is None:
             grad_pooled = weights.new_zeros(groups, hidden, batch)
         grad_pooled = grad_pooled.contiguous()
 
-        # Attention pooling: pooled = Σ_t w_t h_t, with w the softmax of the scores.
         states = z[1:, :, :hidden].unbind(0)  # h_t of every step, (groups, hidden, batch) each
-        grad_pooling = weights.new_empty(steps, groups, batch)
-        scratch = weights.new_empty(groups, hidden, batch)
-        for h, grad in zip(states, grad_pooling.unbind(0), strict=True):
-            torch.sum(torch.mul(h, grad_pooled, out=scratch), dim=1, out=grad)
-        grad_pooling = grad_pooling.view(steps, marks, 2, batch)
-        grad_alpha_total = grad_pooling[:, :, 0] + grad_pooling[:, :, 1].flip(0)
-        if grad_alpha is not None:
-            grad_alpha_total = grad_alpha_total + grad_alpha
-        alpha = pooling.view(steps, marks, 2, batch)[:, :, 0]
-        grad_scores = alpha * (grad_alpha_total - (alpha * grad_alpha_total).sum(0, keepdim=True))
-        grad_partial = torch.stack([grad_scores, grad_scores.flip(0)], dim=2)
-        grad_partial = grad_partial.view(steps, groups, 1, batch)
+        grad_partial = _score_gradients(states, pooling, grad_pooled, grad_alpha)
 
         readout = context.unsqueeze(-1)  # (groups, hidden, 1)
         weights_t = weights.transpose(1, 2).contiguous()

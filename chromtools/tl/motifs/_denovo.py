@@ -28,11 +28,13 @@ from ..._utils import check_int, check_number
 from ...io._motifs import JASPAR_RELEASE, jaspar_collection, read_jaspar
 from ...models import SEQUENCE
 from ._families import motif_families
+from ._modisco import modisco_patterns
 from ._plan import _attributed, stored_attributions
 from ._seqlets import FLANK, Pattern, call_seqlets, find_patterns
 
 SIGNIFICANT = 0.05  # a best match with a q-value below this names the pattern's family
 N_MATCHES = 5  # matches stored per pattern
+MAX_SEQLETS = 2000  # the strongest seqlets clustered at most (every pair is compared)
 
 
 def _check_model(adata: AnnData, key: object) -> str:
@@ -53,6 +55,24 @@ def _check_model(adata: AnnData, key: object) -> str:
             "sequence model's attributions over DNA (e.g. ct.tl.fit(adata, 'chromtransfer'))"
         )
     return key
+
+
+FINDERS = ("chromtools", "modisco")
+# The arguments only the built-in finder reads, at their defaults.
+BUILT_IN_ONLY = {"width": 15, "fdr": 0.05, "min_similarity": 0.6}
+
+
+def _check_finder(finder: object, **arguments: object) -> None:
+    """``finder`` is known, and arguments it ignores are left at their defaults."""
+    if finder not in FINDERS:
+        raise ValueError(f"denovo_motifs: finder must be one of {FINDERS}, got {finder!r}")
+    changed = [f"{k}={v!r}" for k, v in arguments.items() if v != BUILT_IN_ONLY[k]]
+    if finder == "modisco" and changed:
+        raise ValueError(
+            f"denovo_motifs: {', '.join(changed)} set the built-in finder, and finder='modisco' "
+            "uses modisco-lite's own seqlet windows, FDR and clustering; leave them out, or use "
+            "finder='chromtools'"
+        )
 
 
 def _contributions(values: np.ndarray, onehot: np.ndarray, method: str) -> np.ndarray:
@@ -163,7 +183,7 @@ def denovo_motifs(
     fdr: float = 0.05,
     min_similarity: float = 0.6,
     min_seqlets: int = 20,
-    max_seqlets: int = 2000,
+    finder: str = "chromtools",
     release: str = JASPAR_RELEASE,
     collection: str = "CORE",
     tax_group: str = "vertebrates",
@@ -178,7 +198,8 @@ def denovo_motifs(
     seqlets are compared at every offset up to 5 bases on both strands,
     clustered (average linkage of the best cosine of their contribution
     matrices) into patterns aligned to their most central seqlet, alike
-    patterns merged and small ones dropped. Each pattern's base frequencies
+    patterns merged and small ones dropped. At most the 2000 strongest seqlets
+    are clustered (every pair is compared). Each pattern's base frequencies
     are matched against every matrix of a JASPAR collection with TOMTOM
     (memelite); q-values are Benjamini–Hochberg over those matrices.
 
@@ -200,8 +221,12 @@ def denovo_motifs(
         which seqlets cluster and patterns merge.
     min_seqlets
         Patterns with fewer seqlets are dropped.
-    max_seqlets
-        Seqlets clustered at most, the strongest (all are compared pairwise).
+    finder
+        ``"chromtools"`` (the built-in finder above) or ``"modisco"``: TF-MoDISco
+        as modisco-lite implements it, at its own defaults (21-base windows,
+        10-base flanks, seqlet FDR 0.2, Leiden clustering); ``min_seqlets``
+        applies to it, ``width``, ``fdr`` and ``min_similarity`` do not. Its
+        patterns are matched, stored and drawn the same way.
     release, collection, tax_group
         The JASPAR matrices matched (see :func:`~chromtools.tl.scan_motifs`).
     key_added
@@ -235,7 +260,9 @@ def denovo_motifs(
         (``ct.pl.denovo_motifs`` draws them aligned).
     ``params``
         ``function``, the arguments, ``attributions`` (their key),
-        ``method``, ``threshold`` (of the window sums) and ``n_seqlets``.
+        ``method`` and ``n_seqlets`` (in patterns, with ``finder='modisco'``);
+        with the built-in finder also ``width``, ``fdr``, ``min_similarity``,
+        ``flank`` and ``threshold`` (of the window sums).
     """
     key = _check_model(adata, key)
     name, cell_type, slot, method = stored_attributions(adata, key, cell_type, what="denovo_motifs")
@@ -243,7 +270,7 @@ def denovo_motifs(
     fdr = check_number(fdr, "fdr", minimum=0, maximum=1, strict_minimum=True)
     min_similarity = check_number(min_similarity, "min_similarity", minimum=0, maximum=1)
     min_seqlets = check_int(min_seqlets, "min_seqlets", minimum=1)
-    max_seqlets = check_int(max_seqlets, "max_seqlets", minimum=2)
+    _check_finder(finder, width=width, fdr=fdr, min_similarity=min_similarity)
     (uns_key,) = check_writable(adata, "denovo_motifs", key_added)["uns"]
     release, collection, tax_group = jaspar_collection(release, collection, tax_group)
     jaspar = read_jaspar(release, collection, tax_group)
@@ -252,9 +279,18 @@ def denovo_motifs(
     rows = np.flatnonzero(_attributed(adata.varm[slot]))
     onehot = np.asarray(get.onehot(adata)[rows], np.float32)
     contributions = _contributions(np.asarray(adata.varm[slot][rows], np.float32), onehot, method)
-    region, start, _, threshold = call_seqlets(contributions.sum(axis=2), width, fdr, max_seqlets)
-    patterns = find_patterns(contributions, onehot, region, start, width=width,
-                             min_similarity=min_similarity, min_seqlets=min_seqlets)  # fmt: skip
+    if finder == "modisco":
+        patterns, region = modisco_patterns(contributions, onehot, min_seqlets=min_seqlets,
+                                            max_seqlets=MAX_SEQLETS)  # fmt: skip
+        called = {}  # modisco-lite calls its seqlets with its own windows and threshold
+    else:
+        scores = contributions.sum(axis=2)
+        region, start, _, threshold = call_seqlets(scores, width, fdr, MAX_SEQLETS)
+        patterns = find_patterns(contributions, onehot, region, start, width=width,
+                                 min_similarity=min_similarity,
+                                 min_seqlets=min_seqlets)  # fmt: skip
+        called = {"width": width, "fdr": fdr, "min_similarity": min_similarity, "flank": FLANK,
+                  "threshold": float(threshold)}  # fmt: skip
     if patterns:
         found = _matches(patterns, jaspar)
     else:
@@ -262,10 +298,9 @@ def denovo_motifs(
         found = _Matches(none, none, none.astype(np.int64), none.astype(bool))
     tables = _tables(adata, patterns, rows[region], found, jaspar)
     params = record_params("denovo_motifs", key_added=key_added, model=key, cell_type=cell_type,
-                           width=width, fdr=fdr, min_similarity=min_similarity,
-                           min_seqlets=min_seqlets, max_seqlets=max_seqlets, release=release,
-                           collection=collection, tax_group=tax_group)  # fmt: skip
-    params.update(attributions=name, method=method, flank=FLANK, threshold=float(threshold),
-                  n_seqlets=len(region))  # fmt: skip
+                           finder=finder, min_seqlets=min_seqlets,
+                           release=release, collection=collection,
+                           tax_group=tax_group)  # fmt: skip
+    params.update(attributions=name, method=method, n_seqlets=len(region), **called)
     materialised(adata)
     adata.uns[uns_key] = {"params": params, **tables}

@@ -143,17 +143,25 @@ def _aligned(members: np.ndarray, similarity: np.ndarray, offset: np.ndarray, mi
 
 
 def _pattern(members, similarity, offset, minus, seqlets, contributions, onehot) -> Pattern:
-    """The pattern of ``members``: aligned windows, mean contribution and frequencies,
-    both trimmed to the columns that carry at least ``TRIM`` of the top column's weight."""
+    """The pattern of ``members``, aligned to its seed (see :func:`trimmed_pattern`)."""
     region, start, length = seqlets
     first, flipped = _aligned(members, similarity, offset, minus, start)
-    window = windows(contributions, region[members], first, flipped, length)
+    return trimmed_pattern(members, region[members], first, flipped, length, contributions, onehot)
+
+
+def trimmed_pattern(members: np.ndarray, region: np.ndarray, first: np.ndarray,
+                    flipped: np.ndarray, length: int, contributions: np.ndarray,
+                    onehot: np.ndarray) -> Pattern:  # fmt: skip
+    """The pattern of aligned windows (``region``, ``first``, ``flipped``, ``length``): mean
+    contribution and base frequencies, both trimmed to the columns that carry at least
+    ``TRIM`` of the top column's weight."""
+    window = windows(contributions, region, first, flipped, length)
     mean = window.mean(axis=0)
     weight = np.abs(mean).sum(axis=1)
     kept = np.flatnonzero(weight >= TRIM * weight.max())
     lo, hi = (int(kept[0]), int(kept[-1]) + 1) if len(kept) else (0, length)
-    bases = windows(onehot, region[members], first + np.where(flipped, length - hi, lo),
-                    flipped, hi - lo)  # fmt: skip
+    bases = windows(onehot, region, first + np.where(flipped, length - hi, lo), flipped,
+                    hi - lo)  # fmt: skip
     counts = bases.sum(axis=0) + PSEUDOCOUNT
     return Pattern(
         members=members,
