@@ -33,8 +33,10 @@ def planted():
     adata = informative_only(ct.datasets.synthetic_histone(2, 600, n_bins=40, seed=3))
     ct.pp.normalize(adata)
     ct.pp.split(adata, seed=0)
-    ct.tl.fit(adata, "attentivechrome", epochs=8, lr=1e-2, seed=0)
-    ct.tl.fit(adata, "attentivechrome", epochs=8, lr=1e-2, seed=1, key_added="seed1")
+    # lr 3e-3 for 12 epochs: at 1e-2 for 8, one run in eight (seed 0 on one thread)
+    # ended with β near uniform (driver 0.19) at a lower validation AUROC (0.85)
+    ct.tl.fit(adata, "attentivechrome", epochs=12, lr=3e-3, seed=0)
+    ct.tl.fit(adata, "attentivechrome", epochs=12, lr=3e-3, seed=1, key_added="seed1")
     ct.tl.fit(adata, "transferchrome", epochs=4, seed=0)
     ct.tl.fit(adata, "deepchrome", epochs=2, seed=0)
     return adata
@@ -48,10 +50,10 @@ def test_beta_finds_the_planted_mark(planted):
     assert alpha.shape == (2, 600, 5, 40) and beta.shape == (2, 600, 5)
     np.testing.assert_allclose(alpha.sum(axis=-1), 1, atol=1e-5)
     np.testing.assert_allclose(beta.sum(axis=-1), 1, atol=1e-5)
-    # Over training seeds 0-5 β gave the driver 0.30-0.77 (uniform: 0.2), always
-    # the most. α is not identifiable here: its share on the ten TSS bins of ON
-    # genes ranged from 0.09 to 0.91 across those seeds at equal test AUROC
-    # (0.92-0.95), so this test does not ask α to sit at the TSS.
+    # Over training seeds 0-3, on one thread and on two, β gave the driver 0.38-0.52
+    # (uniform: 0.2), always the most. α is not identifiable here: its share on the
+    # ten TSS bins of ON genes ranged from 0.09 to 0.91 across training seeds at equal
+    # test AUROC, so this test does not ask α to sit at the TSS.
     mean_beta = pd.Series(beta.mean(axis=(0, 1)), index=marks)
     assert mean_beta.idxmax() == DRIVER and mean_beta[DRIVER] > 0.25, mean_beta
     params = adata.uns["attentivechrome_attention"]["params"]

@@ -13,7 +13,7 @@ tomllib = pytest.importorskip("tomllib")
 
 ROOT = Path(__file__).resolve().parents[1]
 # Distributions whose import name is not their name, lower-cased with "-" as "_".
-IMPORT_NAMES = {"scikit-learn": "sklearn", "pybigwig": "pyBigWig"}
+IMPORT_NAMES = {"scikit-learn": "sklearn", "pybigwig": "pyBigWig", "modisco-lite": "modiscolite"}
 # Declared without being imported, each for a reason.
 NOT_IMPORTED = {"xarray": "anndata.experimental.read_elem_lazy reads data frames with it"}
 
