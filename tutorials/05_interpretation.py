@@ -191,7 +191,11 @@ plt.show()
 # Both motifs that open A's regions come out from the attributions alone:
 # TP53 (planted in regions open in both cell types) and REST (A's own), each
 # named by TOMTOM with its family. The logo of each pattern (its bases at
-# their mean contribution) sits beside the JASPAR matrix it matches.
+# their mean contribution) sits beside the JASPAR matrix it matches, turned
+# to the pattern's strand and shifted to where TOMTOM aligned it
+# (`match_strand`, `match_offset`). `finder="modisco"` runs TF-MoDISco
+# (modisco-lite) instead of the built-in finder; its patterns land in the
+# same tables and plots.
 
 # %% [markdown]
 # ## What does a variant do?
