@@ -181,6 +181,16 @@ def test_modisco_lite_patterns_hold_every_seqlet_at_its_planted_place_and_strand
     assert len(region) == sum(len(p.members) for p in patterns)
 
 
+def test_modisco_lite_finds_nothing_in_noise_or_in_no_signal():
+    rng = np.random.default_rng(0)
+    onehot = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (100, 120))]
+    noise = onehot * rng.normal(0, 0.05, (100, 120, 1)).astype(np.float32)
+    for contributions in (noise, onehot * 0):
+        patterns, region = modisco_patterns(contributions, onehot, min_seqlets=20,
+                                            max_seqlets=2000)  # fmt: skip
+        assert patterns == [] and len(region) == 0
+
+
 @pytest.mark.slow  # ~60 s: modisco-lite's Leiden runs on some 800 seqlets
 def test_modisco_lite_finds_both_planted_motifs_stored_the_same_way(found):
     """finder='modisco': TF-MoDISco (modisco-lite, its defaults) on the same attributions.

@@ -33,6 +33,8 @@ def modisco_patterns(
         raise ImportError(f"finder='modisco' needs modisco-lite: {INSTALL}") from error
 
     values = np.ascontiguousarray(contributions, np.float32)
+    if not np.any(values):  # modisco-lite fails on no signal at all; there is no seqlet
+        return [], np.zeros(0, np.int64)
     positive, _ = tfmodisco.TFMoDISco(
         one_hot=np.ascontiguousarray(onehot, np.float32),
         hypothetical_contribs=values,
