@@ -357,11 +357,7 @@ class _Parts(logging.Handler):
         self.seconds: dict[str, float] = {}
 
     def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if message.startswith("differential: ") and message.endswith(" s"):
-            for part in message.removeprefix("differential: ").split(", "):
-                name, value, _ = part.rsplit(" ", 2)
-                self.seconds[name] = float(value)
+        self.seconds.update(getattr(record, "seconds", {}))  # the call's record carries them
 
 
 def timed_parts(window: tuple[int, int]) -> pd.Series:
