@@ -110,9 +110,34 @@ def _bar_options(kwargs: dict, bar_class: type[tqdm]) -> dict:
 
 def progress(iterable: Iterable | None = None, **kwargs) -> tqdm:
     """A tqdm bar that respects ``ct.settings.progress`` and ``ct.settings.verbosity``,
-    one line however it is shown (:func:`_bar_options`)."""
+    one line however it is shown (:func:`_bar_options`); a warning shown while it is
+    open gets a line of its own (:func:`_warnings_above_bars`)."""
     bar_class = _bar_class()
-    return bar_class(iterable, **_bar_options(kwargs, bar_class))
+    bar = bar_class(iterable, **_bar_options(kwargs, bar_class))
+    if not bar.disable:
+        _warnings_above_bars()
+    return bar
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """``warnings.showwarning`` once chromtools has drawn a bar: a warning for the default
+    stream, shown while a bar is open, goes on a line of its own above the bars (tqdm
+    clears them, writes it and draws them again), as chromtools' log messages do; any
+    other is shown as Python shows it."""
+    if file is None and any(not bar.disable for bar in list(tqdm._instances)):
+        text = warnings.formatwarning(message, category, filename, lineno, line)
+        tqdm.write(text.rstrip("\n"), file=sys.stderr)
+        return
+    warnings._showwarning_orig(message, category, filename, lineno, file, line)
+
+
+def _warnings_above_bars() -> None:
+    """Show warnings with :func:`_show_warning`, where Python's own display is in place
+    and warnings are not being recorded (``catch_warnings(record=True)``, pytest): a
+    display someone else set up (``logging.captureWarnings``, a notebook's) is kept."""
+    recording = isinstance(getattr(warnings._showwarnmsg_impl, "__self__", None), list)
+    if warnings.showwarning is warnings._showwarning_orig and not recording:
+        warnings.showwarning = _show_warning
 
 
 def finish(bar: tqdm, description: str, postfix: str = "") -> None:

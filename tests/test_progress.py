@@ -248,3 +248,27 @@ def test_a_message_logged_while_a_bar_is_open_gets_its_own_line(bars_on, capsys,
     said = [line for line in lines if "something to say" in line]
     # the message is a line of its own, not glued to the end of the bar's line
     assert said == ["WARNING: transfer: something to say"]
+
+
+@pytest.mark.parametrize("where", ["log", "notebook"])
+def test_a_warning_shown_while_a_bar_is_open_gets_its_own_line(where):
+    """In a fresh process (pytest records warnings, so none would be shown here)."""
+    script = textwrap.dedent(
+        f"""
+        import warnings
+        from chromtools import _utils
+        from chromtools._utils import progress
+        _utils._jupyter = lambda: {where == "notebook"}
+        for step in progress(range(3), desc="outer work", total=3):
+            if step == 1:
+                warnings.warn("something to say", UserWarning)
+        warnings.warn("said after the bar", UserWarning)
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, check=True)
+    lines = shown(result.stderr.decode())
+    said = [line for line in lines if "something to say" in line]
+    # the warning is a line of its own, not glued to the end of the bar's line
+    assert len(said) == 1 and said[0].startswith("<string>:8: UserWarning"), lines
+    assert any(line.startswith("<string>:9: UserWarning: said after") for line in lines)
+    assert any(line.startswith("outer work: 100%") for line in lines)
