@@ -397,5 +397,4 @@ def differential(
     }
     _store(adata, key_added, data, params, network, history, predictions)
     parts = ", ".join(f"{name} {value:.2f} s" for name, value in seconds.items())
-    # the record also carries the seconds as numbers (``record.seconds``), for a benchmark
-    logger.info(f"differential: {parts}", extra={"seconds": dict(seconds)})
+    logger.info(f"differential: {parts}", extra={"seconds": dict(seconds)})  # numbers too
