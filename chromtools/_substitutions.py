@@ -31,10 +31,21 @@ class Mutants:
     position: torch.Tensor
     base: torch.Tensor
 
+    def __getitem__(self, part: slice) -> Mutants:
+        """The mutants of ``part``."""
+        return Mutants(self.sequence[part], self.position[part], self.base[part])
+
+    def applied(self, x: torch.Tensor) -> torch.Tensor:
+        """(mutants, length, 4) each mutant's sequence of ``x`` with its base substituted."""
+        mutant = x[self.sequence].clone()
+        rows = torch.arange(len(mutant), device=x.device)
+        mutant[rows, self.position] = 0
+        mutant[rows, self.position, self.base] = 1
+        return mutant
+
 
 def mutant_chunks(x: torch.Tensor, batch_size: int) -> Iterator[Mutants]:
     """Every substitution of ``x`` in chunks of at most ``batch_size``."""
-    sequence, position, base = mutants(x)
-    for start in range(0, sequence.numel(), batch_size):
-        chunk = slice(start, start + batch_size)
-        yield Mutants(sequence[chunk], position[chunk], base[chunk])
+    every = Mutants(*mutants(x))
+    for start in range(0, every.sequence.numel(), batch_size):
+        yield every[start : start + batch_size]

@@ -75,15 +75,7 @@ def ism(
     device = placed(network, device, x)
     on = x.device
     x = _checked(network, x, batch_size).to(device)
-    chosen = ism_path(network, x.shape[1]) if path == "auto" else path
-    if chosen not in ("windowed", "full"):
-        raise ValueError(f"path must be 'auto', 'windowed' or 'full', got {path!r}")
-    if chosen == "windowed" and _windowed_from(network) is None:
-        raise ValueError(
-            f"path='windowed' needs a ChromTransfer or another model that declares a "
-            f"windowed ISM, got {type(network).__name__}; use path='full' (or 'auto') for "
-            "any other module"
-        )
+    chosen = chosen_path(network, x.shape[1], path)
     with torch.inference_mode():
         if chosen == "windowed":
             deltas = network.windowed_ism(x, batch_size=batch_size, output=output)
@@ -106,6 +98,26 @@ def ism_path(network: nn.Module, length: int) -> str:
     """
     threshold = _windowed_from(network)
     return "windowed" if threshold is not None and length > threshold else "full"
+
+
+def check_path(path: object) -> str:
+    """``path`` is an ISM path name: ``"auto"``, ``"windowed"`` or ``"full"``."""
+    if path not in ("auto", "windowed", "full"):
+        raise ValueError(f"path must be 'auto', 'windowed' or 'full', got {path!r}")
+    return path
+
+
+def chosen_path(network: nn.Module, length: int, path: str) -> str:
+    """The ISM path run for ``path``: :func:`ism_path`'s for ``"auto"``; ``"windowed"``
+    only for a model that declares a windowed ISM."""
+    chosen = ism_path(network, length) if check_path(path) == "auto" else path
+    if chosen == "windowed" and _windowed_from(network) is None:
+        raise ValueError(
+            f"path='windowed' needs a ChromTransfer or another model that declares a "
+            f"windowed ISM, got {type(network).__name__}; use path='full' (or 'auto') for "
+            "any other module"
+        )
+    return chosen
 
 
 def _windowed_from(network: nn.Module) -> float | None:
@@ -210,8 +222,4 @@ def full_changes(
 ) -> torch.Tensor:
     """The change of the scored output for each mutant of ``chunk``, each mutant through the
     whole network; ``observed`` holds the scores of ``x`` itself."""
-    mutant = x[chunk.sequence].clone()
-    rows = torch.arange(len(mutant), device=x.device)
-    mutant[rows, chunk.position] = 0
-    mutant[rows, chunk.position, chunk.base] = 1
-    return score_of(network, mutant, output) - observed[chunk.sequence]
+    return score_of(network, chunk.applied(x), output) - observed[chunk.sequence]

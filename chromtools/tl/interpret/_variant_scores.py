@@ -27,7 +27,7 @@ from ...models import SEQUENCE, ChromTransfer
 from ...models._chromtransfer_ism import FoldedWeights, windowed_changes
 from ..engine import inference_network
 from ._interpreted import Interpreted, interpreted_model
-from ._ism import full_changes, ism_path, score_of
+from ._ism import chosen_path, full_changes, score_of
 from ._methods import grad_x_input
 
 BASES = "ACGT"
@@ -184,9 +184,7 @@ def substitution_scores(
     (sequences,) outputs of ``x``, and (mutants,) changes: output of the mutant
     minus output of its sequence, exactly as ISM computes them.
     """
-    chosen = ism_path(network, x.shape[1]) if path == "auto" else path
-    if chosen not in ("windowed", "full"):
-        raise ValueError(f"path must be 'auto', 'windowed' or 'full', got {path!r}")
+    chosen = chosen_path(network, x.shape[1], path)
     if chosen == "windowed" and not isinstance(network, ChromTransfer):
         raise ValueError(
             f"path='windowed' needs a ChromTransfer, got {type(network).__name__}; use 'full'"
@@ -200,7 +198,7 @@ def substitution_scores(
         weights = FoldedWeights(network) if chosen == "windowed" else None
         for start in range(0, len(changes), batch_size):
             part = slice(start, start + batch_size)
-            chunk = Mutants(mutants.sequence[part], mutants.position[part], mutants.base[part])
+            chunk = mutants[part]
             if weights is None:
                 changes[part] = full_changes(fast, x, chunk, reference, output)
             else:
@@ -245,7 +243,7 @@ def scored_variants(
     reference, change = substitution_scores(
         model.network, x, mutants, batch_size=batch_size, path=path
     )
-    ref_logit = reference[torch.as_tensor(inverse, device=device)].double().cpu().numpy()
+    ref_logit = reference[mutants.sequence].double().cpu().numpy()
     change = change.double().cpu().numpy()
     alt_logit = ref_logit + change
     classification = model.record["config"]["data"].get("task") == "classification"
@@ -265,7 +263,7 @@ def scored_variants(
         "log_odds_delta": change if classification else np.full(n, np.nan),
     }
     frames = [pd.DataFrame({**block, "cell_type": cell})[COLUMNS] for cell in model.cell_types]
-    logos = _logos(model, x, inverse, located, batch_size)
+    logos = _logos(model, x, mutants, batch_size)
     cells = len(model.cell_types)
     return (
         pd.concat(frames, ignore_index=True),
@@ -274,21 +272,14 @@ def scored_variants(
     )
 
 
-def _logos(
-    model: Interpreted, x: torch.Tensor, inverse: np.ndarray, located: Located, batch_size: int
-) -> np.ndarray:
+def _logos(model: Interpreted, x: torch.Tensor, variants: Mutants, batch_size: int) -> np.ndarray:
     """(variants, 2, 2 × FLANK + 1, 4) gradient × input of the ref and alt sequences
-    around each variant; the ref's is computed once per region."""
+    around each variant (a substitution of a sequence of ``x``); the ref's is computed
+    once per sequence."""
     reference = grad_x_input(model.fast, x, batch_size=batch_size)
-    alt = x[torch.as_tensor(inverse, device=x.device)].clone()
-    rows = torch.arange(len(alt), device=x.device)
-    positions = torch.as_tensor(located.positions, device=x.device)
-    alt[rows, positions] = 0
-    alt[rows, positions, torch.as_tensor(located.alt, device=x.device)] = 1
-    alleles = [reference[torch.as_tensor(inverse, device=x.device)], grad_x_input(
-        model.fast, alt, batch_size=batch_size
-    )]  # fmt: skip
+    alt = grad_x_input(model.fast, variants.applied(x), batch_size=batch_size)
+    alleles = [reference[variants.sequence], alt]
     padded = [torch.nn.functional.pad(a, (0, 0, FLANK, FLANK)).cpu().numpy() for a in alleles]
-    span = located.positions[:, None] + np.arange(2 * FLANK + 1)
+    span = variants.position.cpu().numpy()[:, None] + np.arange(2 * FLANK + 1)
     picked = [p[np.arange(len(span))[:, None], span] for p in padded]
     return np.stack(picked, axis=1).astype(np.float32)

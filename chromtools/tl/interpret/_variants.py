@@ -26,6 +26,7 @@ from ...io._motifs import JASPAR_RELEASE, jaspar_collection, read_jaspar
 from ...io._variants import variant_table
 from ...models import ChromTransfer
 from ..motifs import site_changes, site_names
+from ._ism import check_path
 from ._variant_scores import FLANK, locate, scored_variants, variant_models
 
 
@@ -129,8 +130,7 @@ def variant_effects(
     table = variant_table(variants)
     pvalue = check_number(pvalue, "pvalue", minimum=0, maximum=1, strict_minimum=True)
     batch_size = check_int(batch_size, "batch_size", minimum=1)
-    if path not in ("auto", "windowed", "full"):
-        raise ValueError(f"path must be 'auto', 'windowed' or 'full', got {path!r}")
+    path = check_path(path)
     models = variant_models(adata, key, device)
     plain = [m.key for m in models if not isinstance(m.network, ChromTransfer)]
     if path == "windowed" and plain:
