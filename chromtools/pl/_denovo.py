@@ -12,10 +12,10 @@ from anndata import AnnData
 from matplotlib.ticker import MaxNLocator
 
 from .._docs import doc_plot
+from ..tl.motifs import SIGNIFICANT, reverse_complement  # SIGNIFICANT: a match is named
 from ._utils import check_show_save, grid, savefig_or_show, stored, style
 
 SHOWN = 5  # patterns drawn by default, those with the most seqlets
-SIGNIFICANT = 0.05  # as ct.tl.denovo_motifs: a match with a q-value below this is named
 
 
 def information(frequencies: np.ndarray) -> np.ndarray:
@@ -35,7 +35,7 @@ def aligned_match(frequencies: np.ndarray, row: pd.Series) -> pd.DataFrame:
     heights = information(frequencies)
     offset, strand = row.get("match_offset", 0), row.get("match_strand", "+")
     if strand == "-":
-        heights = heights[::-1, ::-1]  # the reverse complement: A, C, G, T read backwards
+        heights = reverse_complement(heights)
     index = pd.RangeIndex(int(offset), int(offset) + len(heights))
     return pd.DataFrame(heights, columns=list("ACGT"), index=index)
 

@@ -8,10 +8,12 @@ on an AnnData), ``_ks`` (site scores, the signed KS test), ``_plan`` (what
 patterns) and ``_denovo`` (``denovo_motifs``).
 """
 
+from ._denovo import SIGNIFICANT as SIGNIFICANT  # for ct.pl.denovo_motifs
 from ._denovo import denovo_motifs
 from ._enrichment import motif_enrichment
 from ._ks import ks_enrichment
 from ._scan_motifs import scan_motifs
+from ._seqlets import reverse_complement as reverse_complement
 from ._variant_sites import site_changes as site_changes  # for ct.tl.variant_effects
 from ._variant_sites import site_names as site_names
 

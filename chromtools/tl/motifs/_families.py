@@ -20,6 +20,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ._seqlets import reverse_complement
+
 FAMILY_SIMILARITY = 0.75  # JASPAR's p53 family: 0.78–0.87; unrelated pairs ≤ 0.6
 
 
@@ -71,7 +73,7 @@ def _best_alignment(padded: np.ndarray, lengths: np.ndarray, motif: np.ndarray) 
 
 def _both_strands(padded: np.ndarray, lengths: np.ndarray, motif: np.ndarray) -> np.ndarray:
     forward = _best_alignment(padded, lengths, motif)
-    reverse = _best_alignment(padded, lengths, motif[::-1, ::-1])  # reverse complement
+    reverse = _best_alignment(padded, lengths, reverse_complement(motif))
     return np.maximum(forward, reverse)
 
 
