@@ -341,7 +341,7 @@ def differential(
         ``dropout``, ``contrastive_weight``, ``margin``, ``different_threshold``,
         ``aux_residual``).
     training
-        {training} DeepDiff's defaults are 30 epochs, batch 32, lr 1e-3 (the
+        {training} DeepDiff's defaults are 15 epochs, batch 32, lr 2e-3 (the
         authors': batch 10 at lr 1e-4, much slower on a CPU); the seed also
         draws the SVR's subsample.
     **training_options
