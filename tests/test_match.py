@@ -191,10 +191,12 @@ def test_predict_can_match_its_inputs_without_changing_the_object(fitted):
 def test_finetune_can_match_its_targets_and_records_it(fitted):
     unshifted = zero_shot(fitted.copy(), "deepchrome")
     target = shifted(fitted)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NormalizationWarning)  # raw signal: said elsewhere
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         ct.tl.finetune(target, source_key="deepchrome", target="cell1", scratch=False,
                        match_input=True, epochs=2, seed=0)  # fmt: skip
+    # the targets are matched, so their distribution is not called off
+    assert not [x for x in caught if issubclass(x.category, ct.tl.DistributionWarning)]
     result = target.uns["finetune"]
     assert result["params"]["match_input"] is True
     scores = result["metrics"].set_index("approach")

@@ -180,6 +180,7 @@ def check_model(
     cell_types: Sequence[str] | None = None,
     meta: Mapping | None = None,
     signal=None,
+    matched: bool = False,
 ) -> None:
     """The one check of a stored model against the object it is about to read.
 
@@ -191,13 +192,15 @@ def check_model(
     (None: the cell types are not known yet, as in load_model). ``meta`` is the
     object's metadata when the caller has read it (:class:`DataView`), else read here;
     ``signal`` likewise its aligned histone signal, read for :func:`check_distribution`.
+    ``matched``: the caller maps the moved cell types' signal onto the training
+    distribution (``match_input=True``), so their distribution is not checked.
     """
     data_config = record["config"]["data"]
     check_compatible(adata, data_config, what, meta)
     trained_on = list(data_config.get("cell_types", []))
     moved = cell_types is not None and any(c not in trained_on for c in cell_types)
     check_normalization(adata, data_config, what, moved=moved, meta=meta)
-    if moved and data_config.get("input_quantiles") is not None:
+    if moved and not matched and data_config.get("input_quantiles") is not None:
         signal = get.histone(adata) if signal is None else signal
         marks = [str(m) for m in (get.metadata(adata) if meta is None else meta)["marks"]]
         moved_to = [c for c in cell_types if c not in trained_on]
@@ -246,14 +249,18 @@ def check_distribution(
 
 
 def checked_record(
-    view: DataView, key: str, what: str, *, cell_types: Sequence[str] | None = None
+    view: DataView,
+    key: str,
+    what: str,
+    *,
+    cell_types: Sequence[str] | None = None,
+    matched: bool = False,
 ) -> dict:
     """The model ``key`` in the object a :class:`DataView` read, checked against it by
     :func:`check_model`."""
     record = record_in(view.adata, key)
-    check_model(
-        view.adata, record, what, cell_types=cell_types, meta=view.meta, signal=view.histone
-    )
+    check_model(view.adata, record, what, cell_types=cell_types, meta=view.meta,
+                signal=view.histone, matched=matched)  # fmt: skip
     return record
 
 

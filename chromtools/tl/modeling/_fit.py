@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from ..._results import RESERVED_KEYS, check_writable, kind_of, record_params, s
 from ..._utils import check_int, renamed_keyword
 from ..engine import (
     DataView,
-    DistributionWarning,
     Inputs,
     ModelData,
     Task,
@@ -286,11 +284,8 @@ def _predict(
     cell_types = check_cell_types(view.obs_names, cell_types, names=view.cell_names)
     if data_config.get("input", models.HISTONE) == models.HISTONE:
         refuse_without_signal(view.obs_names, view.signal, cell_types, "cell_types")
-    with warnings.catch_warnings():
-        if match:  # the distribution is matched below: no cause to say it differs
-            warnings.simplefilter("ignore", DistributionWarning)
-        check_model(adata, record, f"the model under uns[{key!r}]", cell_types=cell_types,
-                    meta=view.meta, signal=view.histone)  # fmt: skip
+    check_model(adata, record, f"the model under uns[{key!r}]", cell_types=cell_types,
+                meta=view.meta, signal=view.histone, matched=match)  # fmt: skip
     name = storage_name(key)
     if name in RESERVED_KEYS:
         raise ValueError(

@@ -12,7 +12,6 @@ and the results are written here.
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,7 +24,6 @@ from ..._results import check_writable, kind_of, storage_name
 from ..._settings import logger
 from ..engine import (
     DataView,
-    DistributionWarning,
     TrainingConfig,
     check_checkpoint_files,
     checkpoint_folder,
@@ -164,13 +162,10 @@ def finetune(
     )
     # the source and from-scratch models train at the model's own rate
     at_default_lr = dataclasses.replace(config, lr=None)
-    with warnings.catch_warnings():
-        if match_input:  # the targets' distribution is matched below
-            warnings.simplefilter("ignore", DistributionWarning)
-        source_key, record, data = prepare_transfer(
-            view, chosen, targets, split_key, labels_needed=False, training=at_default_lr,
-            checkpoint_dir=folder, resume=resume,
-        )  # fmt: skip
+    source_key, record, data = prepare_transfer(
+        view, chosen, targets, split_key, labels_needed=False, training=at_default_lr,
+        matched=match_input, checkpoint_dir=folder, resume=resume,
+    )  # fmt: skip
     if match_input:
         reference = record["config"]["data"].get("input_quantiles")
         rows = list(view.obs_names.get_indexer(targets))

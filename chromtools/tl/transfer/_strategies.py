@@ -338,6 +338,7 @@ def prepare_transfer(
     *,
     labels_needed: bool,
     training: TrainingConfig,
+    matched: bool = False,
     **fit_options,
 ) -> tuple[str, dict, ModelData]:
     """The source model's key, its record and the data it moves to, each checked once.
@@ -346,12 +347,14 @@ def prepare_transfer(
     then the targets' labels and ``test`` genes (:func:`check_scorable`), all before
     any fitting; a source still to be fitted is fitted (``training``, ``fit_options``)
     and then checked. Warns (:class:`LeakageWarning`) when the source's training genes
-    are test genes here.
+    are test genes here. ``matched``: the caller maps the targets' signal onto the
+    source's training distribution, which is then not checked.
     """
     what = "the source model uns[{!r}]".format
     record = None
     if chosen.key is not None:
-        record = checked_record(view, chosen.key, what(chosen.key), cell_types=targets)
+        record = checked_record(view, chosen.key, what(chosen.key), cell_types=targets,
+                                matched=matched)  # fmt: skip
         data = _data_of(view, record, split_key)
     else:
         spec = models.get_model(chosen.model)
@@ -364,6 +367,6 @@ def prepare_transfer(
     key = fit_source(view, chosen, split_key=split_key, training=training, data=data,
                      **fit_options)  # fmt: skip
     if record is None:
-        record = checked_record(view, key, what(key), cell_types=targets)
+        record = checked_record(view, key, what(key), cell_types=targets, matched=matched)
     check_leakage(view.var_names, record["config"]["data"], data.masks["test"], what(key))
     return key, record, data
