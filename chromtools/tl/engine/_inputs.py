@@ -155,12 +155,12 @@ class Inputs:
         return data, cells
 
 
-def matched_inputs(
-    inputs: Inputs, marks: list[str], reference: dict | None, rows: list[int], what: str
-) -> Inputs:
-    """``inputs`` (histone, with ``marks`` along axis 2) with the cell types at ``rows``
-    mapped onto the training distribution ``reference`` (mark → quantiles) of a model,
-    as ``ct.pp.match_signal`` maps them; the other rows as they are."""
+def matched_inputs(inputs: Inputs, data_config: dict, rows: list[int], what: str) -> Inputs:
+    """``inputs`` (histone, laid out by the model's ``data_config``: its marks along axis
+    2) with the cell types at ``rows`` mapped onto the model's training distribution
+    (``input_quantiles``: mark → quantiles), as ``ct.pp.match_signal`` maps them; the
+    other rows as they are."""
+    marks, reference = data_config.get("marks", []), data_config.get("input_quantiles")
     if reference is None:
         raise ValueError(
             f"{what}: match_input=True needs the distribution of the model's training signal, "

@@ -301,9 +301,7 @@ def _predict(
     if match:
         trained = [str(c) for c in data_config.get("cell_types", [])]
         moved = [view.obs_names.get_loc(c) for c in cell_types if c not in trained]
-        reference = data_config.get("input_quantiles")
-        marks = data_config.get("marks", [])
-        inputs = matched_inputs(inputs, marks, reference, moved, f"predict({key!r})")
+        inputs = matched_inputs(inputs, data_config, moved, f"predict({key!r})")
     cells, genes, _ = samples_at(view.obs_names, cell_types, np.ones(adata.n_vars, bool), None)
     check_finite_inputs(inputs, cells, genes, f"predict({key!r})", view.obs_names)
     values = adapter_of(record).predict(

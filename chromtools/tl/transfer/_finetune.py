@@ -167,9 +167,8 @@ def finetune(
         matched=match_input, checkpoint_dir=folder, resume=resume,
     )  # fmt: skip
     if match_input:
-        reference = record["config"]["data"].get("input_quantiles")
         rows = list(view.obs_names.get_indexer(targets))
-        inputs = matched_inputs(data.inputs, data.config["marks"], reference, rows, "finetune")
+        inputs = matched_inputs(data.inputs, record["config"]["data"], rows, "finetune")
         data = dataclasses.replace(data, inputs=inputs)
     name = record["config"]["model"]["name"]
     run = _Run(
